@@ -1,0 +1,17 @@
+/// @file core.hpp
+/// @brief Everything of the header-only neural-trader core.
+#pragma once
+
+#include "version.hpp"
+#include "common/aligned_buffer.hpp"
+#include "common/backoff.hpp"
+#include "common/checked.hpp"
+#include "common/config.hpp"
+#include "common/cpu.hpp"
+#include "common/crc32c.hpp"
+#include "common/errors.hpp"
+#include "common/serialize.hpp"
+#include "common/threads.hpp"
+#include "ring/mpmc.hpp"
+#include "ring/shared.hpp"
+#include "ring/spsc.hpp"

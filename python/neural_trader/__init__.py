@@ -1,0 +1,30 @@
+"""neural-trader: trading research and low-latency market-data components on a compiled C++20 core.
+
+    >>> import neural_trader as nt
+    >>> ring = nt.RingBuffer(1 << 16, nt.TICK_DTYPE)
+
+See ``nt.build_info()`` for what the compiled core was built with and runs on.
+"""
+
+from __future__ import annotations
+
+from . import errors
+from ._core import __version__, get_num_threads, set_num_threads
+from ._engine import dispatch
+from ._info import build_info
+from ._records import BAR_DTYPE, TICK_DTYPE
+from .ring import MPMCRingBuffer, RingBuffer, SharedRingBuffer
+
+__all__ = [
+    "__version__",
+    "errors",
+    "build_info",
+    "set_num_threads",
+    "get_num_threads",
+    "TICK_DTYPE",
+    "BAR_DTYPE",
+    "RingBuffer",
+    "MPMCRingBuffer",
+    "SharedRingBuffer",
+    "dispatch",
+]

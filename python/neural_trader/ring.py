@@ -1,0 +1,193 @@
+"""Lock-free ring buffers of fixed-size NumPy records.
+
+- :class:`RingBuffer`: wait-free single-producer single-consumer (one thread pushes, one pops).
+- :class:`MPMCRingBuffer`: bounded lock-free, any number of producer and consumer threads.
+- :class:`SharedRingBuffer`: SPSC in named shared memory, between two processes.
+
+All three hold records of one NumPy dtype (``TICK_DTYPE``, ``BAR_DTYPE`` or any fixed-size
+dtype without Python objects) and share one API: ``push``/``try_push`` one record,
+``push_many(array)``, ``pop``/``try_pop`` one record (a tuple, as ``ndarray.item()`` gives),
+``pop_many(max_n)`` into a new array, blocking variants with a timeout that release the GIL
+while they wait (Ctrl-C works), ``close()`` to mark the end of the stream, ``len()``,
+``capacity``, ``dtype``, ``closed`` and ``drained``. The compiled core does the work; these
+classes add construction checks and iteration.
+"""
+
+from __future__ import annotations
+
+import operator
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from ._records import TICK_DTYPE, dtype_from_meta, dtype_to_meta
+from .errors import ClosedError, DTypeError, InvalidArgumentError
+
+__all__ = ["RingBuffer", "MPMCRingBuffer", "SharedRingBuffer"]
+
+
+def _capacity(capacity: Any) -> int:
+    try:
+        n = operator.index(capacity)
+    except TypeError:
+        raise DTypeError(f"capacity must be an integer, got {type(capacity).__name__}") from None
+    if n < 1 or n & (n - 1):
+        hint = f"; try {1 << max(0, n - 1).bit_length()}" if n > 1 else ""
+        raise InvalidArgumentError(f"capacity must be a power of two >= 1, got {n}{hint}")
+    return n
+
+
+def _dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise DTypeError(f"not a NumPy dtype: {dtype!r} ({exc})") from None
+    if dt.hasobject:
+        raise DTypeError(f"ring records cannot hold Python objects (dtype {dt}); use fixed-size fields")
+    if dt.itemsize == 0:
+        raise DTypeError(f"ring records need a dtype of at least one byte, got {dt}")
+    return dt
+
+
+class _RingMixin:
+    """Iteration helpers shared by the three ring classes."""
+
+    def iter_batches(self, max_n: int = 4096, timeout: float | None = None) -> Iterator[npt.NDArray[Any]]:
+        """Yield arrays of up to ``max_n`` records until the ring is closed and drained.
+
+        Waits (GIL released) for each batch; stops early if ``timeout`` seconds pass with
+        nothing to read.
+        """
+        while True:
+            batch = self.pop_many(max_n, block=True, timeout=timeout)  # type: ignore[attr-defined]
+            if len(batch):
+                yield batch
+            elif self.drained or timeout is not None:  # type: ignore[attr-defined]
+                return
+
+    def __iter__(self) -> Iterator[Any]:
+        """Yield records one at a time until the ring is closed and drained (blocking)."""
+        while True:
+            try:
+                yield self.pop()  # type: ignore[attr-defined]
+            except ClosedError:
+                return
+
+
+class RingBuffer(_RingMixin, _core.RingBuffer):
+    """Wait-free single-producer single-consumer ring buffer of NumPy records.
+
+    Parameters
+    ----------
+    capacity:
+        Number of records it holds; a power of two.
+    dtype:
+        Record dtype (default :data:`neural_trader.TICK_DTYPE`).
+
+    Thread safety: one producer thread and one consumer thread at a time; ``close``, ``len``
+    and the properties from any thread. Not picklable (it is an in-process channel; use
+    :class:`SharedRingBuffer` between processes).
+
+    Examples
+    --------
+    >>> import neural_trader as nt
+    >>> ring = nt.RingBuffer(1024, nt.TICK_DTYPE)
+    >>> ring.push((1_700_000_000_000_000_000, 7, 101.25, 3.0, 1))
+    >>> ring.pop()
+    (1700000000000000000, 7, 101.25, 3.0, 1)
+    """
+
+    def __init__(self, capacity: int, dtype: npt.DTypeLike = TICK_DTYPE) -> None:
+        super().__init__(_capacity(capacity), _dtype(dtype))
+
+    def __reduce__(self) -> Any:
+        raise TypeError("RingBuffer is an in-process channel and cannot be pickled; use SharedRingBuffer between processes")
+
+
+class MPMCRingBuffer(_RingMixin, _core.MPMCRingBuffer):
+    """Bounded lock-free multi-producer multi-consumer ring buffer of NumPy records.
+
+    Every record pushed comes out exactly once; records of one producer come out in the order it
+    pushed them. ``push_many`` places a batch in consecutive slots; ``pop_many`` takes a run of
+    consecutive records. Call ``close()`` once every producer has finished.
+
+    Parameters
+    ----------
+    capacity:
+        Number of records it holds; a power of two.
+    dtype:
+        Record dtype (default :data:`neural_trader.TICK_DTYPE`).
+    """
+
+    def __init__(self, capacity: int, dtype: npt.DTypeLike = TICK_DTYPE) -> None:
+        super().__init__(_capacity(capacity), _dtype(dtype))
+
+    def __reduce__(self) -> Any:
+        raise TypeError("MPMCRingBuffer is an in-process channel and cannot be pickled")
+
+
+class SharedRingBuffer(_RingMixin, _core.SharedRingBuffer):
+    """Single-producer single-consumer ring buffer in named shared memory, for two processes.
+
+    ``SharedRingBuffer(name, capacity, dtype)`` creates the segment (``name=None`` picks a
+    unique one, see ``.name``); ``SharedRingBuffer.attach(name)`` opens it from another process
+    and recovers its dtype from the segment. Only the creator removes the name, when it is
+    garbage-collected, on ``detach()``/``with`` exit, or by ``unlink()``; attached processes keep
+    their mapping until they detach. The OS's shared memory is used directly (POSIX
+    ``shm_open``/``mmap``; a named mapping on Windows), so no resource tracker unlinks it behind
+    your back.
+
+    Pickling a SharedRingBuffer gives an attached handle in the receiving process, so it can be
+    passed to ``multiprocessing.Process`` as an argument.
+
+    Parameters
+    ----------
+    name:
+        1 to 30 characters of letters, digits, ``_``, ``-`` and ``.``; None for a random name.
+    capacity:
+        Number of records; a power of two.
+    dtype:
+        Record dtype (default :data:`neural_trader.TICK_DTYPE`).
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        capacity: int | None = None,
+        dtype: npt.DTypeLike = TICK_DTYPE,
+        *,
+        create: bool = True,
+    ) -> None:
+        if create:
+            if capacity is None:
+                raise InvalidArgumentError("SharedRingBuffer needs a capacity when it creates the segment")
+            dt = _dtype(dtype)
+            name = f"nt_{secrets.token_hex(8)}" if name is None else name
+            super().__init__(name, _capacity(capacity), dt, dtype_to_meta(dt), True, dtype_from_meta)
+        else:
+            if name is None:
+                raise InvalidArgumentError("attach needs the name of an existing SharedRingBuffer")
+            super().__init__(name, 0, np.dtype("u1"), b"", False, dtype_from_meta)
+
+    @classmethod
+    def attach(cls, name: str) -> SharedRingBuffer:
+        """Open an existing ring by name (from any process); its dtype comes from the segment."""
+        return cls(name, create=False)
+
+    @staticmethod
+    def remove(name: str) -> None:
+        """Remove a name left behind by a creator that crashed (POSIX; no-op on Windows)."""
+        _core.SharedRingBuffer._remove(name)
+
+    def __enter__(self) -> SharedRingBuffer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.detach()
+
+    def __reduce__(self) -> Any:
+        return (SharedRingBuffer.attach, (self.name,))
