@@ -48,44 +48,13 @@ struct py_shared_ring : py_ring<ntr::spsc_record_view> {
 /// Batches of at least this many bytes are copied with the GIL released.
 constexpr std::size_t release_gil_bytes = 1 << 16;
 
-template <class View>
-void push(py_ring<View>& self, py::handle record, bool block, const py::object& timeout) {
-  View& r = self.ring();
-  alignas(16) std::byte small[256];
-  std::unique_ptr<std::byte[]> big;
-  std::byte* rec = small;
-  if (self.codec.itemsize() > sizeof(small)) {
-    big = std::make_unique<std::byte[]>(self.codec.itemsize());
-    rec = big.get();
-  }
-  self.codec.pack(record, rec);
-  if (r.closed()) self.raise_closed();
-  if (r.try_push(rec)) return;
-  if (!block) nt_bind::raise("FullError", std::string(self.kind) + " is full");
-  bool closed = false;
-  const bool ok = nt_bind::wait_until(
-      [&] {
-        if (r.closed()) return closed = true;
-        return r.try_push(rec);
-      },
-      nt_bind::to_timeout(timeout));
-  if (closed) self.raise_closed();
-  if (!ok) nt_bind::raise("TimeoutError", "push() timed out: " + std::string(self.kind) + " stayed full");
-}
+
 
 template <class View>
-bool try_push(py_ring<View>& self, py::handle record) {
-  View& r = self.ring();
-  alignas(16) std::byte small[256];
-  std::unique_ptr<std::byte[]> big;
-  std::byte* rec = small;
-  if (self.codec.itemsize() > sizeof(small)) {
-    big = std::make_unique<std::byte[]>(self.codec.itemsize());
-    rec = big.get();
-  }
-  self.codec.pack(record, rec);
-  if (r.closed()) self.raise_closed();
-  return r.try_push(rec);
+py::bytes pack(py_ring<View>& self, py::handle record) {
+  std::string out(self.codec.itemsize(), '\0');
+  self.codec.pack(record, reinterpret_cast<std::byte*>(out.data()));
+  return py::bytes(out);
 }
 
 template <class View>
@@ -115,44 +84,7 @@ std::size_t push_many(py_ring<View>& self, py::handle records, bool block, const
   return done;
 }
 
-template <class View>
-py::object pop(py_ring<View>& self, bool block, const py::object& timeout) {
-  View& r = self.ring();
-  alignas(16) std::byte small[256];
-  std::unique_ptr<std::byte[]> big;
-  std::byte* rec = small;
-  if (self.codec.itemsize() > sizeof(small)) {
-    big = std::make_unique<std::byte[]>(self.codec.itemsize());
-    rec = big.get();
-  }
-  if (r.try_pop(rec)) return self.codec.unpack(rec);
-  if (r.drained()) nt_bind::raise("ClosedError", std::string(self.kind) + " is closed and drained");
-  if (!block) nt_bind::raise("EmptyError", std::string(self.kind) + " is empty");
-  bool got = false;
-  const bool ok = nt_bind::wait_until(
-      [&] {
-        if (r.try_pop(rec)) return got = true;
-        return r.drained();
-      },
-      nt_bind::to_timeout(timeout));
-  if (got) return self.codec.unpack(rec);
-  if (ok) nt_bind::raise("ClosedError", std::string(self.kind) + " is closed and drained");
-  nt_bind::raise("TimeoutError", "pop() timed out: " + std::string(self.kind) + " stayed empty");
-}
 
-template <class View>
-py::object try_pop(py_ring<View>& self) {
-  View& r = self.ring();
-  alignas(16) std::byte small[256];
-  std::unique_ptr<std::byte[]> big;
-  std::byte* rec = small;
-  if (self.codec.itemsize() > sizeof(small)) {
-    big = std::make_unique<std::byte[]>(self.codec.itemsize());
-    rec = big.get();
-  }
-  if (r.try_pop(rec)) return self.codec.unpack(rec);
-  return py::none();
-}
 
 template <class View>
 py::array pop_many(py_ring<View>& self, std::int64_t max_n, bool block, const py::object& timeout) {
@@ -186,18 +118,7 @@ std::string repr(const py_ring<View>& self) {
          (self.view->closed() ? " closed" : "") + ">";
 }
 
-const char* const push_doc = R"doc(push(record, block=True, timeout=None)
 
-Append one record: a tuple of field values (in dtype order), a NumPy scalar or 0-d array of the
-ring's dtype, or the record's raw bytes. When the ring is full, wait (GIL released, Ctrl-C works)
-up to ``timeout`` seconds (None: forever); with ``block=False`` raise :class:`FullError` at once.
-
-Raises ClosedError when the ring is closed, TimeoutError when the wait runs out, DTypeError or
-ValueError when the record does not fit the dtype.)doc";
-
-const char* const try_push_doc = R"doc(try_push(record) -> bool
-
-Append one record if there is room; return whether it went in (never waits).)doc";
 
 const char* const push_many_doc = R"doc(push_many(records, block=False, timeout=None) -> int
 
@@ -205,16 +126,7 @@ Append records from a 1-D NumPy array of the ring's dtype and return how many we
 take what fits now; with ``block=True`` wait for room until all went in, the timeout passed or
 the ring was closed (the count says how far it got). Large batches copy with the GIL released.)doc";
 
-const char* const pop_doc = R"doc(pop(block=True, timeout=None) -> record
 
-Remove and return the oldest record as a tuple of Python values (what ``ndarray.item()`` gives).
-When empty, wait up to ``timeout`` seconds (None: forever; GIL released, Ctrl-C works); with
-``block=False`` raise :class:`EmptyError` at once. Raises ClosedError once the ring is closed
-and drained, TimeoutError when the wait runs out.)doc";
-
-const char* const try_pop_doc = R"doc(try_pop() -> record or None
-
-Remove and return the oldest record, or None when the ring is empty (never waits).)doc";
 
 const char* const pop_many_doc = R"doc(pop_many(max_n, block=False, timeout=None) -> numpy.ndarray
 
@@ -236,12 +148,10 @@ py::capsule capsule(py_ring<View>& self) {
 template <class View, class Cls>
 void def_ring_methods(Cls& cls) {
   using R = py_ring<View>;
-  cls.def("push", &push<View>, py::arg("record"), py::arg("block") = true, py::arg("timeout") = py::none(), push_doc)
-      .def("try_push", &try_push<View>, py::arg("record"), try_push_doc)
+  cls.def("_pack", &pack<View>, py::arg("record"),
+          "One record as its raw bytes (the slow path of push for NumPy scalars, 0-d arrays and bytes).")
       .def("push_many", &push_many<View>, py::arg("records"), py::arg("block") = false,
            py::arg("timeout") = py::none(), push_many_doc)
-      .def("pop", &pop<View>, py::arg("block") = true, py::arg("timeout") = py::none(), pop_doc)
-      .def("try_pop", &try_pop<View>, try_pop_doc)
       .def("pop_many", &pop_many<View>, py::arg("max_n"), py::arg("block") = false, py::arg("timeout") = py::none(),
            pop_many_doc)
       .def("close", [](R& self) { self.ring().close(); },

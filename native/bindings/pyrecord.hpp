@@ -208,4 +208,9 @@ inline PyObject* unpack_record_at(const record_layout& l, const void* rec) {
   return unpack_record(l, static_cast<const std::byte*>(rec));
 }
 
+/// pack_record_fast for callers holding an untyped pointer.
+inline int pack_record_fast_at(const record_layout& l, PyObject* obj, void* out) {
+  return pack_record_fast(l, obj, static_cast<std::byte*>(out));
+}
+
 }  // namespace nt_bind

@@ -20,6 +20,7 @@ from ring cimport (
     record_layout,
     ring_ref,
     spsc_record_view,
+    pack_record_fast_at,
     unpack_record_at,
 )
 
@@ -173,3 +174,170 @@ cdef Py_ssize_t _batches(object ring, ring_ref* ref, object fn, Py_ssize_t max_b
             arr = arr[:got].copy()
         delivered += <Py_ssize_t>got
         fn(arr)
+
+
+cdef int _wait_room(ring_ref* ref, double deadline) except -1:
+    """1 when a slot is free or the ring is closed, 0 when the deadline passed."""
+    cdef backoff waiter
+    cdef double now, slice_end
+    cdef bint ready = False
+    while True:
+        with nogil:
+            now = monotonic_seconds()
+            slice_end = min(deadline, now + _SLICE)
+            while True:
+                if ref.kind == RING_SPSC:
+                    ready = ((<spsc_record_view*>ref.ring).size() < (<spsc_record_view*>ref.ring).capacity()
+                             or (<spsc_record_view*>ref.ring).closed())
+                else:
+                    ready = ((<mpmc_record_ring*>ref.ring).size() < (<mpmc_record_ring*>ref.ring).capacity()
+                             or (<mpmc_record_ring*>ref.ring).closed())
+                if ready:
+                    break
+                now = monotonic_seconds()
+                if now >= slice_end:
+                    break
+                waiter.wait()
+        if ready:
+            return 1
+        if now >= deadline:
+            return 0
+        PyErr_CheckSignals()
+
+
+cdef double _timeout_deadline(object timeout) except? -1.0:
+    if timeout is None:
+        return 1e300
+    cdef double t = float(timeout)
+    if not (t >= 0.0):
+        raise _errors.InvalidArgumentError("timeout must be None or a number of seconds >= 0")
+    return monotonic_seconds() + t
+
+
+cdef class RingPort:
+    """Per-record calls of the ring buffers (``push``, ``try_push``, ``pop``, ``try_pop``).
+
+    A Cython class over the same C++ ring the compiled core made (reached through its capsule),
+    because a Cython method call costs a fraction of a pybind11 one; the batch calls stay in the
+    core. The public classes :class:`neural_trader.RingBuffer`, :class:`MPMCRingBuffer` and
+    :class:`SharedRingBuffer` derive from it.
+    """
+
+    cdef readonly object _impl
+    cdef object _cap
+    cdef ring_ref* _ref
+    cdef bytearray _scratch
+    cdef char* _buf
+    cdef str _kind
+
+    def __init__(self, impl):
+        cap = impl._capsule()
+        self._ref = _ref_of(impl, cap)
+        self._cap = cap
+        self._impl = impl
+        self._scratch = bytearray(self._ref.layout.itemsize)
+        self._buf = self._scratch
+        self._kind = type(self).__name__
+
+    cdef inline void* _ring(self) except NULL:
+        if self._ref.ring == NULL:
+            raise _errors.ClosedError(f"{self._kind} is detached from its memory")
+        return self._ref.ring
+
+    cdef inline bint _closed(self, void* r) noexcept:
+        if self._ref.kind == RING_SPSC:
+            return (<spsc_record_view*>r).closed()
+        return (<mpmc_record_ring*>r).closed()
+
+    cdef inline bint _try_push_buf(self, void* r) noexcept:
+        if self._ref.kind == RING_SPSC:
+            return (<spsc_record_view*>r).try_push(self._buf)
+        return (<mpmc_record_ring*>r).try_push(self._buf)
+
+    cdef inline bint _try_pop_buf(self, void* r) noexcept:
+        if self._ref.kind == RING_SPSC:
+            return (<spsc_record_view*>r).try_pop(self._buf)
+        return (<mpmc_record_ring*>r).try_pop(self._buf)
+
+    cdef int _pack(self, record) except -1:
+        if pack_record_fast_at(self._ref.layout[0], record, self._buf) == 1:
+            raw = self._impl._pack(record)  # NumPy scalars, 0-d arrays, raw bytes: the core converts
+            self._scratch[:] = raw
+        return 0
+
+    def push(self, record, bint block=True, timeout=None):
+        """push(record, block=True, timeout=None)
+
+        Append one record: a tuple of field values (in dtype order), a NumPy scalar or 0-d array
+        of the ring's dtype, or the record's raw bytes. When the ring is full, wait (GIL released,
+        Ctrl-C works) up to ``timeout`` seconds (None: forever); with ``block=False`` raise
+        :class:`~neural_trader.errors.FullError` at once. Raises ClosedError when the ring is
+        closed, TimeoutError when the wait runs out, DTypeError or ValueError when the record does
+        not fit the dtype.
+        """
+        cdef void* r = self._ring()
+        self._pack(record)
+        if self._closed(r):
+            raise _errors.ClosedError(f"{self._kind} is closed")
+        if self._try_push_buf(r):
+            return
+        if not block:
+            raise _errors.FullError(f"{self._kind} is full")
+        cdef double deadline = _timeout_deadline(timeout)
+        while True:
+            if not _wait_room(self._ref, deadline):
+                raise _errors.TimeoutError(f"push() timed out: {self._kind} stayed full")
+            r = self._ring()
+            if self._closed(r):
+                raise _errors.ClosedError(f"{self._kind} is closed")
+            if self._try_push_buf(r):
+                return
+
+    def try_push(self, record):
+        """try_push(record) -> bool
+
+        Append one record if there is room; return whether it went in (never waits). Raises
+        ClosedError when the ring is closed.
+        """
+        cdef void* r = self._ring()
+        self._pack(record)
+        if self._closed(r):
+            raise _errors.ClosedError(f"{self._kind} is closed")
+        return self._try_push_buf(r)
+
+    def pop(self, bint block=True, timeout=None):
+        """pop(block=True, timeout=None) -> record
+
+        Remove and return the oldest record as a tuple of Python values (what ``ndarray.item()``
+        gives). When empty, wait up to ``timeout`` seconds (None: forever; GIL released, Ctrl-C
+        works); with ``block=False`` raise :class:`~neural_trader.errors.EmptyError` at once.
+        Raises ClosedError once the ring is closed and drained, TimeoutError when the wait runs
+        out.
+        """
+        cdef void* r = self._ring()
+        if self._try_pop_buf(r):
+            return unpack_record_at(self._ref.layout[0], self._buf)
+        cdef double deadline
+        if _drained(self._ref):
+            raise _errors.ClosedError(f"{self._kind} is closed and drained")
+        if not block:
+            raise _errors.EmptyError(f"{self._kind} is empty")
+        deadline = _timeout_deadline(timeout)
+        while True:
+            if not _wait(self._ref, deadline):
+                raise _errors.TimeoutError(f"pop() timed out: {self._kind} stayed empty")
+            r = self._ring()
+            if self._try_pop_buf(r):
+                return unpack_record_at(self._ref.layout[0], self._buf)
+            if _drained(self._ref):
+                raise _errors.ClosedError(f"{self._kind} is closed and drained")
+
+    def try_pop(self):
+        """try_pop() -> record or None
+
+        Remove and return the oldest record, or None when the ring is empty (never waits).
+        """
+        cdef void* r = self._ring()
+        if self._try_pop_buf(r):
+            return unpack_record_at(self._ref.layout[0], self._buf)
+        return None

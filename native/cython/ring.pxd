@@ -6,6 +6,8 @@ from libcpp cimport bool as cbool
 
 cdef extern from "neural_trader/ring/spsc.hpp" namespace "neural_trader::ring" nogil:
     cdef cppclass spsc_record_view:
+        cbool try_push(const void* record)
+        cbool try_pop(void* record)
         size_t push_many(const void* records, size_t n)
         size_t pop_many(void* out, size_t max_n)
         const void* peek(size_t max_n, size_t& n)
@@ -20,6 +22,8 @@ cdef extern from "neural_trader/ring/spsc.hpp" namespace "neural_trader::ring" n
 
 cdef extern from "neural_trader/ring/mpmc.hpp" namespace "neural_trader::ring" nogil:
     cdef cppclass mpmc_record_ring:
+        cbool try_push(const void* record)
+        cbool try_pop(void* record)
         size_t push_many(const void* records, size_t n)
         size_t pop_many(void* out, size_t max_n)
         size_t size()
@@ -48,3 +52,4 @@ cdef extern from "pyrecord.hpp" namespace "nt_bind":
     cdef int RING_SPSC "nt_bind::ring_ref::spsc"
     cdef int RING_MPMC "nt_bind::ring_ref::mpmc"
     object unpack_record_at(const record_layout& l, const void* rec)
+    int pack_record_fast_at(const record_layout& l, object obj, void* out) except -1

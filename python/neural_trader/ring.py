@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._engine import RingPort
 from ._records import TICK_DTYPE, dtype_from_meta, dtype_to_meta
 from .errors import ClosedError, DTypeError, InvalidArgumentError
 
@@ -53,8 +54,65 @@ def _dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
     return dt
 
 
-class _RingMixin:
-    """Iteration helpers shared by the three ring classes."""
+class _Ring(RingPort):
+    """What the three ring classes share: the per-record calls come from the Cython base
+    (:class:`~neural_trader._engine.RingPort`), the batch calls and state from the compiled core
+    object it wraps (``_impl``)."""
+
+    _impl: Any
+
+    def push_many(self, records: npt.NDArray[Any], block: bool = False, timeout: float | None = None) -> int:
+        """Append records from a 1-D array of the ring's dtype; return how many went in.
+
+        By default take what fits now; with ``block=True`` wait for room (GIL released, Ctrl-C
+        works) until all went in, ``timeout`` seconds passed or the ring was closed: the count
+        says how far it got. Large batches copy with the GIL released. Raises ClosedError when
+        the ring is closed, DTypeError for an array of another dtype.
+        """
+        return int(self._impl.push_many(records, block, timeout))
+
+    def pop_many(self, max_n: int, block: bool = False, timeout: float | None = None) -> npt.NDArray[Any]:
+        """Remove up to ``max_n`` records; return them as a new 1-D array (possibly empty).
+
+        With ``block=True`` first wait until a record is there, the ring is closed and drained,
+        or ``timeout`` seconds passed; an empty result then means end of stream (see
+        :attr:`drained`) or timeout.
+        """
+        return self._impl.pop_many(max_n, block, timeout)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Mark the end of the stream: later pushes raise ClosedError; consumers drain the rest."""
+        self._impl.close()
+
+    def __len__(self) -> int:
+        """Records in the ring now (a snapshot while producers and consumers run)."""
+        return len(self._impl)
+
+    @property
+    def capacity(self) -> int:
+        """Maximum number of records (a power of two)."""
+        return int(self._impl.capacity)
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """NumPy dtype of one record."""
+        return self._impl.dtype  # type: ignore[no-any-return]
+
+    @property
+    def closed(self) -> bool:
+        """Whether close() was called."""
+        return bool(self._impl.closed)
+
+    @property
+    def drained(self) -> bool:
+        """Closed and empty: nothing more will come out."""
+        return bool(self._impl.drained)
+
+    def _capsule(self) -> Any:
+        return self._impl._capsule()
+
+    def __repr__(self) -> str:
+        return repr(self._impl)
 
     def iter_batches(self, max_n: int = 4096, timeout: float | None = None) -> Iterator[npt.NDArray[Any]]:
         """Yield arrays of up to ``max_n`` records until the ring is closed and drained.
@@ -63,22 +121,22 @@ class _RingMixin:
         nothing to read.
         """
         while True:
-            batch = self.pop_many(max_n, block=True, timeout=timeout)  # type: ignore[attr-defined]
+            batch = self.pop_many(max_n, block=True, timeout=timeout)
             if len(batch):
                 yield batch
-            elif self.drained or timeout is not None:  # type: ignore[attr-defined]
+            elif self.drained or timeout is not None:
                 return
 
     def __iter__(self) -> Iterator[Any]:
         """Yield records one at a time until the ring is closed and drained (blocking)."""
         while True:
             try:
-                yield self.pop()  # type: ignore[attr-defined]
+                yield self.pop()
             except ClosedError:
                 return
 
 
-class RingBuffer(_RingMixin, _core.RingBuffer):
+class RingBuffer(_Ring):
     """Wait-free single-producer single-consumer ring buffer of NumPy records.
 
     Parameters
@@ -102,13 +160,13 @@ class RingBuffer(_RingMixin, _core.RingBuffer):
     """
 
     def __init__(self, capacity: int, dtype: npt.DTypeLike = TICK_DTYPE) -> None:
-        super().__init__(_capacity(capacity), _dtype(dtype))
+        super().__init__(_core.RingBuffer(_capacity(capacity), _dtype(dtype)))
 
     def __reduce__(self) -> Any:
         raise TypeError("RingBuffer is an in-process channel and cannot be pickled; use SharedRingBuffer between processes")
 
 
-class MPMCRingBuffer(_RingMixin, _core.MPMCRingBuffer):
+class MPMCRingBuffer(_Ring):
     """Bounded lock-free multi-producer multi-consumer ring buffer of NumPy records.
 
     Every record pushed comes out exactly once; records of one producer come out in the order it
@@ -124,13 +182,13 @@ class MPMCRingBuffer(_RingMixin, _core.MPMCRingBuffer):
     """
 
     def __init__(self, capacity: int, dtype: npt.DTypeLike = TICK_DTYPE) -> None:
-        super().__init__(_capacity(capacity), _dtype(dtype))
+        super().__init__(_core.MPMCRingBuffer(_capacity(capacity), _dtype(dtype)))
 
     def __reduce__(self) -> Any:
         raise TypeError("MPMCRingBuffer is an in-process channel and cannot be pickled")
 
 
-class SharedRingBuffer(_RingMixin, _core.SharedRingBuffer):
+class SharedRingBuffer(_Ring):
     """Single-producer single-consumer ring buffer in named shared memory, for two processes.
 
     ``SharedRingBuffer(name, capacity, dtype)`` creates the segment (``name=None`` picks a
@@ -167,11 +225,38 @@ class SharedRingBuffer(_RingMixin, _core.SharedRingBuffer):
                 raise InvalidArgumentError("SharedRingBuffer needs a capacity when it creates the segment")
             dt = _dtype(dtype)
             name = f"nt_{secrets.token_hex(8)}" if name is None else name
-            super().__init__(name, _capacity(capacity), dt, dtype_to_meta(dt), True, dtype_from_meta)
+            impl = _core.SharedRingBuffer(name, _capacity(capacity), dt, dtype_to_meta(dt), True, dtype_from_meta)
         else:
             if name is None:
                 raise InvalidArgumentError("attach needs the name of an existing SharedRingBuffer")
-            super().__init__(name, 0, np.dtype("u1"), b"", False, dtype_from_meta)
+            impl = _core.SharedRingBuffer(name, 0, np.dtype("u1"), b"", False, dtype_from_meta)
+        super().__init__(impl)
+
+    @property
+    def name(self) -> str:
+        """The segment's name (what :meth:`attach` takes)."""
+        return str(self._impl.name)
+
+    @property
+    def owner(self) -> bool:
+        """Whether this handle created the segment (and so removes its name)."""
+        return bool(self._impl.owner)
+
+    @property
+    def creator_pid(self) -> int:
+        """Process id of the creator."""
+        return int(self._impl.creator_pid)
+
+    def unlink(self) -> None:
+        """Remove the segment's name now (creator only; a no-op for attached handles).
+
+        Processes already attached keep their mapping."""
+        self._impl.unlink()
+
+    def detach(self) -> None:
+        """Unmap the segment now (the creator also removes its name); later calls raise
+        ClosedError. No other thread may be using the ring."""
+        self._impl.detach()
 
     @classmethod
     def attach(cls, name: str) -> SharedRingBuffer:
