@@ -60,6 +60,7 @@ py::bytes pack(py_ring<View>& self, py::handle record) {
 template <class View>
 std::size_t push_many(py_ring<View>& self, py::handle records, bool block, const py::object& timeout) {
   View& r = self.ring();
+  const auto wait_for = nt_bind::to_timeout(timeout);
   py::array arr = self.codec.check_records(records, "push_many()");
   if (r.closed()) self.raise_closed();
   const auto n = static_cast<std::size_t>(arr.shape(0));
@@ -79,7 +80,7 @@ std::size_t push_many(py_ring<View>& self, py::handle records, bool block, const
         done += r.push_many(src + done * rs, n - done);
         return done == n;
       },
-      nt_bind::to_timeout(timeout));
+      wait_for);
   if (done < n && r.closed()) self.raise_closed();
   return done;
 }
@@ -90,10 +91,11 @@ template <class View>
 py::array pop_many(py_ring<View>& self, std::int64_t max_n, bool block, const py::object& timeout) {
   View& r = self.ring();
   if (max_n < 0) throw std::invalid_argument("pop_many(): max_n must be >= 0, got " + std::to_string(max_n));
+  const auto wait_for = nt_bind::to_timeout(timeout);
   const auto limit = static_cast<std::size_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(max_n), r.capacity()));
   std::size_t avail = std::min(limit, r.size());
   if (avail == 0 && block && limit > 0) {
-    nt_bind::wait_until([&] { return r.size() > 0 || r.drained(); }, nt_bind::to_timeout(timeout));
+    nt_bind::wait_until([&] { return r.size() > 0 || r.drained(); }, wait_for);
     avail = std::min(limit, r.size());
   }
   py::array out = nt_bind::new_records(self.codec.dtype(), avail);

@@ -7,6 +7,8 @@ It reaches the C++ ring that the pybind11 module created through the capsule tha
 The backtester's event loop grows from here.
 """
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.string cimport memcpy
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
 
 import numpy as np
@@ -214,20 +216,24 @@ cdef double _timeout_deadline(object timeout) except? -1.0:
     return monotonic_seconds() + t
 
 
+cdef enum:
+    _STACK_RECORD = 256  # records up to this size live on the C stack of each call
+
+
 cdef class RingPort:
     """Per-record calls of the ring buffers (``push``, ``try_push``, ``pop``, ``try_pop``).
 
     A Cython class over the same C++ ring the compiled core made (reached through its capsule),
     because a Cython method call costs a fraction of a pybind11 one; the batch calls stay in the
     core. The public classes :class:`neural_trader.RingBuffer`, :class:`MPMCRingBuffer` and
-    :class:`SharedRingBuffer` derive from it.
+    :class:`SharedRingBuffer` derive from it. Each call packs or unpacks its record in a buffer
+    of its own, so producers and consumers on different threads never share scratch memory.
     """
 
     cdef readonly object _impl
     cdef object _cap
     cdef ring_ref* _ref
-    cdef bytearray _scratch
-    cdef char* _buf
+    cdef size_t _itemsize
     cdef str _kind
 
     def __init__(self, impl):
@@ -235,8 +241,7 @@ cdef class RingPort:
         self._ref = _ref_of(impl, cap)
         self._cap = cap
         self._impl = impl
-        self._scratch = bytearray(self._ref.layout.itemsize)
-        self._buf = self._scratch
+        self._itemsize = self._ref.layout.itemsize
         self._kind = type(self).__name__
 
     cdef inline void* _ring(self) except NULL:
@@ -249,21 +254,34 @@ cdef class RingPort:
             return (<spsc_record_view*>r).closed()
         return (<mpmc_record_ring*>r).closed()
 
-    cdef inline bint _try_push_buf(self, void* r) noexcept:
+    cdef inline bint _try_push_buf(self, void* r, const char* buf) noexcept:
         if self._ref.kind == RING_SPSC:
-            return (<spsc_record_view*>r).try_push(self._buf)
-        return (<mpmc_record_ring*>r).try_push(self._buf)
+            return (<spsc_record_view*>r).try_push(buf)
+        return (<mpmc_record_ring*>r).try_push(buf)
 
-    cdef inline bint _try_pop_buf(self, void* r) noexcept:
+    cdef inline bint _try_pop_buf(self, void* r, char* buf) noexcept:
         if self._ref.kind == RING_SPSC:
-            return (<spsc_record_view*>r).try_pop(self._buf)
-        return (<mpmc_record_ring*>r).try_pop(self._buf)
+            return (<spsc_record_view*>r).try_pop(buf)
+        return (<mpmc_record_ring*>r).try_pop(buf)
 
-    cdef int _pack(self, record) except -1:
-        if pack_record_fast_at(self._ref.layout[0], record, self._buf) == 1:
+    cdef int _pack(self, record, char* buf) except -1:
+        cdef const unsigned char[::1] raw
+        if pack_record_fast_at(self._ref.layout[0], record, buf) == 1:
             raw = self._impl._pack(record)  # NumPy scalars, 0-d arrays, raw bytes: the core converts
-            self._scratch[:] = raw
+            memcpy(buf, &raw[0], self._itemsize)
         return 0
+
+    cdef char* _buffer(self, char* stack) except NULL:
+        if self._itemsize <= _STACK_RECORD:
+            return stack
+        cdef char* p = <char*>PyMem_Malloc(self._itemsize)
+        if p == NULL:
+            raise MemoryError()
+        return p
+
+    cdef inline void _release(self, char* buf, char* stack) noexcept:
+        if buf != stack:
+            PyMem_Free(buf)
 
     def push(self, record, bint block=True, timeout=None):
         """push(record, block=True, timeout=None)
@@ -276,22 +294,29 @@ cdef class RingPort:
         not fit the dtype.
         """
         cdef void* r = self._ring()
-        self._pack(record)
-        if self._closed(r):
-            raise _errors.ClosedError(f"{self._kind} is closed")
-        if self._try_push_buf(r):
-            return
-        if not block:
-            raise _errors.FullError(f"{self._kind} is full")
-        cdef double deadline = _timeout_deadline(timeout)
-        while True:
-            if not _wait_room(self._ref, deadline):
-                raise _errors.TimeoutError(f"push() timed out: {self._kind} stayed full")
-            r = self._ring()
+        cdef double deadline = 1e300
+        if timeout is not None:
+            deadline = _timeout_deadline(timeout)  # validated even when no wait is needed
+        cdef char stack[_STACK_RECORD]
+        cdef char* buf = self._buffer(stack)
+        try:
+            self._pack(record, buf)
             if self._closed(r):
                 raise _errors.ClosedError(f"{self._kind} is closed")
-            if self._try_push_buf(r):
+            if self._try_push_buf(r, buf):
                 return
+            if not block:
+                raise _errors.FullError(f"{self._kind} is full")
+            while True:
+                if not _wait_room(self._ref, deadline):
+                    raise _errors.TimeoutError(f"push() timed out: {self._kind} stayed full")
+                r = self._ring()
+                if self._closed(r):
+                    raise _errors.ClosedError(f"{self._kind} is closed")
+                if self._try_push_buf(r, buf):
+                    return
+        finally:
+            self._release(buf, stack)
 
     def try_push(self, record):
         """try_push(record) -> bool
@@ -300,10 +325,15 @@ cdef class RingPort:
         ClosedError when the ring is closed.
         """
         cdef void* r = self._ring()
-        self._pack(record)
-        if self._closed(r):
-            raise _errors.ClosedError(f"{self._kind} is closed")
-        return self._try_push_buf(r)
+        cdef char stack[_STACK_RECORD]
+        cdef char* buf = self._buffer(stack)
+        try:
+            self._pack(record, buf)
+            if self._closed(r):
+                raise _errors.ClosedError(f"{self._kind} is closed")
+            return self._try_push_buf(r, buf)
+        finally:
+            self._release(buf, stack)
 
     def pop(self, bint block=True, timeout=None):
         """pop(block=True, timeout=None) -> record
@@ -315,22 +345,28 @@ cdef class RingPort:
         out.
         """
         cdef void* r = self._ring()
-        if self._try_pop_buf(r):
-            return unpack_record_at(self._ref.layout[0], self._buf)
-        cdef double deadline
-        if _drained(self._ref):
-            raise _errors.ClosedError(f"{self._kind} is closed and drained")
-        if not block:
-            raise _errors.EmptyError(f"{self._kind} is empty")
-        deadline = _timeout_deadline(timeout)
-        while True:
-            if not _wait(self._ref, deadline):
-                raise _errors.TimeoutError(f"pop() timed out: {self._kind} stayed empty")
-            r = self._ring()
-            if self._try_pop_buf(r):
-                return unpack_record_at(self._ref.layout[0], self._buf)
+        cdef double deadline = 1e300
+        if timeout is not None:
+            deadline = _timeout_deadline(timeout)  # validated even when no wait is needed
+        cdef char stack[_STACK_RECORD]
+        cdef char* buf = self._buffer(stack)
+        try:
+            if self._try_pop_buf(r, buf):
+                return unpack_record_at(self._ref.layout[0], buf)
             if _drained(self._ref):
                 raise _errors.ClosedError(f"{self._kind} is closed and drained")
+            if not block:
+                raise _errors.EmptyError(f"{self._kind} is empty")
+            while True:
+                if not _wait(self._ref, deadline):
+                    raise _errors.TimeoutError(f"pop() timed out: {self._kind} stayed empty")
+                r = self._ring()
+                if self._try_pop_buf(r, buf):
+                    return unpack_record_at(self._ref.layout[0], buf)
+                if _drained(self._ref):
+                    raise _errors.ClosedError(f"{self._kind} is closed and drained")
+        finally:
+            self._release(buf, stack)
 
     def try_pop(self):
         """try_pop() -> record or None
@@ -338,6 +374,11 @@ cdef class RingPort:
         Remove and return the oldest record, or None when the ring is empty (never waits).
         """
         cdef void* r = self._ring()
-        if self._try_pop_buf(r):
-            return unpack_record_at(self._ref.layout[0], self._buf)
-        return None
+        cdef char stack[_STACK_RECORD]
+        cdef char* buf = self._buffer(stack)
+        try:
+            if self._try_pop_buf(r, buf):
+                return unpack_record_at(self._ref.layout[0], buf)
+            return None
+        finally:
+            self._release(buf, stack)

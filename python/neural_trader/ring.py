@@ -31,7 +31,7 @@ from .errors import ClosedError, DTypeError, InvalidArgumentError
 __all__ = ["RingBuffer", "MPMCRingBuffer", "SharedRingBuffer"]
 
 
-def _capacity(capacity: Any) -> int:
+def _capacity(capacity: Any, minimum: int = 1) -> int:
     try:
         n = operator.index(capacity)
     except TypeError:
@@ -39,6 +39,8 @@ def _capacity(capacity: Any) -> int:
     if n < 1 or n & (n - 1):
         hint = f"; try {1 << max(0, n - 1).bit_length()}" if n > 1 else ""
         raise InvalidArgumentError(f"capacity must be a power of two >= 1, got {n}{hint}")
+    if n < minimum:
+        raise InvalidArgumentError(f"capacity must be >= {minimum}, got {n}")
     return n
 
 
@@ -176,13 +178,13 @@ class MPMCRingBuffer(_Ring):
     Parameters
     ----------
     capacity:
-        Number of records it holds; a power of two.
+        Number of records it holds; a power of two >= 2.
     dtype:
         Record dtype (default :data:`neural_trader.TICK_DTYPE`).
     """
 
     def __init__(self, capacity: int, dtype: npt.DTypeLike = TICK_DTYPE) -> None:
-        super().__init__(_core.MPMCRingBuffer(_capacity(capacity), _dtype(dtype)))
+        super().__init__(_core.MPMCRingBuffer(_capacity(capacity, minimum=2), _dtype(dtype)))
 
     def __reduce__(self) -> Any:
         raise TypeError("MPMCRingBuffer is an in-process channel and cannot be pickled")

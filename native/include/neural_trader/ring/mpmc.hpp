@@ -14,6 +14,9 @@
 /// not linearizable: a consumer may find the queue "empty" while a slower producer is still
 /// copying the record of an earlier position.
 ///
+/// Capacity is a power of two >= 2: with a single slot, "published for position p" (seq p + 1)
+/// and "free for position p + 1" would be the same sequence number.
+///
 /// Thread safety: any number of producer and consumer threads. `close()` is meant to be called
 /// once producers are done; a push racing with close() may or may not land.
 #pragma once
@@ -100,6 +103,11 @@ std::size_t mpmc_consume(mpmc_control& c, std::uint64_t capacity, std::size_t n,
   }
 }
 
+inline void check_mpmc_capacity(std::uint64_t capacity, const char* who) {
+  check_capacity(capacity, who);
+  if (capacity < 2) throw std::invalid_argument(std::string(who) + ": capacity must be >= 2");
+}
+
 inline std::size_t mpmc_size(const mpmc_control& c) noexcept {
   const auto d = c.dequeue.load(std::memory_order_acquire);
   const auto e = c.enqueue.load(std::memory_order_acquire);
@@ -122,7 +130,7 @@ class mpmc_queue {
   using value_type = T;
 
   explicit mpmc_queue(std::size_t capacity) : capacity_(capacity) {
-    detail::check_capacity(capacity, "mpmc_queue");
+    detail::check_mpmc_capacity(capacity, "mpmc_queue");
     slots_ = std::make_unique<slot[]>(capacity);
     for (std::size_t i = 0; i < capacity; ++i) slots_[i].seq.store(i, std::memory_order_relaxed);
   }
@@ -185,7 +193,7 @@ class mpmc_queue {
 class mpmc_record_ring {
  public:
   mpmc_record_ring(std::uint64_t capacity, std::size_t record_size)
-      : capacity_((detail::check_capacity(capacity, "mpmc ring"), capacity)),
+      : capacity_((detail::check_mpmc_capacity(capacity, "mpmc ring"), capacity)),
         record_size_(checked_record_size(record_size)),
         stride_(sizeof(std::uint64_t) + (record_size + 7) / 8 * 8),
         slots_(capacity, stride_, "mpmc ring") {
