@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, auto_pickle=False, autotestdict=False
 """The event-dispatch loop: drains a ring buffer made in Python and hands each record (or each
 batch) to a Python callable with as little overhead as CPython allows.
 
