@@ -31,10 +31,21 @@ from neural_trader import errors as _errors
 cdef double _SLICE = 0.02  # seconds between signal checks while waiting
 
 
-cdef inline bint _ready(ring_ref* ref) noexcept nogil:
+cdef inline bint _ready(ring_ref* ref, bint room) noexcept nogil:
+    """Whether a waiter can stop: the ring is closed, or it has a record (room=False) or a free
+    slot (room=True)."""
+    cdef size_t n, cap
     if ref.kind == RING_SPSC:
-        return (<spsc_record_view*>ref.ring).size() > 0 or (<spsc_record_view*>ref.ring).closed()
-    return (<mpmc_record_ring*>ref.ring).size() > 0 or (<mpmc_record_ring*>ref.ring).closed()
+        if (<spsc_record_view*>ref.ring).closed():
+            return True
+        n = (<spsc_record_view*>ref.ring).size()
+        cap = (<spsc_record_view*>ref.ring).capacity()
+    else:
+        if (<mpmc_record_ring*>ref.ring).closed():
+            return True
+        n = (<mpmc_record_ring*>ref.ring).size()
+        cap = (<mpmc_record_ring*>ref.ring).capacity()
+    return n < cap if room else n > 0
 
 
 cdef inline bint _drained(ring_ref* ref) noexcept nogil:
@@ -43,9 +54,9 @@ cdef inline bint _drained(ring_ref* ref) noexcept nogil:
     return (<mpmc_record_ring*>ref.ring).drained()
 
 
-cdef int _wait(ring_ref* ref, double deadline) except -1:
-    """1 when records are there or the ring is closed, 0 when the deadline passed. Waits with
-    the GIL released and checks for Ctrl-C every 20 ms."""
+cdef int _wait(ring_ref* ref, double deadline, bint room=False) except -1:
+    """1 when a record (room=False) or a free slot (room=True) is there or the ring is closed,
+    0 when the deadline passed. Waits with the GIL released and checks for Ctrl-C every 20 ms."""
     cdef backoff waiter
     cdef double now, slice_end
     cdef bint ready = False
@@ -54,7 +65,7 @@ cdef int _wait(ring_ref* ref, double deadline) except -1:
             now = monotonic_seconds()
             slice_end = min(deadline, now + _SLICE)
             while True:
-                if _ready(ref):
+                if _ready(ref, room):
                     ready = True
                     break
                 now = monotonic_seconds()
@@ -178,35 +189,6 @@ cdef Py_ssize_t _batches(object ring, ring_ref* ref, object fn, Py_ssize_t max_b
         fn(arr)
 
 
-cdef int _wait_room(ring_ref* ref, double deadline) except -1:
-    """1 when a slot is free or the ring is closed, 0 when the deadline passed."""
-    cdef backoff waiter
-    cdef double now, slice_end
-    cdef bint ready = False
-    while True:
-        with nogil:
-            now = monotonic_seconds()
-            slice_end = min(deadline, now + _SLICE)
-            while True:
-                if ref.kind == RING_SPSC:
-                    ready = ((<spsc_record_view*>ref.ring).size() < (<spsc_record_view*>ref.ring).capacity()
-                             or (<spsc_record_view*>ref.ring).closed())
-                else:
-                    ready = ((<mpmc_record_ring*>ref.ring).size() < (<mpmc_record_ring*>ref.ring).capacity()
-                             or (<mpmc_record_ring*>ref.ring).closed())
-                if ready:
-                    break
-                now = monotonic_seconds()
-                if now >= slice_end:
-                    break
-                waiter.wait()
-        if ready:
-            return 1
-        if now >= deadline:
-            return 0
-        PyErr_CheckSignals()
-
-
 cdef double _timeout_deadline(object timeout) except? -1.0:
     if timeout is None:
         return 1e300
@@ -308,7 +290,7 @@ cdef class RingPort:
             if not block:
                 raise _errors.FullError(f"{self._kind} is full")
             while True:
-                if not _wait_room(self._ref, deadline):
+                if not _wait(self._ref, deadline, True):
                     raise _errors.TimeoutError(f"push() timed out: {self._kind} stayed full")
                 r = self._ring()
                 if self._closed(r):
