@@ -64,10 +64,16 @@ runtime_packages() {  # $@: asan | ubsan | tsan
 ensure_sanitizer() {  # $1: -fsanitize value, rest: runtimes (asan ubsan tsan)
   local flag="$1"; shift
   sanitizer_works "$flag" && return 0
-  local pkgs
+  local pkgs missing=() p
   mapfile -t pkgs < <(runtime_packages "$@")
-  if command -v dpkg >/dev/null; then
+  if command -v dpkg-query >/dev/null; then
     echo "installed sanitizer runtimes:"; dpkg -l | grep -E "libtsan|libasan|libubsan" || true
+    for p in "${pkgs[@]}"; do
+      dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [[ ${#missing[@]} -eq 0 ]] &&
+      die "-fsanitize=${flag} does not work with $CXX although ${pkgs[*]} are installed (wrong compiler version?)"
+    pkgs=("${missing[@]}")
   fi
   if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
     log "-fsanitize=${flag} does not link/run: installing ${pkgs[*]}"
