@@ -64,7 +64,8 @@ def _targets(fifo: bool) -> list[tuple[str, str, str, str | None, float, str]]:
     for op, api in (("push", "nt.push/pop"), ("push", "nt.try_push/try_pop"),
                     ("pop", "nt.push/pop"), ("pop", "nt.try_push/try_pop")):
         wl = rb.OneRecord(1, api, op)
-        t.append((f"one-record {wl.engine.split()[-1]} from Python >= 5 M rec/s", wl.section, wl.engine, None, 5e6, "rate"))
+        title = f"one-record {wl.engine.split()[-1]} from Python >= 5 M rec/s"
+        t.append((title, wl.section, wl.engine, None, 5e6, "rate"))
     return t
 
 
@@ -140,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{reps} repetitions (round-robin), scale {scale.name!r}")
     print("  " + ", ".join(f"{k}={v}" for k, v in env.items() if k not in ("date",)))
     if not fifo:
-        print("  faster_fifo is not importable: the process->process peer is skipped (pip install faster-fifo)")
+        print("  faster_fifo is not importable: the process->process peer is skipped "
+              "(pip install faster-fifo)")
     print()
 
     rates: dict[str, list[float]] = {w.label: [] for w in workloads}

@@ -116,7 +116,8 @@ class SharedRingProcesses(_Workload):
         if not rb.have_faster_fifo():
             raise NotImplementedError("faster_fifo is not installed")
         mode = engine.split("-")[1]
-        return rb.FasterFifoProcessTransfer(N_PROC_TUPLE if mode == "tuples" else N_PROC, mode, context=self.context)
+        n = N_PROC_TUPLE if mode == "tuples" else N_PROC
+        return rb.FasterFifoProcessTransfer(n, mode, context=self.context)
 
     def time_transfer(self, engine):
         self.wl.run()

@@ -286,7 +286,8 @@ class RingThreadTransfer(Workload):
         self.ring = nt.RingBuffer(self.capacity, nt.TICK_DTYPE)
         self.out: list[np.ndarray] = []
         self.gate = threading.Event()
-        self.producer = GatedThread(lambda: _ring_produce(self.ring, self.data, self.batch), self.gate, "nt-producer")
+        self.producer = GatedThread(lambda: _ring_produce(self.ring, self.data, self.batch), self.gate,
+                                    "nt-producer")
 
     def run(self) -> None:
         self.gate.set()
@@ -324,7 +325,8 @@ class QueueThreadTransfer(Workload):
             self.items = make_tuples(self.n)
         else:
             self.items = []  # the producer slices views in its loop, as the ring producer does
-        self.q: Any = {"SimpleQueue": queue.SimpleQueue, "Queue": queue.Queue, "deque": collections.deque}[self.kind]()
+        kinds = {"SimpleQueue": queue.SimpleQueue, "Queue": queue.Queue, "deque": collections.deque}
+        self.q: Any = kinds[self.kind]()
         self.out: list[Any] = []
         self.gate = threading.Event()
         self.producer = GatedThread(self._produce, self.gate, f"{self.kind}-producer")
@@ -455,7 +457,8 @@ class SharedRingProcessTransfer(_ProcessTransfer):
     engine = "nt.SharedRingBuffer push_many/pop_many"
     ours = True
 
-    def __init__(self, n: int, batch: int = BATCH, capacity: int = RING_CAPACITY, context: str | None = None) -> None:
+    def __init__(self, n: int, batch: int = BATCH, capacity: int = RING_CAPACITY,
+                 context: str | None = None) -> None:
         super().__init__(n, batch, context)
         self.capacity = capacity
 
@@ -825,7 +828,8 @@ class MPMCTransfer(Workload):
             assert self.recs is not None
             allrecs = [r for o in self.outs for r in o]
             check_tuples(sorted(allrecs, key=itemgetter(0)), self.recs, self.label)
-            per_consumer = [np.fromiter(map(itemgetter(0), o), dtype=np.int64, count=len(o)) for o in self.outs]
+            per_consumer = [np.fromiter(map(itemgetter(0), o), dtype=np.int64, count=len(o))
+                            for o in self.outs]
         else:
             arrays = [_concat(o) for o in self.outs]
             merged = _concat(arrays)
@@ -870,7 +874,8 @@ def catalogue(scale: Scale, include_fifo: bool | None = None) -> list[Workload]:
         SharedRingProcessTransfer(s.n_proc),
     ]
     if include_fifo:
-        w += [FasterFifoProcessTransfer(s.n_proc_tuple, "tuples"), FasterFifoProcessTransfer(s.n_proc, "arrays")]
+        w += [FasterFifoProcessTransfer(s.n_proc_tuple, "tuples"),
+              FasterFifoProcessTransfer(s.n_proc, "arrays")]
     for op in ("push", "pop", "pair"):
         w += [OneRecord(s.n_one, e, op) for e in OneRecord.ENGINES]
     w += [Dispatch(s.n_dispatch, m) for m in Dispatch.MODES]

@@ -47,11 +47,19 @@ def test_spsc_process_batch_nt_shared_ring(measure, scale):
     measure(rb.SharedRingProcessTransfer(scale.n_proc))
 
 
+# skipped at collection (before the benchmark fixture exists, which would otherwise warn that it
+# was never used), also when faster_fifo is installed but fails to import
+needs_faster_fifo = pytest.mark.skipif(
+    not rb.have_faster_fifo(),
+    reason="faster_fifo is not importable: pip install faster-fifo "
+    "(the peer of the process->process benchmark)",
+)
+
+
 @posix_only
+@needs_faster_fifo
 @pytest.mark.parametrize("mode", ["tuples", "arrays"])
 def test_spsc_process_batch_faster_fifo(measure, scale, mode):
-    pytest.importorskip("faster_fifo", reason="faster_fifo is not installed: pip install faster-fifo "
-                                              "(the peer of the process->process benchmark)")
     measure(rb.FasterFifoProcessTransfer(scale.n_proc_tuple if mode == "tuples" else scale.n_proc, mode))
 
 
