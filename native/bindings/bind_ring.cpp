@@ -1,5 +1,7 @@
 // Python bindings of the ring buffers: nt.RingBuffer, nt.MPMCRingBuffer, nt.SharedRingBuffer.
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <string>
 
@@ -93,23 +95,36 @@ py::array pop_many(py_ring<View>& self, std::int64_t max_n, bool block, const py
   if (max_n < 0) throw std::invalid_argument("pop_many(): max_n must be >= 0, got " + std::to_string(max_n));
   const auto wait_for = nt_bind::to_timeout(timeout);
   const auto limit = static_cast<std::size_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(max_n), r.capacity()));
-  std::size_t avail = std::min(limit, r.size());
-  if (avail == 0 && block && limit > 0) {
-    nt_bind::wait_until([&] { return r.size() > 0 || r.drained(); }, wait_for);
-    avail = std::min(limit, r.size());
+  using clock = std::chrono::steady_clock;
+  const auto deadline = wait_for ? clock::now() + *wait_for : clock::time_point::max();
+  for (;;) {
+    std::size_t avail = std::min(limit, r.size());
+    if (avail == 0 && block && limit > 0 && !r.drained()) {
+      const auto now = clock::now();
+      if (now < deadline) {
+        std::optional<std::chrono::nanoseconds> left;
+        if (wait_for) left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now);
+        nt_bind::wait_until([&] { return r.size() > 0 || r.drained(); }, left);
+        avail = std::min(limit, r.size());
+      }
+    }
+    py::array out = nt_bind::new_records(self.codec.dtype(), avail);
+    if (avail == 0) return out;  // not blocking, end of stream, or timed out
+    auto* dst = static_cast<std::byte*>(out.mutable_data());
+    std::size_t got;
+    if (avail * self.codec.itemsize() >= release_gil_bytes) {
+      py::gil_scoped_release nogil;
+      got = r.pop_many(dst, avail);
+    } else {
+      got = r.pop_many(dst, avail);
+    }
+    if (got == avail) return out;
+    if (got > 0 || !block) {  // another consumer took some (MPMC)
+      out.resize(std::vector<py::ssize_t>{static_cast<py::ssize_t>(got)});
+      return out;
+    }
+    // Blocking and another consumer took them all: wait again until the deadline.
   }
-  py::array out = nt_bind::new_records(self.codec.dtype(), avail);
-  if (avail == 0) return out;
-  auto* dst = static_cast<std::byte*>(out.mutable_data());
-  std::size_t got;
-  if (avail * self.codec.itemsize() >= release_gil_bytes) {
-    py::gil_scoped_release nogil;
-    got = r.pop_many(dst, avail);
-  } else {
-    got = r.pop_many(dst, avail);
-  }
-  if (got < avail) out.resize(std::vector<py::ssize_t>{static_cast<py::ssize_t>(got)});  // another consumer took some
-  return out;
 }
 
 template <class View>

@@ -6,6 +6,7 @@ It reaches the C++ ring that the pybind11 module created through the capsule tha
 ``ring._capsule()`` returns (the ring and its record layout); it never copies the ring's logic.
 The backtester's event loop grows from here.
 """
+from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.string cimport memcpy
@@ -163,6 +164,7 @@ cdef Py_ssize_t _batches(object ring, ring_ref* ref, object fn, Py_ssize_t max_b
     cdef size_t avail, got
     cdef Py_ssize_t delivered = 0
     cdef char* dst
+    cdef Py_buffer view
     while True:
         if ref.kind == RING_SPSC:
             avail = (<spsc_record_view*>ref.ring).size()
@@ -175,7 +177,9 @@ cdef Py_ssize_t _batches(object ring, ring_ref* ref, object fn, Py_ssize_t max_b
         if avail > <size_t>max_batch:
             avail = <size_t>max_batch
         arr = np.empty(avail, dtype=dtype)
-        dst = <char*><size_t>arr.ctypes.data
+        PyObject_GetBuffer(arr, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS)
+        dst = <char*>view.buf
+        PyBuffer_Release(&view)  # arr keeps the memory alive
         with nogil:
             if ref.kind == RING_SPSC:
                 got = (<spsc_record_view*>ref.ring).pop_many(dst, avail)

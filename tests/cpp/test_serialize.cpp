@@ -659,6 +659,18 @@ int write_golden(const char* path) {
   return 0;
 }
 
+// A spent writer refuses further use (finish() used to write through a moved-from buffer).
+void test_writer_after_finish() {
+  nt::frame_writer w(7, 1);
+  w.put<std::uint32_t>(1);
+  const auto f = w.finish();
+  CHECK_EQ(f.size(), nt::frame_header_size + 4 + nt::frame_trailer_size);
+  CHECK_THROWS(w.finish(), std::logic_error);
+  CHECK_THROWS(w.put<std::uint8_t>(1), std::logic_error);
+  CHECK_THROWS(w.put_bytes("x", 1), std::logic_error);
+  CHECK_THROWS(w.put_string("x"), std::logic_error);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -667,6 +679,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s [--write-golden PATH]\n", argv[0]);
     return 2;
   }
+  NT_RUN(test_writer_after_finish);
   NT_RUN(test_crc32c_known_answers);
   NT_RUN(test_crc32c_incremental_and_alignment);
   NT_RUN(test_make_magic);

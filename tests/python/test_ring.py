@@ -508,3 +508,32 @@ def test_mpmc_many_threads_single_records_small_capacity() -> None:
     for t in consumers:
         t.join()
     assert sorted(got) == list(range(n_prod * per))
+
+
+def test_mpmc_blocking_pop_many_waits_while_other_consumers_compete() -> None:
+    """A blocking pop_many that loses records to another consumer keeps waiting until its timeout
+    or the end of the stream; it never returns early with an empty array."""
+    r = nt.MPMCRingBuffer(64, np.int64)
+    closed_at: list[float] = []
+    ended_at: list[float] = [0.0, 0.0]
+    counts = [0, 0]
+
+    def consume(c: int) -> None:
+        for batch in r.iter_batches(4, timeout=10):
+            counts[c] += len(batch)
+        ended_at[c] = time.perf_counter()
+
+    consumers = [threading.Thread(target=consume, args=(c,)) for c in range(2)]
+    for t in consumers:
+        t.start()
+    for i in range(300):
+        r.push(i)
+        if i % 10 == 0:
+            time.sleep(0.001)
+    time.sleep(0.05)
+    closed_at.append(time.perf_counter())
+    r.close()
+    for t in consumers:
+        t.join(30)
+    assert sum(counts) == 300
+    assert all(end >= closed_at[0] for end in ended_at)  # neither consumer gave up early

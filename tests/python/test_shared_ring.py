@@ -114,7 +114,7 @@ def test_name_taken_and_bad_names(shm_name: str) -> None:
             nt.SharedRingBuffer(shm_name, 8)
     finally:
         ring.detach()
-    for bad in ["", "a/b", "x" * 31, "sp ace", "é"]:
+    for bad in ["", "a/b", "x" * 31, "sp ace", "é", ".", "..", ".hidden", "-x"]:
         with pytest.raises(errors.InvalidArgumentError):
             nt.SharedRingBuffer(bad, 8)
     with pytest.raises(errors.InvalidArgumentError):

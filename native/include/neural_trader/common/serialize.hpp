@@ -93,6 +93,7 @@ class frame_writer {
   template <class T>
   frame_writer& put(T value) {
     static_assert(detail::is_wire_scalar_v<T>, "put() takes integers, float or double");
+    check_open();
     const std::size_t at = bytes_.size();
     bytes_.resize(at + sizeof(T));
     detail::store_le(bytes_.data() + at, value);
@@ -101,6 +102,7 @@ class frame_writer {
 
   /// Appends raw bytes (no length prefix; pair with a put() of the length where needed).
   frame_writer& put_bytes(const void* data, std::size_t size) {
+    check_open();
     const auto* p = static_cast<const unsigned char*>(data);
     bytes_.insert(bytes_.end(), p, p + size);
     return *this;
@@ -110,6 +112,8 @@ class frame_writer {
   template <class T>
   frame_writer& put_array(const T* data, std::size_t count) {
     static_assert(detail::is_wire_scalar_v<T>);
+    check_open();
+    if (!checked_mul(count, sizeof(T))) throw std::length_error("frame_writer: array too large");
     const std::size_t at = bytes_.size();
     bytes_.resize(at + count * sizeof(T));
     unsigned char* out = bytes_.data() + at;
@@ -124,8 +128,10 @@ class frame_writer {
   }
 
   /// Seals the frame: writes the payload size and the checksum, and returns the bytes.
-  /// The writer is empty afterwards.
+  /// The writer is spent afterwards: any further call throws std::logic_error.
   std::vector<unsigned char> finish() {
+    check_open();
+    finished_ = true;
     detail::store_le(bytes_.data() + 8, static_cast<std::uint64_t>(bytes_.size() - frame_header_size));
     const std::uint32_t crc = crc32c(bytes_.data(), bytes_.size());
     const std::size_t at = bytes_.size();
@@ -135,7 +141,12 @@ class frame_writer {
   }
 
  private:
+  void check_open() const {
+    if (finished_) throw std::logic_error("frame_writer: used after finish()");
+  }
+
   std::vector<unsigned char> bytes_;
+  bool finished_ = false;
 };
 
 /// Validates a frame on construction and then reads its payload with bounds-checked calls.

@@ -55,7 +55,8 @@ inline int get_num_threads() noexcept {
 
 /// Runs fn(begin, end) over [0, n) split in contiguous chunks on up to `threads` threads
 /// (0: get_num_threads()). The calling thread does the first chunk. The first exception thrown
-/// by any chunk is rethrown here after every thread has joined.
+/// by any chunk is rethrown here after every thread has joined. A worker that cannot be started
+/// has its chunk run on the calling thread.
 template <class Fn>
 void parallel_for(std::size_t n, Fn&& fn, int threads = 0) {
   if (n == 0) return;
@@ -81,7 +82,11 @@ void parallel_for(std::size_t n, Fn&& fn, int threads = 0) {
   for (std::size_t i = 1; i < t; ++i) {
     const std::size_t b = i * chunk;
     if (b >= n) break;
-    workers.emplace_back(run, b, std::min(n, b + chunk));
+    try {
+      workers.emplace_back(run, b, std::min(n, b + chunk));
+    } catch (...) {  // no thread to be had (e.g. EAGAIN): do the chunk here instead
+      run(b, std::min(n, b + chunk));
+    }
   }
   run(0, std::min(n, chunk));
   for (auto& w : workers) w.join();

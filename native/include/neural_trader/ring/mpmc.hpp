@@ -143,8 +143,17 @@ class mpmc_queue {
     for (auto p = d; p != e; ++p) slots_[p & (capacity_ - 1)].item()->~T();
   }
 
+  /// Constructs a T and appends it; false when full. When T's constructor may throw, the item
+  /// is built before a slot is claimed, so an exception leaves the queue untouched (a claimed
+  /// slot must always be published, or consumers would wait on it forever).
   template <class... Args>
   [[nodiscard]] bool try_emplace(Args&&... args) {
+    if constexpr (!std::is_nothrow_constructible_v<T, Args&&...>) {
+      static_assert(std::is_nothrow_move_constructible_v<T>,
+                    "mpmc_queue needs a nothrow move constructor when construction may throw");
+      T item(std::forward<Args>(args)...);
+      return try_emplace(std::move(item));
+    }
     return detail::mpmc_produce(
                ctl_, capacity_, 1, [&](std::uint64_t p) -> std::atomic<std::uint64_t>& { return at(p).seq; },
                [&](std::uint64_t p, std::size_t) { ::new (static_cast<void*>(at(p).storage)) T(std::forward<Args>(args)...); }) == 1;

@@ -158,6 +158,12 @@ class shared_spsc_ring {
     if (!total || *total != h->total_size || h->total_size > mapped) {
       throw corrupt_data_error("shared ring '" + r.name_ + "': header sizes disagree with the segment");
     }
+    const spsc_control* c = r.control();
+    const auto rd = c->read.load(std::memory_order_acquire);
+    const auto wr = c->write.load(std::memory_order_acquire);
+    if (rd > wr || wr - rd > h->capacity) {
+      throw corrupt_data_error("shared ring '" + r.name_ + "': read/write counters are inconsistent");
+    }
     r.view_ = spsc_record_view(r.control(), r.base_ + data_offset, h->capacity, h->record_size);
     return r;
   }
@@ -189,11 +195,16 @@ class shared_spsc_ring {
   spsc_record_view& view() noexcept { return view_; }
   const std::string& name() const noexcept { return name_; }
   bool owner() const noexcept { return owner_; }
+  /// The creator's description of the records; empty once released.
   std::string_view meta() const noexcept {
+    if (base_ == nullptr) return {};
     const auto* h = const_cast<shared_spsc_ring*>(this)->header();
     return {h->meta, static_cast<std::size_t>(h->meta_size)};
   }
-  std::uint64_t creator_pid() const noexcept { return const_cast<shared_spsc_ring*>(this)->header()->creator_pid; }
+  /// The creator's process id; 0 once released.
+  std::uint64_t creator_pid() const noexcept {
+    return base_ == nullptr ? 0 : const_cast<shared_spsc_ring*>(this)->header()->creator_pid;
+  }
   bool mapped() const noexcept { return base_ != nullptr; }
 
   /// Removes the name (owner only; a no-op for attached handles). Mappings stay valid.
@@ -243,6 +254,10 @@ class shared_spsc_ring {
       const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
                       ch == '-' || ch == '.';
       if (!ok) throw std::invalid_argument("shared ring: name may hold only letters, digits, '_', '-' and '.'");
+    }
+    const char first = name.front();
+    if (first == '.' || first == '-') {
+      throw std::invalid_argument("shared ring: name must start with a letter, a digit or '_'");
     }
     return std::string(name);
   }

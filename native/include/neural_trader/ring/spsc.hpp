@@ -60,10 +60,16 @@ namespace detail {
 template <class Copy>
 std::size_t spsc_produce(spsc_control& c, std::uint64_t capacity, std::size_t n, Copy&& copy) {
   const std::uint64_t w = c.write.load(std::memory_order_relaxed);
-  std::uint64_t free = capacity - (w - c.read_cache);
+  // Counters that claim more than `capacity` in use (possible only if another process wrote
+  // garbage into shared memory) are read as "full", never as a huge free count.
+  auto free_slots = [&] {
+    const std::uint64_t used = w - c.read_cache;
+    return used >= capacity ? std::uint64_t{0} : capacity - used;
+  };
+  std::uint64_t free = free_slots();
   if (free < n) {
     c.read_cache = c.read.load(std::memory_order_acquire);
-    free = capacity - (w - c.read_cache);
+    free = free_slots();
   }
   const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(free, n));
   if (m == 0) return 0;
@@ -77,14 +83,15 @@ std::size_t spsc_produce(spsc_control& c, std::uint64_t capacity, std::size_t n,
 
 /// Consumer side: how many records are readable (refreshing the cached write counter only when
 /// fewer than `want` are known), and the read counter.
-inline std::size_t spsc_readable(spsc_control& c, std::size_t want, std::uint64_t& r) noexcept {
+inline std::size_t spsc_readable(spsc_control& c, std::uint64_t capacity, std::size_t want, std::uint64_t& r) noexcept {
   r = c.read.load(std::memory_order_relaxed);
   std::uint64_t avail = c.write_cache - r;
   if (avail < want) {
     c.write_cache = c.write.load(std::memory_order_acquire);
     avail = c.write_cache - r;
   }
-  return static_cast<std::size_t>(std::min<std::uint64_t>(avail, want));
+  // Never more than one lap, whatever the counters say (see spsc_produce).
+  return static_cast<std::size_t>(std::min<std::uint64_t>({avail, want, capacity}));
 }
 
 /// Consumer side: calls copy(first_slot, count, offset_in_batch) for up to `n` readable records
@@ -92,7 +99,7 @@ inline std::size_t spsc_readable(spsc_control& c, std::size_t want, std::uint64_
 template <class Copy>
 std::size_t spsc_consume(spsc_control& c, std::uint64_t capacity, std::size_t n, Copy&& copy) {
   std::uint64_t r;
-  const std::size_t m = spsc_readable(c, n, r);
+  const std::size_t m = spsc_readable(c, capacity, n, r);
   if (m == 0) return 0;
   const std::size_t start = static_cast<std::size_t>(r & (capacity - 1));
   const std::size_t first = std::min<std::size_t>(m, static_cast<std::size_t>(capacity) - start);
@@ -157,7 +164,7 @@ class spsc_queue {
   /// The oldest item, or nullptr when empty. Consumer only.
   [[nodiscard]] T* front() noexcept {
     std::uint64_t r;
-    if (detail::spsc_readable(ctl_, 1, r) == 0) return nullptr;
+    if (detail::spsc_readable(ctl_, capacity_, 1, r) == 0) return nullptr;
     return slots_ + (r & (capacity_ - 1));
   }
 
@@ -244,7 +251,7 @@ class spsc_record_view {
   /// (stops at the wrap point) and sets n; nullptr when empty. Release them with consume(n).
   const std::byte* peek(std::size_t max_n, std::size_t& n) noexcept {
     std::uint64_t r;
-    n = detail::spsc_readable(*ctl_, max_n, r);
+    n = detail::spsc_readable(*ctl_, capacity_, max_n, r);
     if (n == 0) return nullptr;
     const std::size_t start = static_cast<std::size_t>(r & (capacity_ - 1));
     n = std::min<std::size_t>(n, static_cast<std::size_t>(capacity_) - start);
@@ -261,7 +268,7 @@ class spsc_record_view {
   std::size_t size() const noexcept {
     const auto r = ctl_->read.load(std::memory_order_acquire);
     const auto w = ctl_->write.load(std::memory_order_acquire);
-    return static_cast<std::size_t>(w - std::min(w, r));
+    return static_cast<std::size_t>(std::min(w - std::min(w, r), capacity_));
   }
   bool empty() const noexcept { return size() == 0; }
   std::uint64_t capacity() const noexcept { return capacity_; }
