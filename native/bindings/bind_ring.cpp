@@ -98,18 +98,18 @@ py::array pop_many(py_ring<View>& self, std::int64_t max_n, bool block, const py
   using clock = std::chrono::steady_clock;
   const auto deadline = wait_for ? clock::now() + *wait_for : clock::time_point::max();
   for (;;) {
-    std::size_t avail = std::min(limit, r.size());
-    if (avail == 0 && block && limit > 0 && !r.drained()) {
+    const std::size_t avail = std::min(limit, r.size());
+    if (avail == 0) {
       const auto now = clock::now();
-      if (now < deadline) {
-        std::optional<std::chrono::nanoseconds> left;
-        if (wait_for) left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now);
-        nt_bind::wait_until([&] { return r.size() > 0 || r.drained(); }, left);
-        avail = std::min(limit, r.size());
+      if (!block || limit == 0 || r.drained() || now >= deadline) {
+        return nt_bind::new_records(self.codec.dtype(), 0);  // not blocking, end of stream, or timed out
       }
+      std::optional<std::chrono::nanoseconds> left;
+      if (wait_for) left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now);
+      nt_bind::wait_until([&] { return r.size() > 0 || r.drained(); }, left);
+      continue;  // records may have gone to another consumer meanwhile: look again
     }
     py::array out = nt_bind::new_records(self.codec.dtype(), avail);
-    if (avail == 0) return out;  // not blocking, end of stream, or timed out
     auto* dst = static_cast<std::byte*>(out.mutable_data());
     std::size_t got;
     if (avail * self.codec.itemsize() >= release_gil_bytes) {
