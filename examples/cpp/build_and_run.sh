@@ -25,7 +25,7 @@ compiler=()
 
 echo "=== install the core headers into ${tmp}/prefix"
 cmake -S "${root}" -B "${tmp}/core-build" "${generator[@]}" "${compiler[@]}" \
-  -DNT_BUILD_TESTS=OFF -DNT_BUILD_EXAMPLES=OFF >/dev/null
+  -DNT_BUILD_TESTS=OFF >/dev/null
 cmake --install "${tmp}/core-build" --prefix "${tmp}/prefix" --component core_headers
 # Only the component: headers and the CMake package, nothing of the Python extension.
 test -f "${tmp}/prefix/include/neural_trader/core.hpp"
