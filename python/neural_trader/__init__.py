@@ -12,7 +12,7 @@ from . import errors
 from ._core import __version__, get_num_threads, set_num_threads
 from ._engine import dispatch
 from ._info import build_info
-from ._records import BAR_DTYPE, TICK_DTYPE
+from ._records import BAR_DTYPE, TICK_DTYPE, from_frame, to_polars
 from .ring import MPMCRingBuffer, RingBuffer, SharedRingBuffer
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "get_num_threads",
     "TICK_DTYPE",
     "BAR_DTYPE",
+    "from_frame",
+    "to_polars",
     "RingBuffer",
     "MPMCRingBuffer",
     "SharedRingBuffer",

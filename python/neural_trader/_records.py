@@ -53,3 +53,44 @@ def dtype_from_meta(meta: bytes) -> np.dtype[Any]:
         return _npformat.descr_to_dtype(descr)
     except (ValueError, TypeError, SyntaxError, UnicodeDecodeError) as exc:
         raise CorruptDataError(f"unreadable record dtype in shared memory: {exc}") from None
+
+
+def from_frame(frame: Any, dtype: np.dtype[Any]) -> np.ndarray[Any, np.dtype[Any]]:
+    """Records of ``dtype`` from a polars or pandas DataFrame, taking each field from the column
+    of the same name (extra columns are ignored).
+
+    Raises DTypeError for a missing column or a column that does not convert to the field's
+    type without loss of meaning (e.g. strings into a float field).
+    """
+    from .errors import DTypeError
+
+    dtype = np.dtype(dtype)
+    if dtype.names is None:
+        raise DTypeError(f"a DataFrame converts only to a structured dtype, not {dtype}")
+    columns = list(frame.columns)
+    missing = [name for name in dtype.names if name not in columns]
+    if missing:
+        raise DTypeError(f"DataFrame lacks column(s) {missing} needed by the record dtype {dtype.names}")
+    out = np.empty(len(frame), dtype=dtype)
+    for name in dtype.names:
+        column = frame[name]
+        values = column.to_numpy()
+        field = dtype[name]
+        if values.dtype.kind in "OUSV" and field.kind not in "OUSV":
+            raise DTypeError(f"column {name!r} holds {values.dtype}, not numbers for field {field}")
+        if values.dtype.kind == "M" and field.kind in "iu":
+            values = values.astype("datetime64[ns]").view(np.int64)  # time as int64 ns since the epoch
+        try:
+            out[name] = values
+        except (TypeError, ValueError) as exc:
+            raise DTypeError(f"column {name!r} does not convert to field {field}: {exc}") from None
+    return out
+
+
+def to_polars(records: np.ndarray[Any, np.dtype[Any]]) -> Any:
+    """A polars DataFrame with one column per field of a structured record array (copies)."""
+    import polars as pl
+
+    if records.dtype.names is None:
+        return pl.DataFrame({"value": np.asarray(records)})
+    return pl.DataFrame({name: np.ascontiguousarray(records[name]) for name in records.dtype.names})

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from . import _core
 from ._engine import RingPort
-from ._records import TICK_DTYPE, dtype_from_meta, dtype_to_meta
+from ._records import TICK_DTYPE, dtype_from_meta, dtype_to_meta, from_frame
 from .errors import ClosedError, DTypeError, InvalidArgumentError
 
 __all__ = ["RingBuffer", "MPMCRingBuffer", "SharedRingBuffer"]
@@ -63,14 +63,17 @@ class _Ring(RingPort):
 
     _impl: Any
 
-    def push_many(self, records: npt.NDArray[Any], block: bool = False, timeout: float | None = None) -> int:
-        """Append records from a 1-D array of the ring's dtype; return how many went in.
+    def push_many(self, records: Any, block: bool = False, timeout: float | None = None) -> int:
+        """Append records from a 1-D array of the ring's dtype (or a polars/pandas DataFrame with
+        a column per field, converted first); return how many went in.
 
         By default take what fits now; with ``block=True`` wait for room (GIL released, Ctrl-C
         works) until all went in, ``timeout`` seconds passed or the ring was closed: the count
         says how far it got. Large batches copy with the GIL released. Raises ClosedError when
         the ring is closed, DTypeError for an array of another dtype.
         """
+        if not isinstance(records, np.ndarray) and hasattr(records, "columns"):
+            records = from_frame(records, self.dtype)
         return int(self._impl.push_many(records, block, timeout))
 
     def pop_many(self, max_n: int, block: bool = False, timeout: float | None = None) -> npt.NDArray[Any]:
