@@ -55,7 +55,7 @@ def test_from_frame_errors() -> None:
 
 def test_pandas_frame_is_accepted_too() -> None:
     pd = pytest.importorskip("pandas")
-    df = _frame(4).to_pandas()
+    df = pd.DataFrame({name: _frame(4)[name].to_numpy() for name in _frame(4).columns})
     r = nt.RingBuffer(8)
     assert r.push_many(df) == 4
     assert r.pop_many(4)["ts"].tolist() == [0, 1, 2, 3]

@@ -122,6 +122,7 @@ class shared_spsc_ring {
     h->meta_size = meta.size();
     h->creator_pid = current_pid();
     if (!meta.empty()) std::memcpy(h->meta, meta.data(), meta.size());
+    r.meta_size_ = meta.size();
     ::new (static_cast<void*>(r.base_ + control_offset)) spsc_control();
     r.view_ = spsc_record_view(r.control(), r.base_ + data_offset, capacity, record_size);
     h->ready.store(shared_ring_header::ready_value, std::memory_order_release);
@@ -135,36 +136,40 @@ class shared_spsc_ring {
     r.name_ = check_name(name);
     const std::uint64_t mapped = r.map_existing();
     if (mapped < data_offset) throw corrupt_data_error("shared ring '" + r.name_ + "': segment too small for a header");
-    auto* h = r.header();
-    if (h->magic == 0 && h->ready.load(std::memory_order_acquire) == 0) {
-      throw corrupt_data_error("shared ring '" + r.name_ + "': segment not initialised (yet)");
+    const auto* h = r.header();
+    const std::uint32_t ready = h->ready.load(std::memory_order_acquire);
+    // Validate a private copy of the header's fields, then use only the copy: another process
+    // writing the header meanwhile cannot slip a value past the checks.
+    std::uint64_t magic, capacity, total_size, meta_size;
+    std::uint32_t layout_version, record_size;
+    std::memcpy(&magic, &h->magic, sizeof magic);
+    std::memcpy(&layout_version, &h->layout_version, sizeof layout_version);
+    std::memcpy(&record_size, &h->record_size, sizeof record_size);
+    std::memcpy(&capacity, &h->capacity, sizeof capacity);
+    std::memcpy(&total_size, &h->total_size, sizeof total_size);
+    std::memcpy(&meta_size, &h->meta_size, sizeof meta_size);
+    const std::string who = "shared ring '" + r.name_ + "': ";
+    if (magic == 0 && ready == 0) throw corrupt_data_error(who + "segment not initialised (yet)");
+    if (magic != shared_ring_header::magic_value) throw corrupt_data_error(who + "not a neural-trader ring (bad magic)");
+    if (ready != shared_ring_header::ready_value) throw corrupt_data_error(who + "segment not initialised (yet)");
+    if (layout_version != shared_ring_header::layout_version_value) {
+      throw corrupt_data_error(who + "unsupported layout version " + std::to_string(layout_version));
     }
-    if (h->magic != shared_ring_header::magic_value) {
-      throw corrupt_data_error("shared ring '" + r.name_ + "': not a neural-trader ring (bad magic)");
+    if (!is_power_of_two(capacity) || capacity > (std::uint64_t{1} << 62) || record_size == 0 ||
+        meta_size > shared_ring_header::meta_capacity) {
+      throw corrupt_data_error(who + "inconsistent header");
     }
-    if (h->ready.load(std::memory_order_acquire) != shared_ring_header::ready_value) {
-      throw corrupt_data_error("shared ring '" + r.name_ + "': segment not initialised (yet)");
-    }
-    if (h->layout_version != shared_ring_header::layout_version_value) {
-      throw corrupt_data_error("shared ring '" + r.name_ + "': unsupported layout version " +
-                               std::to_string(h->layout_version));
-    }
-    if (!is_power_of_two(h->capacity) || h->capacity > (std::uint64_t{1} << 62) || h->record_size == 0 ||
-        h->meta_size > shared_ring_header::meta_capacity) {
-      throw corrupt_data_error("shared ring '" + r.name_ + "': inconsistent header");
-    }
-    const auto data = checked_mul(h->capacity, h->record_size);
+    const auto data = checked_mul(capacity, record_size);
     const auto total = data ? checked_add(*data, data_offset) : std::nullopt;
-    if (!total || *total != h->total_size || h->total_size > mapped) {
-      throw corrupt_data_error("shared ring '" + r.name_ + "': header sizes disagree with the segment");
+    if (!total || *total != total_size || total_size > mapped) {
+      throw corrupt_data_error(who + "header sizes disagree with the segment");
     }
     const spsc_control* c = r.control();
     const auto rd = c->read.load(std::memory_order_acquire);
     const auto wr = c->write.load(std::memory_order_acquire);
-    if (rd > wr || wr - rd > h->capacity) {
-      throw corrupt_data_error("shared ring '" + r.name_ + "': read/write counters are inconsistent");
-    }
-    r.view_ = spsc_record_view(r.control(), r.base_ + data_offset, h->capacity, h->record_size);
+    if (rd > wr || wr - rd > capacity) throw corrupt_data_error(who + "read/write counters are inconsistent");
+    r.meta_size_ = static_cast<std::size_t>(meta_size);
+    r.view_ = spsc_record_view(r.control(), r.base_ + data_offset, capacity, record_size);
     return r;
   }
 
@@ -176,6 +181,7 @@ class shared_spsc_ring {
       base_ = o.base_;
       size_ = o.size_;
       owner_ = o.owner_;
+      meta_size_ = o.meta_size_;
       view_ = o.view_;
 #if defined(_WIN32)
       handle_ = o.handle_;
@@ -195,11 +201,10 @@ class shared_spsc_ring {
   spsc_record_view& view() noexcept { return view_; }
   const std::string& name() const noexcept { return name_; }
   bool owner() const noexcept { return owner_; }
-  /// The creator's description of the records; empty once released.
+  /// The creator's description of the records (as validated at create/attach); empty once released.
   std::string_view meta() const noexcept {
     if (base_ == nullptr) return {};
-    const auto* h = const_cast<shared_spsc_ring*>(this)->header();
-    return {h->meta, static_cast<std::size_t>(h->meta_size)};
+    return {const_cast<shared_spsc_ring*>(this)->header()->meta, meta_size_};
   }
   /// The creator's process id; 0 once released.
   std::uint64_t creator_pid() const noexcept {
@@ -370,6 +375,7 @@ class shared_spsc_ring {
   std::byte* base_ = nullptr;
   std::uint64_t size_ = 0;
   bool owner_ = false;
+  std::size_t meta_size_ = 0;
   spsc_record_view view_;
 };
 
