@@ -8,7 +8,7 @@ See ``nt.build_info()`` for what the compiled core was built with and runs on.
 
 from __future__ import annotations
 
-from . import errors
+from . import errors, ta
 from ._core import __version__, get_num_threads, set_num_threads
 from ._engine import dispatch
 from ._info import build_info
@@ -29,4 +29,5 @@ __all__ = [
     "MPMCRingBuffer",
     "SharedRingBuffer",
     "dispatch",
+    "ta",
 ]

@@ -12,6 +12,7 @@
 #include "common/errors.hpp"
 #include "common/serialize.hpp"
 #include "common/threads.hpp"
+#include "indicators/stream.hpp"
 #include "ring/mpmc.hpp"
 #include "ring/shared.hpp"
 #include "ring/spsc.hpp"

@@ -1,0 +1,1099 @@
+/// @file indicators.hpp
+/// @brief The indicators: one state machine each, serving streaming (one update per input) and
+/// batch (the same update in a loop) alike, so the two give the same bits.
+///
+/// Conventions (TA-Lib's, unless a comment says otherwise): parameter names and defaults,
+/// look-back = number of leading NaNs on finite input, seeding of the recursive averages.
+/// `update(in, out)` takes `n_in` inputs in TA-Lib's order and writes `n_out` outputs in TA-Lib's
+/// order, NaN while warming up. Missing inputs (NaN, ±inf) are handled by `stream<>` (stream.hpp),
+/// not here: a state only ever sees finite inputs.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include "blocks.hpp"
+
+namespace neural_trader::ta {
+
+/// Moving-average kinds accepted by TA-Lib's `matype` arguments that we implement.
+enum class ma_kind : int { sma = 0, ema = 1, wma = 2, dema = 3, tema = 4, kama = 6 };
+
+// ---------------------------------------------------------------------------------------------
+// Overlap studies
+
+struct sma {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit sma(int period) : s_(period), period_(period) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept { out[0] = s_.update(in[0]); }
+  void reset() noexcept { s_.reset(); }
+  template <class V>
+  void visit(V& v) { v(s_); }
+
+ private:
+  sma_state s_;
+  int period_;
+};
+
+struct ema {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit ema(int period) : s_(period), period_(period) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept { out[0] = s_.update(in[0]); }
+  void reset() noexcept { s_.reset(); }
+  template <class V>
+  void visit(V& v) { v(s_); }
+
+ private:
+  ema_state s_;
+  int period_;
+};
+
+/// Weighted moving average: weights 1..period, the latest input weighing most.
+struct wma {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit wma(int period)
+      : win_(period), period_(period), divider_(static_cast<double>(period) * (period + 1) / 2.0) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0];
+    if (!win_.full()) {
+      // warm-up: weight of x is its position (1-based) among the first `period` inputs
+      const double w = static_cast<double>(win_.size() + 1);
+      sub_ += x;
+      wsum_ += x * w;
+      win_.push(x);
+      if (!win_.full()) {
+        out[0] = nan;
+        return;
+      }
+      out[0] = wsum_ / divider_;
+      wsum_ -= sub_;  // every weight drops by one for the next step
+      return;
+    }
+    const double old = win_.oldest();
+    sub_ += x - old;
+    wsum_ += x * period_;
+    win_.push(x);
+    out[0] = wsum_ / divider_;
+    wsum_ -= sub_;
+  }
+  void reset() noexcept {
+    win_.reset();
+    sub_ = 0.0;
+    wsum_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(win_);
+    v(sub_);
+    v(wsum_);
+  }
+
+ private:
+  window win_;
+  int period_;
+  double divider_;
+  double sub_ = 0.0;   // sum of the window
+  double wsum_ = 0.0;  // weighted sum, weights already shifted for the next input
+};
+
+/// Double EMA: 2 * EMA(x) - EMA(EMA(x)); the second EMA is seeded by the mean of the first
+/// `period` values of the first.
+struct dema {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit dema(int period) : e1_(period), e2_(period), period_(period) {}
+  int lookback() const noexcept { return 2 * (period_ - 1); }
+  void update(const double* in, double* out) noexcept {
+    const double a = e1_.update(in[0]);
+    if (!e1_.ready()) {
+      out[0] = nan;
+      return;
+    }
+    const double b = e2_.update(a);
+    out[0] = e2_.ready() ? 2.0 * a - b : nan;
+  }
+  void reset() noexcept {
+    e1_.reset();
+    e2_.reset();
+  }
+  template <class V>
+  void visit(V& v) {
+    v(e1_);
+    v(e2_);
+  }
+
+ private:
+  ema_state e1_, e2_;
+  int period_;
+};
+
+/// Triple EMA: 3 * e1 - 3 * e2 + e3.
+struct tema {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit tema(int period) : e1_(period), e2_(period), e3_(period), period_(period) {}
+  int lookback() const noexcept { return 3 * (period_ - 1); }
+  void update(const double* in, double* out) noexcept {
+    out[0] = nan;
+    const double a = e1_.update(in[0]);
+    if (!e1_.ready()) return;
+    const double b = e2_.update(a);
+    if (!e2_.ready()) return;
+    const double c = e3_.update(b);
+    if (!e3_.ready()) return;
+    out[0] = 3.0 * a - 3.0 * b + c;
+  }
+  void reset() noexcept {
+    e1_.reset();
+    e2_.reset();
+    e3_.reset();
+  }
+  template <class V>
+  void visit(V& v) {
+    v(e1_);
+    v(e2_);
+    v(e3_);
+  }
+
+ private:
+  ema_state e1_, e2_, e3_;
+  int period_;
+};
+
+/// Kaufman adaptive moving average (TA-Lib: fast 2, slow 30 fixed). The efficiency ratio is
+/// |x - x[t-period]| over the sum of the last `period` absolute one-step changes; the first
+/// value uses the previous input as the previous KAMA.
+struct kama {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit kama(int period) : win_(period + 1), period_(period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0];
+    const bool had_prev = win_.size() > 0;
+    const double prev_x = had_prev ? last_ : 0.0;
+    double old = 0.0, old_next = 0.0;
+    const bool full_before = win_.full();
+    if (full_before) {
+      old = win_.oldest();   // x[t - period - 1], leaves now
+      old_next = win_.at(1);  // x[t - period]
+    }
+    win_.push(x);
+    last_ = x;
+    if (had_prev) {
+      if (full_before) sum_roc1_ -= std::fabs(old - old_next);
+      sum_roc1_ += std::fabs(x - prev_x);
+    }
+    if (!win_.full()) {
+      out[0] = nan;
+      return;
+    }
+    if (!started_) {
+      prev_kama_ = prev_x;
+      started_ = true;
+    }
+    const double period_roc = x - win_.at(0);
+    double er;
+    if (sum_roc1_ <= period_roc || ta_is_zero(sum_roc1_)) {
+      er = 1.0;
+    } else {
+      er = std::fabs(period_roc / sum_roc1_);
+    }
+    constexpr double const_max = 2.0 / (30.0 + 1.0);
+    constexpr double const_diff = 2.0 / (2.0 + 1.0) - const_max;
+    double sc = er * const_diff + const_max;
+    sc *= sc;
+    prev_kama_ = (x - prev_kama_) * sc + prev_kama_;
+    out[0] = prev_kama_;
+  }
+  void reset() noexcept {
+    win_.reset();
+    last_ = 0.0;
+    sum_roc1_ = 0.0;
+    prev_kama_ = 0.0;
+    started_ = false;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(win_);
+    v(last_);
+    v(sum_roc1_);
+    v(prev_kama_);
+    v(started_);
+  }
+
+ private:
+  window win_;  // the last period + 1 inputs
+  int period_;
+  double last_ = 0.0;
+  double sum_roc1_ = 0.0;
+  double prev_kama_ = 0.0;
+  bool started_ = false;
+};
+
+/// Any of the moving averages above, chosen by TA-Lib's matype number.
+class ma_any {
+ public:
+  ma_any(int kind, int period) : kind_(static_cast<ma_kind>(kind)), period_(period) {
+    switch (kind_) {
+      case ma_kind::sma: sma_.emplace_back(period); break;
+      case ma_kind::ema: ema_.emplace_back(period); break;
+      case ma_kind::wma: wma_.emplace_back(period); break;
+      case ma_kind::dema: dema_.emplace_back(period); break;
+      case ma_kind::tema: tema_.emplace_back(period); break;
+      case ma_kind::kama: kama_.emplace_back(period); break;
+      default: throw std::invalid_argument("unsupported matype " + std::to_string(kind));
+    }
+  }
+  static void check_kind(int kind, const char* name) {
+    if (kind < 0 || kind > 6 || kind == 5) {
+      throw std::invalid_argument(std::string(name) +
+                                  ": supported matypes are 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 6 KAMA; got " +
+                                  std::to_string(kind));
+    }
+  }
+  int lookback() const noexcept {
+    switch (kind_) {
+      case ma_kind::dema: return 2 * (period_ - 1);
+      case ma_kind::tema: return 3 * (period_ - 1);
+      case ma_kind::kama: return period_;
+      default: return period_ - 1;
+    }
+  }
+  double update(double x) noexcept {
+    double o = nan;
+    switch (kind_) {
+      case ma_kind::sma: o = sma_[0].update(x); break;
+      case ma_kind::ema: ema_[0].update(&x, &o); break;
+      case ma_kind::wma: wma_[0].update(&x, &o); break;
+      case ma_kind::dema: dema_[0].update(&x, &o); break;
+      case ma_kind::tema: tema_[0].update(&x, &o); break;
+      case ma_kind::kama: kama_[0].update(&x, &o); break;
+    }
+    return o;
+  }
+  void reset() noexcept {
+    for (auto& s : sma_) s.reset();
+    for (auto& s : ema_) s.reset();
+    for (auto& s : wma_) s.reset();
+    for (auto& s : dema_) s.reset();
+    for (auto& s : tema_) s.reset();
+    for (auto& s : kama_) s.reset();
+  }
+  template <class V>
+  void visit(V& v) {
+    for (auto& s : sma_) v(s);
+    for (auto& s : ema_) v(s);
+    for (auto& s : wma_) v(s);
+    for (auto& s : dema_) v(s);
+    for (auto& s : tema_) v(s);
+    for (auto& s : kama_) v(s);
+  }
+
+ private:
+  ma_kind kind_;
+  int period_;
+  // at most one of these holds an element (a variant without std::variant's copy costs)
+  std::vector<sma_state> sma_;
+  std::vector<ema> ema_;
+  std::vector<wma> wma_;
+  std::vector<dema> dema_;
+  std::vector<tema> tema_;
+  std::vector<kama> kama_;
+};
+
+/// Bollinger bands: (upper, middle, lower) = MA ± nbdev × population standard deviation over
+/// `period` (the deviation is around the simple mean whatever the matype, as in TA-Lib; a
+/// variance below 1e-8 counts as zero, as in TA-Lib).
+struct bbands {
+  static constexpr int n_in = 1, n_out = 3;
+  bbands(int period, double up, double dn, int matype)
+      : win_(period), ma_(matype, period), period_(period), up_(up), dn_(dn), matype_(matype) {}
+  int lookback() const noexcept { return ma_.lookback(); }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0];
+    const double old = win_.full() ? win_.oldest() : 0.0;
+    sum_ += x - old;
+    sumsq_ += x * x - old * old;
+    win_.push(x);
+    const double mid = matype_ == 0 ? (win_.full() ? sum_ / period_ : nan) : ma_.update(x);
+    if (!win_.full() || std::isnan(mid)) {
+      out[0] = out[1] = out[2] = nan;
+      return;
+    }
+    const double mean = sum_ / period_;
+    const double var = sumsq_ / period_ - mean * mean;
+    const double sd = ta_is_zero_or_neg(var) ? 0.0 : std::sqrt(var);
+    out[0] = mid + up_ * sd;
+    out[1] = mid;
+    out[2] = mid - dn_ * sd;
+  }
+  void reset() noexcept {
+    win_.reset();
+    ma_.reset();
+    sum_ = sumsq_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(win_);
+    v(ma_);
+    v(sum_);
+    v(sumsq_);
+  }
+
+ private:
+  window win_;
+  ma_any ma_;
+  int period_;
+  double up_, dn_;
+  int matype_;
+  double sum_ = 0.0, sumsq_ = 0.0;
+};
+
+/// Population variance over `period` (TA-Lib's VAR ignores nbdev; so do we).
+struct var {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit var(int period) : win_(period), period_(period) {}
+  int lookback() const noexcept { return period_ - 1; }
+  double variance(double x) noexcept {
+    const double old = win_.full() ? win_.oldest() : 0.0;
+    sum_ += x - old;
+    sumsq_ += x * x - old * old;
+    win_.push(x);
+    if (!win_.full()) return nan;
+    const double m1 = sum_ / period_;
+    const double m2 = sumsq_ / period_;
+    mean_ = m1;
+    return m2 - m1 * m1;
+  }
+  /// The window's mean as of the last variance() call.
+  double mean() const noexcept { return mean_; }
+  void update(const double* in, double* out) noexcept { out[0] = variance(in[0]); }
+  void reset() noexcept {
+    win_.reset();
+    sum_ = sumsq_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(win_);
+    v(sum_);
+    v(sumsq_);
+  }
+
+ private:
+  window win_;
+  int period_;
+  double sum_ = 0.0, sumsq_ = 0.0;
+  double mean_ = 0.0;  // derived from sum_, not state
+};
+
+/// Population standard deviation × nbdev (a variance below 1e-8 gives 0, as in TA-Lib).
+struct stddev {
+  static constexpr int n_in = 1, n_out = 1;
+  stddev(int period, double nbdev) : v_(period), period_(period), nbdev_(nbdev) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept {
+    const double x = v_.variance(in[0]);
+    if (std::isnan(x)) {
+      out[0] = nan;
+      return;
+    }
+    out[0] = ta_is_zero_or_neg(x) ? 0.0 : std::sqrt(x) * nbdev_;
+  }
+  void reset() noexcept { v_.reset(); }
+  template <class V>
+  void visit(V& v) { v(v_); }
+
+ private:
+  var v_;
+  int period_;
+  double nbdev_;
+};
+
+/// Rolling z-score (not in TA-Lib): (x - mean) / population standard deviation over `period`;
+/// 0 when the variance is below 1e-8 (a flat window), like TA-Lib's STDDEV treats it.
+struct zscore {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit zscore(int period) : v_(period), period_(period) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0];
+    const double v2 = v_.variance(x);
+    if (std::isnan(v2)) {
+      out[0] = nan;
+      return;
+    }
+    out[0] = ta_is_zero_or_neg(v2) ? 0.0 : (x - v_.mean()) / std::sqrt(v2);
+  }
+  void reset() noexcept { v_.reset(); }
+  template <class V>
+  void visit(V& v) { v(v_); }
+
+ private:
+  var v_;
+  int period_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Momentum
+
+/// Relative strength index, Wilder's smoothing of gains and losses, TA-Lib's seeding (the
+/// first value averages the first `period` changes); 0 when gains + losses are below 1e-8.
+struct rsi {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit rsi(int period) : gain_(period), loss_(period), period_(period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0];
+    if (!have_prev_) {
+      have_prev_ = true;
+      prev_ = x;
+      out[0] = nan;
+      return;
+    }
+    const double d = x - prev_;
+    prev_ = x;
+    const double g = gain_.update(d > 0 ? d : 0.0);
+    const double l = loss_.update(d < 0 ? -d : 0.0);
+    if (!gain_.ready()) {
+      out[0] = nan;
+      return;
+    }
+    const double t = g + l;
+    out[0] = ta_is_zero(t) ? 0.0 : 100.0 * (g / t);
+  }
+  void reset() noexcept {
+    gain_.reset();
+    loss_.reset();
+    have_prev_ = false;
+    prev_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(gain_);
+    v(loss_);
+    v(have_prev_);
+    v(prev_);
+  }
+
+ private:
+  wilder_state gain_, loss_;
+  int period_;
+  bool have_prev_ = false;
+  double prev_ = 0.0;
+};
+
+/// MACD (macd, signal, hist). As in TA-Lib the fast EMA starts late, so that both EMAs are
+/// seeded over windows ending on the same input (the slow one's first); the signal EMA is seeded
+/// by the mean of the first `signalperiod` MACD values. A slow period below the fast one is
+/// swapped, as TA-Lib does.
+struct macd {
+  static constexpr int n_in = 1, n_out = 3;
+  macd(int fast, int slow, int signal)
+      : fast_p_(slow < fast ? slow : fast),
+        slow_p_(slow < fast ? fast : slow),
+        sig_p_(signal),
+        fast_(fast_p_),
+        slow_(slow_p_),
+        sig_(signal) {}
+  int lookback() const noexcept { return (slow_p_ - 1) + (sig_p_ - 1); }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0];
+    ++n_;
+    const double s = slow_.update(x);
+    double f = nan;
+    if (n_ > slow_p_ - fast_p_) f = fast_.update(x);
+    out[0] = out[1] = out[2] = nan;
+    if (!slow_.ready()) return;
+    const double m = f - s;
+    const double sg = sig_.update(m);
+    if (!sig_.ready()) return;
+    out[0] = m;
+    out[1] = sg;
+    out[2] = m - sg;
+  }
+  void reset() noexcept {
+    n_ = 0;
+    fast_.reset();
+    slow_.reset();
+    sig_.reset();
+  }
+  template <class V>
+  void visit(V& v) {
+    v(n_);
+    v(fast_);
+    v(slow_);
+    v(sig_);
+  }
+
+ private:
+  int fast_p_, slow_p_, sig_p_;
+  ema_state fast_, slow_, sig_;
+  std::int64_t n_ = 0;
+};
+
+/// Momentum: x - x[t - period].
+struct mom {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit mom(int period) : win_(period), period_(period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0];
+    out[0] = win_.full() ? x - win_.oldest() : nan;
+    win_.push(x);
+  }
+  void reset() noexcept { win_.reset(); }
+  template <class V>
+  void visit(V& v) { v(win_); }
+
+ private:
+  window win_;
+  int period_;
+};
+
+/// Rate of change: (x / x[t - period] - 1) × 100; 0 where the old value is 0 (TA-Lib).
+struct roc {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit roc(int period) : win_(period), period_(period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0];
+    if (win_.full()) {
+      const double old = win_.oldest();
+      out[0] = old != 0.0 ? ((x / old) - 1.0) * 100.0 : 0.0;
+    } else {
+      out[0] = nan;
+    }
+    win_.push(x);
+  }
+  void reset() noexcept { win_.reset(); }
+  template <class V>
+  void visit(V& v) { v(win_); }
+
+ private:
+  window win_;
+  int period_;
+};
+
+/// Fast stochastic (fastk, fastd): fastk = 100 (close - lowest low) / (highest high - lowest
+/// low) over `fastk_period` (0 on a flat range), fastd = MA(fastk, fastd_period).
+struct stochf {
+  static constexpr int n_in = 3, n_out = 2;
+  stochf(int fastk, int fastd, int fastd_matype)
+      : hi_(fastk), lo_(fastk), d_(fastd_matype, fastd), fastk_(fastk) {}
+  int lookback() const noexcept { return (fastk_ - 1) + d_.lookback(); }
+  /// fastk of this bar, NaN while the range window fills.
+  double fast_k(double high, double low, double close) noexcept {
+    hi_.push(high, seq_);
+    lo_.push(low, seq_);
+    ++seq_;
+    if (seq_ < fastk_) return nan;
+    const double hh = hi_.value(), ll = lo_.value();
+    const double diff = (hh - ll) / 100.0;
+    return diff != 0.0 ? (close - ll) / diff : 0.0;
+  }
+  void update(const double* in, double* out) noexcept {
+    const double k = fast_k(in[0], in[1], in[2]);
+    out[0] = out[1] = nan;
+    if (std::isnan(k)) return;
+    const double d = d_.update(k);
+    if (std::isnan(d)) return;
+    out[0] = k;
+    out[1] = d;
+  }
+  void reset() noexcept {
+    hi_.reset();
+    lo_.reset();
+    d_.reset();
+    seq_ = 0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(hi_);
+    v(lo_);
+    v(d_);
+    v(seq_);
+  }
+
+ private:
+  extremes<true> hi_;
+  extremes<false> lo_;
+  ma_any d_;
+  int fastk_;
+  std::int64_t seq_ = 0;
+};
+
+/// Slow stochastic (slowk, slowd): slowk = MA(fastk, slowk_period), slowd = MA(slowk, slowd_period).
+struct stoch {
+  static constexpr int n_in = 3, n_out = 2;
+  stoch(int fastk, int slowk, int slowk_matype, int slowd, int slowd_matype)
+      : f_(fastk, 1, 0), k_(slowk_matype, slowk), d_(slowd_matype, slowd), fastk_(fastk) {}
+  int lookback() const noexcept { return (fastk_ - 1) + k_.lookback() + d_.lookback(); }
+  void update(const double* in, double* out) noexcept {
+    out[0] = out[1] = nan;
+    const double fk = f_.fast_k(in[0], in[1], in[2]);
+    if (std::isnan(fk)) return;
+    const double sk = k_.update(fk);
+    if (std::isnan(sk)) return;
+    const double sd = d_.update(sk);
+    if (std::isnan(sd)) return;
+    out[0] = sk;
+    out[1] = sd;
+  }
+  void reset() noexcept {
+    f_.reset();
+    k_.reset();
+    d_.reset();
+  }
+  template <class V>
+  void visit(V& v) {
+    v(f_);
+    v(k_);
+    v(d_);
+  }
+
+ private:
+  stochf f_;
+  ma_any k_, d_;
+  int fastk_;
+};
+
+/// Williams' %R: -100 (highest high - close) / (highest high - lowest low); 0 on a flat range.
+struct willr {
+  static constexpr int n_in = 3, n_out = 1;
+  explicit willr(int period) : hi_(period), lo_(period), period_(period) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept {
+    hi_.push(in[0], seq_);
+    lo_.push(in[1], seq_);
+    ++seq_;
+    if (seq_ < period_) {
+      out[0] = nan;
+      return;
+    }
+    const double hh = hi_.value(), ll = lo_.value();
+    const double diff = (hh - ll) / (-100.0);
+    out[0] = diff != 0.0 ? (hh - in[2]) / diff : 0.0;
+  }
+  void reset() noexcept {
+    hi_.reset();
+    lo_.reset();
+    seq_ = 0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(hi_);
+    v(lo_);
+    v(seq_);
+  }
+
+ private:
+  extremes<true> hi_;
+  extremes<false> lo_;
+  int period_;
+  std::int64_t seq_ = 0;
+};
+
+/// Commodity channel index: (tp - mean(tp)) / (0.015 × mean absolute deviation), tp = (h+l+c)/3.
+/// The mean absolute deviation has no O(1) update: each update costs O(period) (as in TA-Lib);
+/// the state is O(period) like every other indicator's.
+struct cci {
+  static constexpr int n_in = 3, n_out = 1;
+  explicit cci(int period) : win_(period), period_(period) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept {
+    const double tp = (in[0] + in[1] + in[2]) / 3.0;
+    win_.push(tp);
+    if (!win_.full()) {
+      out[0] = nan;
+      return;
+    }
+    const auto& s = win_.slots();
+    double avg = 0.0;
+    for (double v : s) avg += v;
+    avg /= period_;
+    double dev = 0.0;
+    for (double v : s) dev += std::fabs(v - avg);
+    const double num = tp - avg;
+    out[0] = (num != 0.0 && dev != 0.0) ? num / (0.015 * (dev / period_)) : 0.0;
+  }
+  void reset() noexcept { win_.reset(); }
+  template <class V>
+  void visit(V& v) { v(win_); }
+
+ private:
+  window win_;
+  int period_;
+};
+
+/// Aroon (aroondown, aroonup) over the last period + 1 bars: 100 / period × (period - bars since
+/// the lowest low / highest high); the latest bar wins ties (TA-Lib).
+struct aroon {
+  static constexpr int n_in = 2, n_out = 2;
+  explicit aroon(int period) : hi_(period + 1), lo_(period + 1), period_(period), factor_(100.0 / period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    hi_.push(in[0], seq_);
+    lo_.push(in[1], seq_);
+    const std::int64_t today = seq_++;
+    if (seq_ <= period_) {
+      out[0] = out[1] = nan;
+      return;
+    }
+    out[0] = factor_ * static_cast<double>(period_ - (today - lo_.seq()));
+    out[1] = factor_ * static_cast<double>(period_ - (today - hi_.seq()));
+  }
+  void reset() noexcept {
+    hi_.reset();
+    lo_.reset();
+    seq_ = 0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(hi_);
+    v(lo_);
+    v(seq_);
+  }
+
+ private:
+  extremes<true> hi_;
+  extremes<false> lo_;
+  int period_;
+  double factor_;
+  std::int64_t seq_ = 0;
+};
+
+/// Money flow index over `period` bars: 100 × positive flow / total flow, flow = typical price ×
+/// volume signed by the change of the typical price; 0 when the total flow is below 1 (TA-Lib).
+struct mfi {
+  static constexpr int n_in = 4, n_out = 1;
+  explicit mfi(int period) : pos_(period), neg_(period), period_(period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    const double tp = (in[0] + in[1] + in[2]) / 3.0;
+    if (!have_prev_) {
+      have_prev_ = true;
+      prev_ = tp;
+      out[0] = nan;
+      return;
+    }
+    const double d = tp - prev_;
+    prev_ = tp;
+    const double flow = tp * in[3];
+    const double p = d > 0 ? flow : 0.0;
+    const double n = d < 0 ? flow : 0.0;
+    const double old_p = pos_.full() ? pos_.oldest() : 0.0;
+    const double old_n = neg_.full() ? neg_.oldest() : 0.0;
+    pos_sum_ += p - old_p;
+    neg_sum_ += n - old_n;
+    pos_.push(p);
+    neg_.push(n);
+    if (!pos_.full()) {
+      out[0] = nan;
+      return;
+    }
+    const double t = pos_sum_ + neg_sum_;
+    out[0] = t < 1.0 ? 0.0 : 100.0 * (pos_sum_ / t);
+  }
+  void reset() noexcept {
+    pos_.reset();
+    neg_.reset();
+    pos_sum_ = neg_sum_ = 0.0;
+    have_prev_ = false;
+    prev_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(pos_);
+    v(neg_);
+    v(pos_sum_);
+    v(neg_sum_);
+    v(have_prev_);
+    v(prev_);
+  }
+
+ private:
+  window pos_, neg_;
+  int period_;
+  double pos_sum_ = 0.0, neg_sum_ = 0.0;
+  bool have_prev_ = false;
+  double prev_ = 0.0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Volatility and trend
+
+struct trange {
+  static constexpr int n_in = 3, n_out = 1;
+  trange() = default;
+  int lookback() const noexcept { return 1; }
+  void update(const double* in, double* out) noexcept { out[0] = tr_.update(in[0], in[1], in[2]); }
+  void reset() noexcept { tr_.reset(); }
+  template <class V>
+  void visit(V& v) { v(tr_); }
+
+ private:
+  trange_state tr_;
+};
+
+/// Average true range: Wilder's smoothing of the true range, seeded by the mean of the first
+/// `period` true ranges (from the second bar on). NATR = ATR / close × 100 (0 where close is 0).
+template <bool Normalised>
+struct atr_t {
+  static constexpr int n_in = 3, n_out = 1;
+  explicit atr_t(int period) : w_(period), period_(period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    const double tr = tr_.update(in[0], in[1], in[2]);
+    if (std::isnan(tr)) {
+      out[0] = nan;
+      return;
+    }
+    const double a = w_.update(tr);
+    if (!w_.ready()) {
+      out[0] = nan;
+      return;
+    }
+    if constexpr (Normalised) {
+      out[0] = ta_is_zero(in[2]) ? 0.0 : (a / in[2]) * 100.0;
+    } else {
+      out[0] = a;
+    }
+  }
+  void reset() noexcept {
+    tr_.reset();
+    w_.reset();
+  }
+  template <class V>
+  void visit(V& v) {
+    v(tr_);
+    v(w_);
+  }
+
+ private:
+  trange_state tr_;
+  wilder_state w_;
+  int period_;
+};
+using atr = atr_t<false>;
+using natr = atr_t<true>;
+
+/// Directional movement as TA-Lib runs it for PLUS_DI, MINUS_DI and ADX: sums of +DM, -DM and
+/// TR over the first period - 1 changes, then prev - prev / period + new.
+class dm_state {
+ public:
+  dm_state() = default;
+  explicit dm_state(int period) : period_(period) {}
+  /// Feeds one bar; returns true once +DM/-DM/TR are smoothed (from the period-th change on).
+  bool update(double high, double low, double close) noexcept {
+    if (n_ == 0) {
+      prev_high_ = high;
+      prev_low_ = low;
+      prev_close_ = close;
+      n_ = 1;
+      return false;
+    }
+    const double diff_p = high - prev_high_;
+    const double diff_m = prev_low_ - low;
+    prev_high_ = high;
+    prev_low_ = low;
+    double tr = high - low;
+    const double a = std::fabs(prev_close_ - high);
+    if (a > tr) tr = a;
+    const double b = std::fabs(prev_close_ - low);
+    if (b > tr) tr = b;
+    prev_close_ = close;
+    double pdm = 0.0, mdm = 0.0;
+    if (diff_m > 0 && diff_p < diff_m) {
+      mdm = diff_m;
+    } else if (diff_p > 0 && diff_p > diff_m) {
+      pdm = diff_p;
+    }
+    if (n_ < period_) {  // changes 1 .. period-1: plain sums
+      plus_ += pdm;
+      minus_ += mdm;
+      tr_ += tr;
+      ++n_;
+      return false;
+    }
+    plus_ = plus_ - (plus_ / period_) + pdm;
+    minus_ = minus_ - (minus_ / period_) + mdm;
+    tr_ = tr_ - (tr_ / period_) + tr;
+    if (n_ == period_) ++n_;
+    return true;
+  }
+  double plus_di() const noexcept { return ta_is_zero(tr_) ? 0.0 : 100.0 * (plus_ / tr_); }
+  double minus_di() const noexcept { return ta_is_zero(tr_) ? 0.0 : 100.0 * (minus_ / tr_); }
+  bool tr_zero() const noexcept { return ta_is_zero(tr_); }
+  void reset() noexcept {
+    n_ = 0;
+    plus_ = minus_ = tr_ = 0.0;
+    prev_high_ = prev_low_ = prev_close_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(n_);
+    v(plus_);
+    v(minus_);
+    v(tr_);
+    v(prev_high_);
+    v(prev_low_);
+    v(prev_close_);
+    v.check(n_ >= 0 && n_ <= period_ + 1, "directional movement count");
+  }
+
+ private:
+  int period_ = 2;
+  int n_ = 0;
+  double plus_ = 0.0, minus_ = 0.0, tr_ = 0.0;
+  double prev_high_ = 0.0, prev_low_ = 0.0, prev_close_ = 0.0;
+};
+
+template <bool Plus>
+struct di_t {
+  static constexpr int n_in = 3, n_out = 1;
+  explicit di_t(int period) : dm_(period), period_(period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    if (!dm_.update(in[0], in[1], in[2])) {
+      out[0] = nan;
+      return;
+    }
+    out[0] = Plus ? dm_.plus_di() : dm_.minus_di();
+  }
+  void reset() noexcept { dm_.reset(); }
+  template <class V>
+  void visit(V& v) { v(dm_); }
+
+ private:
+  dm_state dm_;
+  int period_;
+};
+using plus_di = di_t<true>;
+using minus_di = di_t<false>;
+
+/// Average directional index: the first value is the mean of the first `period` DX values,
+/// then Wilder's smoothing; a bar whose TR or DI sum is zero leaves the ADX unchanged (TA-Lib).
+struct adx {
+  static constexpr int n_in = 3, n_out = 1;
+  explicit adx(int period) : dm_(period), period_(period) {}
+  int lookback() const noexcept { return 2 * period_ - 1; }
+  void update(const double* in, double* out) noexcept {
+    out[0] = nan;
+    if (!dm_.update(in[0], in[1], in[2])) return;
+    double dx = 0.0;
+    bool have_dx = false;
+    if (!dm_.tr_zero()) {
+      const double mdi = dm_.minus_di(), pdi = dm_.plus_di();
+      const double t = mdi + pdi;
+      if (!ta_is_zero(t)) {
+        dx = 100.0 * (std::fabs(mdi - pdi) / t);
+        have_dx = true;
+      }
+    }
+    if (n_dx_ < period_) {
+      if (have_dx) sum_dx_ += dx;
+      if (++n_dx_ < period_) return;
+      adx_ = sum_dx_ / period_;
+      out[0] = adx_;
+      return;
+    }
+    if (have_dx) adx_ = ((adx_ * (period_ - 1)) + dx) / period_;
+    out[0] = adx_;
+  }
+  void reset() noexcept {
+    dm_.reset();
+    n_dx_ = 0;
+    sum_dx_ = adx_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(dm_);
+    v(n_dx_);
+    v(sum_dx_);
+    v(adx_);
+    v.check(n_dx_ >= 0 && n_dx_ <= period_, "adx count");
+  }
+
+ private:
+  dm_state dm_;
+  int period_;
+  int n_dx_ = 0;
+  double sum_dx_ = 0.0, adx_ = 0.0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Volume
+
+/// On-balance volume: starts at the first volume, then ± volume as the price rises or falls.
+struct obv {
+  static constexpr int n_in = 2, n_out = 1;
+  obv() = default;
+  int lookback() const noexcept { return 0; }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0], vol = in[1];
+    if (!started_) {
+      started_ = true;
+      obv_ = vol;
+    } else if (x > prev_) {
+      obv_ += vol;
+    } else if (x < prev_) {
+      obv_ -= vol;
+    }
+    prev_ = x;
+    out[0] = obv_;
+  }
+  void reset() noexcept {
+    started_ = false;
+    prev_ = obv_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(started_);
+    v(prev_);
+    v(obv_);
+  }
+
+ private:
+  bool started_ = false;
+  double prev_ = 0.0, obv_ = 0.0;
+};
+
+/// Rolling volume-weighted average price (not in TA-Lib): sum(price × volume) / sum(volume) over
+/// the last `period` bars; NaN when the window's volume is 0.
+struct vwap {
+  static constexpr int n_in = 2, n_out = 1;
+  explicit vwap(int period) : pv_(period), v_(period), period_(period) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept {
+    const double pv = in[0] * in[1];
+    const double old_pv = pv_.full() ? pv_.oldest() : 0.0;
+    const double old_v = v_.full() ? v_.oldest() : 0.0;
+    spv_ += pv - old_pv;
+    sv_ += in[1] - old_v;
+    pv_.push(pv);
+    v_.push(in[1]);
+    out[0] = (pv_.full() && sv_ != 0.0) ? spv_ / sv_ : nan;
+  }
+  void reset() noexcept {
+    pv_.reset();
+    v_.reset();
+    spv_ = sv_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(pv_);
+    v(v_);
+    v(spv_);
+    v(sv_);
+  }
+
+ private:
+  window pv_, v_;
+  int period_;
+  double spv_ = 0.0, sv_ = 0.0;
+};
+
+}  // namespace neural_trader::ta

@@ -1,0 +1,74 @@
+"""Input/output conversion for the batch functions: NumPy, polars and pandas in, the same kind out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from .. import _core
+from ..errors import DTypeError, InvalidArgumentError
+from ._spec import Spec, get_spec
+
+
+def _pandas_series_type() -> Any:
+    import sys
+
+    pd = sys.modules.get("pandas")  # only if the caller already uses pandas
+    return None if pd is None else pd.Series
+
+
+def _to_float64(x: Any, what: str) -> np.ndarray:
+    if isinstance(x, pl.Series):
+        if not x.dtype.is_numeric():
+            raise DTypeError(f"{what}: expected a numeric Series, got {x.dtype}")
+        return x.cast(pl.Float64).to_numpy()
+    ps = _pandas_series_type()
+    if ps is not None and isinstance(x, ps):
+        import pandas as pd
+
+        if not pd.api.types.is_numeric_dtype(x.dtype) or pd.api.types.is_bool_dtype(x.dtype):
+            raise DTypeError(f"{what}: expected a numeric Series, got {x.dtype}")
+        return np.asarray(x.to_numpy(dtype=np.float64, na_value=np.nan))
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiu":
+        raise DTypeError(f"{what}: expected numbers, got dtype {arr.dtype}")
+    if arr.dtype != np.float64:
+        arr = arr.astype(np.float64)
+    if arr.ndim not in (1, 2):
+        raise InvalidArgumentError(f"{what}: expected a 1-D array (or 2-D: symbols x time), got {arr.ndim}-D")
+    if arr.ndim == 2 and not arr.flags.c_contiguous and arr.strides[1] != 8:
+        arr = np.ascontiguousarray(arr)
+    return arr
+
+
+def _wrap(like: Any, values: np.ndarray, name: str) -> Any:
+    if isinstance(like, pl.Series):
+        return pl.Series(like.name if name == "real" else f"{like.name}_{name}" if like.name else name, values)
+    ps = _pandas_series_type()
+    if ps is not None and isinstance(like, ps):
+        return ps(values, index=like.index, name=like.name if name == "real" else name)
+    return values
+
+
+def run(spec_name: str, inputs: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Runs one indicator over whole arrays."""
+    spec = get_spec(spec_name)
+    params = spec.param_values(args, kwargs, spec.name)
+    return run_spec(spec, inputs, params)
+
+
+def run_spec(spec: Spec, inputs: tuple[Any, ...], params: list[float]) -> Any:
+    if len(inputs) != len(spec.inputs):
+        raise InvalidArgumentError(f"{spec.name} takes {len(spec.inputs)} input(s) ({', '.join(spec.inputs)})")
+    arrays = [_to_float64(x, f"{spec.name}: {n}") for x, n in zip(inputs, spec.inputs)]
+    shape = arrays[0].shape
+    for a, n in zip(arrays, spec.inputs):
+        if a.shape != shape:
+            raise InvalidArgumentError(f"{spec.name}: inputs differ in shape ({n}: {a.shape}, {spec.inputs[0]}: {shape})")
+    outs = _core._ta_batch(spec.name, params, arrays, 0)
+    first = inputs[0]
+    if len(outs) == 1:
+        return _wrap(first, outs[0], "real")
+    return tuple(_wrap(first, o, n) for o, n in zip(outs, spec.outputs))
