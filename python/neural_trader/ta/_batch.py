@@ -23,10 +23,11 @@ def _to_float64(x: Any, what: str) -> np.ndarray:
     if isinstance(x, pl.Series):
         if not x.dtype.is_numeric():
             raise DTypeError(f"{what}: expected a numeric Series, got {x.dtype}")
-        return x.cast(pl.Float64).to_numpy()
+        out: np.ndarray = x.cast(pl.Float64).to_numpy()
+        return out
     ps = _pandas_series_type()
     if ps is not None and isinstance(x, ps):
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
         if not pd.api.types.is_numeric_dtype(x.dtype) or pd.api.types.is_bool_dtype(x.dtype):
             raise DTypeError(f"{what}: expected a numeric Series, got {x.dtype}")
