@@ -51,7 +51,8 @@ class window {
   std::size_t capacity() const noexcept { return buf_.size(); }
   bool full() const noexcept { return count_ == buf_.size(); }
   std::size_t size() const noexcept { return count_; }
-  /// The value that the next push evicts (the oldest one); only meaningful when full().
+  /// The value that the next push evicts (the oldest one); 0 while not full() (unwritten slots
+  /// hold 0), so running sums can subtract it unconditionally.
   double oldest() const noexcept { return buf_[pos_]; }
   /// The i-th value, 0 = oldest.
   double at(std::size_t i) const noexcept {
@@ -64,8 +65,9 @@ class window {
   const std::vector<double>& slots() const noexcept { return buf_; }
   void push(double x) noexcept {
     buf_[pos_] = x;
-    if (++pos_ == buf_.size()) pos_ = 0;
-    if (count_ < buf_.size()) ++count_;
+    const std::size_t next = pos_ + 1;
+    pos_ = next == buf_.size() ? 0 : next;
+    count_ += count_ < buf_.size() ? 1 : 0;
   }
   void reset() noexcept {
     for (auto& v : buf_) v = 0.0;
@@ -151,8 +153,7 @@ class sma_state {
   explicit sma_state(int period) : win_(period), period_(period) {}
   /// Returns the average, or NaN while warming up.
   double update(double x) noexcept {
-    const double old = win_.full() ? win_.oldest() : 0.0;
-    sum_ += x - old;
+    sum_ += x - win_.oldest();
     win_.push(x);
     return win_.full() ? sum_ / period_ : nan;
   }

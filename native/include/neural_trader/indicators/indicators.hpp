@@ -314,7 +314,7 @@ struct bbands {
   int lookback() const noexcept { return ma_.lookback(); }
   void update(const double* in, double* out) noexcept {
     const double x = in[0];
-    const double old = win_.full() ? win_.oldest() : 0.0;
+    const double old = win_.oldest();
     sum_ += x - old;
     sumsq_ += x * x - old * old;
     win_.push(x);
@@ -358,7 +358,7 @@ struct var {
   explicit var(int period) : win_(period), period_(period) {}
   int lookback() const noexcept { return period_ - 1; }
   double variance(double x) noexcept {
-    const double old = win_.full() ? win_.oldest() : 0.0;
+    const double old = win_.oldest();
     sum_ += x - old;
     sumsq_ += x * x - old * old;
     win_.push(x);
@@ -784,8 +784,8 @@ struct mfi {
     const double flow = tp * in[3];
     const double p = d > 0 ? flow : 0.0;
     const double n = d < 0 ? flow : 0.0;
-    const double old_p = pos_.full() ? pos_.oldest() : 0.0;
-    const double old_n = neg_.full() ? neg_.oldest() : 0.0;
+    const double old_p = pos_.oldest();
+    const double old_n = neg_.oldest();
     pos_sum_ += p - old_p;
     neg_sum_ += n - old_n;
     pos_.push(p);
@@ -1069,8 +1069,8 @@ struct vwap {
   int lookback() const noexcept { return period_ - 1; }
   void update(const double* in, double* out) noexcept {
     const double pv = in[0] * in[1];
-    const double old_pv = pv_.full() ? pv_.oldest() : 0.0;
-    const double old_v = v_.full() ? v_.oldest() : 0.0;
+    const double old_pv = pv_.oldest();
+    const double old_v = v_.oldest();
     spv_ += pv - old_pv;
     sv_ += in[1] - old_v;
     pv_.push(pv);

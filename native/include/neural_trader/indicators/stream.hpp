@@ -118,18 +118,12 @@ class stream {
   /// step i goes to out[j][i]. Only the last step's previous state is kept for replace.
   void run(const double* const* in, const std::ptrdiff_t* stride, double* const* out, std::size_t n) noexcept {
     if (n == 0) return;
-    double x[n_in];
-    double o[n_out];
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i + 1 == n) {
-        prev_ = cur_;
-        prev_n_ = n_;
-        has_prev_ = true;
-      }
-      for (int k = 0; k < n_in; ++k) x[k] = in[k][static_cast<std::ptrdiff_t>(i) * stride[k]];
-      step(x, o);
-      for (int j = 0; j < n_out; ++j) out[j][i] = o[j];
-    }
+    run_range(in, stride, out, 0, n - 1);
+    prev_ = cur_;
+    prev_n_ = n_;
+    has_prev_ = true;
+    run_range(in, stride, out, n - 1, n);
+    for (int j = 0; j < n_out; ++j) last_[j] = out[j][n - 1];
   }
 
   void reset() noexcept {
@@ -185,6 +179,48 @@ class stream {
       for (int j = 0; j < n_out; ++j) out[j] = nan;
     }
     for (int j = 0; j < n_out; ++j) last_[j] = out[j];
+  }
+
+  /// Steps [b, e) without touching last_ or the replace snapshot (run() does those once).
+  void run_range(const double* const* in, const std::ptrdiff_t* stride, double* const* out, std::size_t b,
+                 std::size_t e) noexcept {
+    Ind s = cur_;  // a local copy the compiler can keep in registers
+    std::int64_t count = n_;
+    double x[n_in];
+    double o[n_out];
+    if constexpr (n_in == 1) {
+      const double* p = in[0];
+      const std::ptrdiff_t st = stride[0];
+      double* o0 = out[0];
+      for (std::size_t i = b; i < e; ++i) {
+        x[0] = p[static_cast<std::ptrdiff_t>(i) * st];
+        if (std::isfinite(x[0])) [[likely]] {
+          s.update(x, o);
+          ++count;
+        } else {
+          for (int j = 0; j < n_out; ++j) o[j] = nan;
+        }
+        o0[i] = o[0];
+        for (int j = 1; j < n_out; ++j) out[j][i] = o[j];
+      }
+    } else {
+      for (std::size_t i = b; i < e; ++i) {
+        bool ok = true;
+        for (int k = 0; k < n_in; ++k) {
+          x[k] = in[k][static_cast<std::ptrdiff_t>(i) * stride[k]];
+          ok &= std::isfinite(x[k]);
+        }
+        if (ok) [[likely]] {
+          s.update(x, o);
+          ++count;
+        } else {
+          for (int j = 0; j < n_out; ++j) o[j] = nan;
+        }
+        for (int j = 0; j < n_out; ++j) out[j][i] = o[j];
+      }
+    }
+    cur_ = std::move(s);
+    n_ = count;
   }
 
   Ind cur_, prev_, fresh_;
