@@ -140,8 +140,7 @@ void test_replace_and_persistence() {
   }
 }
 
-void test_missing_inputs_are_skipped() {
-  const std::size_t n = 400;
+void missing_inputs_case(std::size_t n, std::size_t gap) {
   const bars b = make_bars(n, 5);
   for (const auto& s : ta::registry()) {
     auto params = default_params(s);
@@ -150,7 +149,7 @@ void test_missing_inputs_are_skipped() {
     std::vector<std::vector<double>> clean(in.size());
     for (const double* p : in) dirty.emplace_back(p, p + n);
     std::vector<bool> hole(n, false);
-    for (std::size_t i = 3; i < n; i += 17) {
+    for (std::size_t i = 3; i < n; i += gap) {
       hole[i] = true;
       dirty[i % in.size()][i] = (i % 2) ? std::nan("") : INFINITY;
     }
@@ -178,6 +177,12 @@ void test_missing_inputs_are_skipped() {
     }
     CHECK(ok);
   }
+}
+
+// dense holes (runs shorter than the kernels' warm-up) and sparse ones (long runs, kernels)
+void test_missing_inputs_are_skipped() {
+  missing_inputs_case(400, 17);
+  missing_inputs_case(30000, 1201);
 }
 
 void test_bad_parameters() {

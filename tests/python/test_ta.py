@@ -241,10 +241,12 @@ def test_state_size_is_constant(name: str, params: dict[str, float]) -> None:
     assert len(pickle.dumps(ind)) == small
 
 
-def test_nan_policy_skips_missing_bars() -> None:
-    m = market(800, seed=4)
+@pytest.mark.parametrize("n,rate", [(800, 0.05), (20_000, 0.002)])
+def test_nan_policy_skips_missing_bars(n: int, rate: float) -> None:
+    # sparse holes leave long finite runs, which take the batch kernels; dense ones the per-bar path
+    m = market(n, seed=4)
     rng = np.random.default_rng(0)
-    holes = rng.random(800) < 0.05
+    holes = rng.random(n) < rate
     for name, params in ALL_CASES:
         ins = inputs_of(name, m)
         k = rng.integers(0, len(ins))

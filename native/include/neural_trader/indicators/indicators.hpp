@@ -29,6 +29,9 @@ struct sma {
   explicit sma(int period) : s_(period), period_(period) {}
   int lookback() const noexcept { return period_ - 1; }
   void update(const double* in, double* out) noexcept { out[0] = s_.update(in[0]); }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    s_.run_block(in[0], out[0], n);
+  }
   void reset() noexcept { s_.reset(); }
   template <class V>
   void visit(V& v) { v(s_); }
@@ -43,6 +46,20 @@ struct ema {
   explicit ema(int period) : s_(period), period_(period) {}
   int lookback() const noexcept { return period_ - 1; }
   void update(const double* in, double* out) noexcept { out[0] = s_.update(in[0]); }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT x = in[0];
+    double* NT_RESTRICT o = out[0];
+    std::size_t i = 0;
+    for (; i < n && !s_.ready(); ++i) o[i] = s_.update(x[i]);
+    if (i == n) return;
+    const double d = s_.decay(), g = s_.gain();
+    double v = s_.value();
+    for (; i < n; ++i) {
+      v = v * d + x[i] * g;
+      o[i] = v;
+    }
+    s_.set_value(v);
+  }
   void reset() noexcept { s_.reset(); }
   template <class V>
   void visit(V& v) { v(s_); }
@@ -75,11 +92,32 @@ struct wma {
       return;
     }
     const double old = win_.oldest();
+    const double t = x * period_;
     sub_ += x - old;
-    wsum_ += x * period_;
     win_.push(x);
-    out[0] = wsum_ / divider_;
-    wsum_ -= sub_;
+    out[0] = (wsum_ + t) / divider_;
+    wsum_ += t - sub_;  // one addition on the dependency chain
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* x = in[0];
+    double* o = out[0];
+    const std::size_t p = win_.capacity();
+    if (n < 2 * p) {
+      for (std::size_t i = 0; i < n; ++i) update(x + i, o + i);
+      return;
+    }
+    for (std::size_t i = 0; i < p; ++i) update(x + i, o + i);
+    const double pw = period_;
+    double sub = sub_, wsum = wsum_;
+    for (std::size_t i = p; i < n; ++i) {
+      const double t = x[i] * pw;
+      sub += x[i] - x[i - p];
+      o[i] = (wsum + t) / divider_;
+      wsum += t - sub;
+    }
+    sub_ = sub;
+    wsum_ = wsum;
+    win_.assign_tail(x + n - p);
   }
   void reset() noexcept {
     win_.reset();
@@ -116,6 +154,22 @@ struct dema {
     const double b = e2_.update(a);
     out[0] = e2_.ready() ? 2.0 * a - b : nan;
   }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT x = in[0];
+    double* NT_RESTRICT o = out[0];
+    std::size_t i = 0;
+    for (; i < n && !e2_.ready(); ++i) update(x + i, o + i);
+    if (i == n) return;
+    const double d = e1_.decay(), g = e1_.gain();
+    double a = e1_.value(), b = e2_.value();
+    for (; i < n; ++i) {
+      a = a * d + x[i] * g;
+      b = b * d + a * g;
+      o[i] = 2.0 * a - b;
+    }
+    e1_.set_value(a);
+    e2_.set_value(b);
+  }
   void reset() noexcept {
     e1_.reset();
     e2_.reset();
@@ -145,6 +199,24 @@ struct tema {
     const double c = e3_.update(b);
     if (!e3_.ready()) return;
     out[0] = 3.0 * a - 3.0 * b + c;
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT x = in[0];
+    double* NT_RESTRICT o = out[0];
+    std::size_t i = 0;
+    for (; i < n && !e3_.ready(); ++i) update(x + i, o + i);
+    if (i == n) return;
+    const double d = e1_.decay(), g = e1_.gain();
+    double a = e1_.value(), b = e2_.value(), c = e3_.value();
+    for (; i < n; ++i) {
+      a = a * d + x[i] * g;
+      b = b * d + a * g;
+      c = c * d + b * g;
+      o[i] = 3.0 * a - 3.0 * b + c;
+    }
+    e1_.set_value(a);
+    e2_.set_value(b);
+    e3_.set_value(c);
   }
   void reset() noexcept {
     e1_.reset();
@@ -205,8 +277,36 @@ struct kama {
     constexpr double const_diff = 2.0 / (2.0 + 1.0) - const_max;
     double sc = er * const_diff + const_max;
     sc *= sc;
-    prev_kama_ = (x - prev_kama_) * sc + prev_kama_;
+    prev_kama_ = prev_kama_ * (1.0 - sc) + x * sc;  // TA-Lib: (x - prev) * sc + prev
     out[0] = prev_kama_;
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT x = in[0];
+    double* NT_RESTRICT o = out[0];
+    const std::size_t w = win_.capacity();  // period + 1
+    if (n < 2 * w) {
+      for (std::size_t i = 0; i < n; ++i) update(x + i, o + i);
+      return;
+    }
+    for (std::size_t i = 0; i < w; ++i) update(x + i, o + i);  // the window now holds x[0, w)
+    constexpr double const_max = 2.0 / (30.0 + 1.0);
+    constexpr double const_diff = 2.0 / (2.0 + 1.0) - const_max;
+    const std::size_t p = static_cast<std::size_t>(period_);
+    double sum = sum_roc1_, k = prev_kama_;
+    for (std::size_t i = w; i < n; ++i) {
+      sum -= std::fabs(x[i - p - 1] - x[i - p]);
+      sum += std::fabs(x[i] - x[i - 1]);
+      const double period_roc = x[i] - x[i - p];
+      const double er = (sum <= period_roc || ta_is_zero(sum)) ? 1.0 : std::fabs(period_roc / sum);
+      double sc = er * const_diff + const_max;
+      sc *= sc;
+      k = k * (1.0 - sc) + x[i] * sc;
+      o[i] = k;
+    }
+    sum_roc1_ = sum;
+    prev_kama_ = k;
+    last_ = x[n - 1];
+    win_.assign_tail(x + n - w);
   }
   void reset() noexcept {
     win_.reset();
@@ -330,6 +430,46 @@ struct bbands {
     out[1] = mid;
     out[2] = mid - dn_ * sd;
   }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* x = in[0];
+    const std::size_t p = win_.capacity();
+    if (matype_ != 0 || n < 2 * p) {
+      double o[3];
+      for (std::size_t i = 0; i < n; ++i) {
+        update(x + i, o);
+        out[0][i] = o[0];
+        out[1][i] = o[1];
+        out[2][i] = o[2];
+      }
+      return;
+    }
+    double o[3];
+    for (std::size_t i = 0; i < p; ++i) {
+      update(x + i, o);
+      out[0][i] = o[0];
+      out[1][i] = o[1];
+      out[2][i] = o[2];
+    }
+    const double div = period_;
+    double sum = sum_, sumsq = sumsq_;
+    double* up = out[0];
+    double* md = out[1];
+    double* lo = out[2];
+    for (std::size_t i = p; i < n; ++i) {
+      const double a = x[i], b = x[i - p];
+      sum += a - b;
+      sumsq += a * a - b * b;
+      const double mean = sum / div;
+      const double var = sumsq / div - mean * mean;
+      const double sd = ta_is_zero_or_neg(var) ? 0.0 : std::sqrt(var);
+      up[i] = mean + up_ * sd;
+      md[i] = mean;
+      lo[i] = mean - dn_ * sd;
+    }
+    sum_ = sum;
+    sumsq_ = sumsq;
+    win_.assign_tail(x + n - p);
+  }
   void reset() noexcept {
     win_.reset();
     ma_.reset();
@@ -370,7 +510,37 @@ struct var {
   }
   /// The window's mean as of the last variance() call.
   double mean() const noexcept { return mean_; }
+  /// n consecutive variance() calls over x; emit(i, variance, mean) for each.
+  template <class F>
+  void each(const double* x, std::size_t n, F&& emit) noexcept {
+    const std::size_t p = win_.capacity();
+    std::size_t i = 0;
+    const std::size_t warm = n < 2 * p ? n : p;
+    for (; i < warm; ++i) {
+      const double v = variance(x[i]);
+      emit(i, v, mean_);
+    }
+    if (i == n) return;
+    const double div = period_;
+    double sum = sum_, sumsq = sumsq_, m1 = mean_;
+    for (; i < n; ++i) {
+      const double a = x[i], b = x[i - p];
+      sum += a - b;
+      sumsq += a * a - b * b;
+      m1 = sum / div;
+      const double m2 = sumsq / div;
+      emit(i, m2 - m1 * m1, m1);
+    }
+    sum_ = sum;
+    sumsq_ = sumsq;
+    mean_ = m1;
+    win_.assign_tail(x + n - p);
+  }
   void update(const double* in, double* out) noexcept { out[0] = variance(in[0]); }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    double* o = out[0];
+    each(in[0], n, [o](std::size_t i, double v, double) { o[i] = v; });
+  }
   void reset() noexcept {
     win_.reset();
     sum_ = sumsq_ = 0.0;
@@ -402,6 +572,13 @@ struct stddev {
     }
     out[0] = ta_is_zero_or_neg(x) ? 0.0 : std::sqrt(x) * nbdev_;
   }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    double* o = out[0];
+    const double k = nbdev_;
+    v_.each(in[0], n, [o, k](std::size_t i, double v, double) {
+      o[i] = std::isnan(v) ? nan : (ta_is_zero_or_neg(v) ? 0.0 : std::sqrt(v) * k);
+    });
+  }
   void reset() noexcept { v_.reset(); }
   template <class V>
   void visit(V& v) { v(v_); }
@@ -426,6 +603,13 @@ struct zscore {
       return;
     }
     out[0] = ta_is_zero_or_neg(v2) ? 0.0 : (x - v_.mean()) / std::sqrt(v2);
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    double* o = out[0];
+    const double* x = in[0];
+    v_.each(x, n, [o, x](std::size_t i, double v, double m) {
+      o[i] = std::isnan(v) ? nan : (ta_is_zero_or_neg(v) ? 0.0 : (x[i] - m) / std::sqrt(v));
+    });
   }
   void reset() noexcept { v_.reset(); }
   template <class V>
@@ -463,6 +647,26 @@ struct rsi {
     }
     const double t = g + l;
     out[0] = ta_is_zero(t) ? 0.0 : 100.0 * (g / t);
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT x = in[0];
+    double* NT_RESTRICT o = out[0];
+    std::size_t i = 0;
+    for (; i < n && !gain_.ready(); ++i) update(x + i, o + i);
+    if (i == n) return;
+    const double a = gain_.decay(), b = gain_.gain();
+    double g = gain_.value(), l = loss_.value(), prev = prev_;
+    for (; i < n; ++i) {
+      const double d = x[i] - prev;
+      prev = x[i];
+      g = g * a + (d > 0 ? d : 0.0) * b;
+      l = l * a + (d < 0 ? -d : 0.0) * b;
+      const double t = g + l;
+      o[i] = ta_is_zero(t) ? 0.0 : 100.0 * (g / t);
+    }
+    gain_.set_value(g);
+    loss_.set_value(l);
+    prev_ = prev;
   }
   void reset() noexcept {
     gain_.reset();
@@ -514,6 +718,37 @@ struct macd {
     out[1] = sg;
     out[2] = m - sg;
   }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT x = in[0];
+    double* NT_RESTRICT om = out[0];
+    double* NT_RESTRICT os = out[1];
+    double* NT_RESTRICT oh = out[2];
+    std::size_t i = 0;
+    double o3[3];
+    for (; i < n && !sig_.ready(); ++i) {
+      update(x + i, o3);
+      om[i] = o3[0];
+      os[i] = o3[1];
+      oh[i] = o3[2];
+    }
+    if (i == n) return;
+    const double fd = fast_.decay(), fg = fast_.gain(), sd = slow_.decay(), sgn = slow_.gain();
+    const double gd = sig_.decay(), gg = sig_.gain();
+    double f = fast_.value(), s = slow_.value(), sg = sig_.value();
+    for (; i < n; ++i) {
+      f = f * fd + x[i] * fg;
+      s = s * sd + x[i] * sgn;
+      const double m = f - s;
+      sg = sg * gd + m * gg;
+      om[i] = m;
+      os[i] = sg;
+      oh[i] = m - sg;
+    }
+    n_ += static_cast<std::int64_t>(n);  // only compared with slow - fast, long passed
+    fast_.set_value(f);
+    slow_.set_value(s);
+    sig_.set_value(sg);
+  }
   void reset() noexcept {
     n_ = 0;
     fast_.reset();
@@ -544,6 +779,18 @@ struct mom {
     out[0] = win_.full() ? x - win_.oldest() : nan;
     win_.push(x);
   }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* x = in[0];
+    double* o = out[0];
+    const std::size_t p = win_.capacity();
+    if (n < 2 * p) {
+      for (std::size_t i = 0; i < n; ++i) update(x + i, o + i);
+      return;
+    }
+    for (std::size_t i = 0; i < p; ++i) update(x + i, o + i);
+    for (std::size_t i = p; i < n; ++i) o[i] = x[i] - x[i - p];
+    win_.assign_tail(x + n - p);
+  }
   void reset() noexcept { win_.reset(); }
   template <class V>
   void visit(V& v) { v(win_); }
@@ -567,6 +814,21 @@ struct roc {
       out[0] = nan;
     }
     win_.push(x);
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* x = in[0];
+    double* o = out[0];
+    const std::size_t p = win_.capacity();
+    if (n < 2 * p) {
+      for (std::size_t i = 0; i < n; ++i) update(x + i, o + i);
+      return;
+    }
+    for (std::size_t i = 0; i < p; ++i) update(x + i, o + i);
+    for (std::size_t i = p; i < n; ++i) {
+      const double old = x[i - p];
+      o[i] = old != 0.0 ? ((x[i] / old) - 1.0) * 100.0 : 0.0;
+    }
+    win_.assign_tail(x + n - p);
   }
   void reset() noexcept { win_.reset(); }
   template <class V>
@@ -602,6 +864,45 @@ struct stochf {
     if (std::isnan(d)) return;
     out[0] = k;
     out[1] = d;
+  }
+  /// fast_k() over n contiguous bars into k (equal to n fast_k() calls).
+  void fast_k_block(const double* h, const double* l, const double* c, double* k, std::size_t n) noexcept {
+    const std::size_t span = static_cast<std::size_t>(fastk_);
+    if (n < 2 * span) {
+      for (std::size_t i = 0; i < n; ++i) k[i] = fast_k(h[i], l[i], c[i]);
+      return;
+    }
+    const std::int64_t seq0 = seq_;
+    for (std::size_t i = 0; i < span; ++i) k[i] = fast_k(h[i], l[i], c[i]);
+    const auto sc = scratch_buffers();
+    sc[0].resize(n);
+    sc[1].resize(n);
+    double* hh = sc[0].data();
+    double* ll = sc[1].data();
+    rolling_extreme<true>(h, n, span, hh, sc[2]);
+    rolling_extreme<false>(l, n, span, ll, sc[2]);
+    for (std::size_t i = span; i < n; ++i) {
+      const double diff = (hh[i] - ll[i]) / 100.0;
+      k[i] = diff != 0.0 ? (c[i] - ll[i]) / diff : 0.0;
+    }
+    hi_.rebuild(h, n, seq0);
+    lo_.rebuild(l, n, seq0);
+    seq_ = seq0 + static_cast<std::int64_t>(n);
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    double* fk = out[0];
+    double* fd = out[1];
+    fast_k_block(in[0], in[1], in[2], fk, n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double k = fk[i];
+      if (std::isnan(k)) {
+        fd[i] = nan;
+        continue;
+      }
+      const double d = d_.update(k);
+      fd[i] = d;
+      if (std::isnan(d)) fk[i] = nan;
+    }
   }
   void reset() noexcept {
     hi_.reset();
@@ -642,6 +943,22 @@ struct stoch {
     out[0] = sk;
     out[1] = sd;
   }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    double* sk_out = out[0];
+    double* sd_out = out[1];
+    f_.fast_k_block(in[0], in[1], in[2], sk_out, n);  // fastk, overwritten below
+    for (std::size_t i = 0; i < n; ++i) {
+      const double fk = sk_out[i];
+      sk_out[i] = sd_out[i] = nan;
+      if (std::isnan(fk)) continue;
+      const double sk = k_.update(fk);
+      if (std::isnan(sk)) continue;
+      const double sd = d_.update(sk);
+      if (std::isnan(sd)) continue;
+      sk_out[i] = sk;
+      sd_out[i] = sd;
+    }
+  }
   void reset() noexcept {
     f_.reset();
     k_.reset();
@@ -677,6 +994,31 @@ struct willr {
     const double diff = (hh - ll) / (-100.0);
     out[0] = diff != 0.0 ? (hh - in[2]) / diff : 0.0;
   }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const std::size_t span = static_cast<std::size_t>(period_);
+    if (n < 2 * span) {
+      step_range(*this, in, out, 0, n);
+      return;
+    }
+    const std::int64_t seq0 = seq_;
+    step_range(*this, in, out, 0, span);
+    const double *h = in[0], *l = in[1], *c = in[2];
+    double* o = out[0];
+    const auto sc = scratch_buffers();
+    sc[0].resize(n);
+    sc[1].resize(n);
+    double* hh = sc[0].data();
+    double* ll = sc[1].data();
+    rolling_extreme<true>(h, n, span, hh, sc[2]);
+    rolling_extreme<false>(l, n, span, ll, sc[2]);
+    for (std::size_t i = span; i < n; ++i) {
+      const double diff = (hh[i] - ll[i]) / (-100.0);
+      o[i] = diff != 0.0 ? (hh[i] - c[i]) / diff : 0.0;
+    }
+    hi_.rebuild(h, n, seq0);
+    lo_.rebuild(l, n, seq0);
+    seq_ = seq0 + static_cast<std::int64_t>(n);
+  }
   void reset() noexcept {
     hi_.reset();
     lo_.reset();
@@ -705,27 +1047,43 @@ struct cci {
   int lookback() const noexcept { return period_ - 1; }
   void update(const double* in, double* out) noexcept {
     const double tp = (in[0] + in[1] + in[2]) / 3.0;
+    sum_ += tp - win_.oldest();
     win_.push(tp);
     if (!win_.full()) {
       out[0] = nan;
       return;
     }
+    const double avg = sum_ / period_;
+    // mean absolute deviation over the slots, four partial sums (independent dependency chains)
     const auto& s = win_.slots();
-    double avg = 0.0;
-    for (double v : s) avg += v;
-    avg /= period_;
-    double dev = 0.0;
-    for (double v : s) dev += std::fabs(v - avg);
+    const std::size_t p = s.size();
+    double d0 = 0.0, d1 = 0.0, d2 = 0.0, d3 = 0.0;
+    std::size_t j = 0;
+    for (; j + 4 <= p; j += 4) {
+      d0 += std::fabs(s[j] - avg);
+      d1 += std::fabs(s[j + 1] - avg);
+      d2 += std::fabs(s[j + 2] - avg);
+      d3 += std::fabs(s[j + 3] - avg);
+    }
+    for (; j < p; ++j) d0 += std::fabs(s[j] - avg);
+    const double dev = (d0 + d1) + (d2 + d3);
     const double num = tp - avg;
     out[0] = (num != 0.0 && dev != 0.0) ? num / (0.015 * (dev / period_)) : 0.0;
   }
-  void reset() noexcept { win_.reset(); }
+  void reset() noexcept {
+    win_.reset();
+    sum_ = 0.0;
+  }
   template <class V>
-  void visit(V& v) { v(win_); }
+  void visit(V& v) {
+    v(win_);
+    v(sum_);
+  }
 
  private:
   window win_;
   int period_;
+  double sum_ = 0.0;
 };
 
 /// Aroon (aroondown, aroonup) over the last period + 1 bars: 100 / period × (period - bars since
@@ -744,6 +1102,26 @@ struct aroon {
     }
     out[0] = factor_ * static_cast<double>(period_ - (today - lo_.seq()));
     out[1] = factor_ * static_cast<double>(period_ - (today - hi_.seq()));
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const std::size_t span = static_cast<std::size_t>(period_) + 1;
+    if (n < 2 * span) {
+      step_range(*this, in, out, 0, n);
+      return;
+    }
+    const std::int64_t seq0 = seq_;
+    step_range(*this, in, out, 0, span);
+    extreme_scan sc(span);
+    const double *h = in[0], *l = in[1];
+    double *dn = out[0], *up = out[1];
+    for (std::size_t i = span; i < n; ++i) {
+      sc.step(h, l, i);
+      dn[i] = factor_ * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.lo_i));
+      up[i] = factor_ * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.hi_i));
+    }
+    hi_.rebuild(h, n, seq0);
+    lo_.rebuild(l, n, seq0);
+    seq_ = seq0 + static_cast<std::int64_t>(n);
   }
   void reset() noexcept {
     hi_.reset();
@@ -830,6 +1208,17 @@ struct trange {
   trange() = default;
   int lookback() const noexcept { return 1; }
   void update(const double* in, double* out) noexcept { out[0] = tr_.update(in[0], in[1], in[2]); }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    if (n == 0) return;
+    const double* NT_RESTRICT h = in[0];
+    const double* NT_RESTRICT l = in[1];
+    const double* NT_RESTRICT c = in[2];
+    double* NT_RESTRICT o = out[0];
+    const double first[3] = {h[0], l[0], c[0]};
+    update(first, o);
+    for (std::size_t i = 1; i < n; ++i) o[i] = true_range(h[i], l[i], c[i - 1]);
+    tr_.set_prev_close(c[n - 1]);
+  }
   void reset() noexcept { tr_.reset(); }
   template <class V>
   void visit(V& v) { v(tr_); }
@@ -862,6 +1251,30 @@ struct atr_t {
       out[0] = a;
     }
   }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT h = in[0];
+    const double* NT_RESTRICT l = in[1];
+    const double* NT_RESTRICT c = in[2];
+    double* NT_RESTRICT o = out[0];
+    std::size_t i = 0;
+    for (; i < n && !(w_.ready() && i > 0); ++i) {
+      const double bar[3] = {h[i], l[i], c[i]};
+      update(bar, o + i);
+    }
+    if (i == n) return;
+    const double a = w_.decay(), b = w_.gain();
+    double v = w_.value();
+    for (; i < n; ++i) {
+      v = v * a + true_range(h[i], l[i], c[i - 1]) * b;
+      if constexpr (Normalised) {
+        o[i] = ta_is_zero(c[i]) ? 0.0 : (v / c[i]) * 100.0;
+      } else {
+        o[i] = v;
+      }
+    }
+    w_.set_value(v);
+    tr_.set_prev_close(c[n - 1]);
+  }
   void reset() noexcept {
     tr_.reset();
     w_.reset();
@@ -885,7 +1298,7 @@ using natr = atr_t<true>;
 class dm_state {
  public:
   dm_state() = default;
-  explicit dm_state(int period) : period_(period) {}
+  explicit dm_state(int period) : period_(period), a_(static_cast<double>(period - 1) / period) {}
   /// Feeds one bar; returns true once +DM/-DM/TR are smoothed (from the period-th change on).
   bool update(double high, double low, double close) noexcept {
     if (n_ == 0) {
@@ -899,18 +1312,14 @@ class dm_state {
     const double diff_m = prev_low_ - low;
     prev_high_ = high;
     prev_low_ = low;
-    double tr = high - low;
-    const double a = std::fabs(prev_close_ - high);
-    if (a > tr) tr = a;
-    const double b = std::fabs(prev_close_ - low);
-    if (b > tr) tr = b;
+    const double tr = true_range(high, low, prev_close_);
     prev_close_ = close;
-    double pdm = 0.0, mdm = 0.0;
-    if (diff_m > 0 && diff_p < diff_m) {
-      mdm = diff_m;
-    } else if (diff_p > 0 && diff_p > diff_m) {
-      pdm = diff_p;
-    }
+    // TA-Lib: -DM = diff_m when diff_m > 0 and diff_p < diff_m, else +DM = diff_p when diff_p > 0
+    // and diff_p > diff_m. Multiplying by 0/1 keeps it branch-free (the cases are coin flips).
+    const bool m_case = (diff_m > 0) & (diff_p < diff_m);
+    const bool p_case = !m_case & (diff_p > 0) & (diff_p > diff_m);
+    const double mdm = diff_m * static_cast<double>(static_cast<int>(m_case));
+    const double pdm = diff_p * static_cast<double>(static_cast<int>(p_case));
     if (n_ < period_) {  // changes 1 .. period-1: plain sums
       plus_ += pdm;
       minus_ += mdm;
@@ -918,9 +1327,9 @@ class dm_state {
       ++n_;
       return false;
     }
-    plus_ = plus_ - (plus_ / period_) + pdm;
-    minus_ = minus_ - (minus_ / period_) + mdm;
-    tr_ = tr_ - (tr_ / period_) + tr;
+    plus_ = plus_ * a_ + pdm;  // TA-Lib: prev - prev / period + new (equal to rounding)
+    minus_ = minus_ * a_ + mdm;
+    tr_ = tr_ * a_ + tr;
     if (n_ == period_) ++n_;
     return true;
   }
@@ -946,6 +1355,7 @@ class dm_state {
 
  private:
   int period_ = 2;
+  double a_ = 0.5;
   int n_ = 0;
   double plus_ = 0.0, minus_ = 0.0, tr_ = 0.0;
   double prev_high_ = 0.0, prev_low_ = 0.0, prev_close_ = 0.0;
@@ -978,7 +1388,8 @@ using minus_di = di_t<false>;
 /// then Wilder's smoothing; a bar whose TR or DI sum is zero leaves the ADX unchanged (TA-Lib).
 struct adx {
   static constexpr int n_in = 3, n_out = 1;
-  explicit adx(int period) : dm_(period), period_(period) {}
+  explicit adx(int period)
+      : dm_(period), period_(period), a_(static_cast<double>(period - 1) / period), b_(1.0 / period) {}
   int lookback() const noexcept { return 2 * period_ - 1; }
   void update(const double* in, double* out) noexcept {
     out[0] = nan;
@@ -1000,7 +1411,7 @@ struct adx {
       out[0] = adx_;
       return;
     }
-    if (have_dx) adx_ = ((adx_ * (period_ - 1)) + dx) / period_;
+    if (have_dx) adx_ = adx_ * a_ + dx * b_;  // TA-Lib: (adx * (period - 1) + dx) / period
     out[0] = adx_;
   }
   void reset() noexcept {
@@ -1020,12 +1431,20 @@ struct adx {
  private:
   dm_state dm_;
   int period_;
+  double a_, b_;
   int n_dx_ = 0;
   double sum_dx_ = 0.0, adx_ = 0.0;
 };
 
 // ---------------------------------------------------------------------------------------------
 // Volume
+
+/// +1, -1 or 0 as x is above, below or equal to prev, computed without branches (price
+/// direction is a coin flip to a branch predictor).
+inline double signum(double x, double prev) noexcept {
+  const int s = static_cast<int>(x > prev) - static_cast<int>(x < prev);
+  return static_cast<double>(s);
+}
 
 /// On-balance volume: starts at the first volume, then ± volume as the price rises or falls.
 struct obv {
@@ -1037,13 +1456,26 @@ struct obv {
     if (!started_) {
       started_ = true;
       obv_ = vol;
-    } else if (x > prev_) {
-      obv_ += vol;
-    } else if (x < prev_) {
-      obv_ -= vol;
+    } else {
+      obv_ += signum(x, prev_) * vol;
     }
     prev_ = x;
     out[0] = obv_;
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT x = in[0];
+    const double* NT_RESTRICT v = in[1];
+    double* NT_RESTRICT o = out[0];
+    if (n == 0) return;
+    const double first[2] = {x[0], v[0]};
+    update(first, o);
+    double acc = obv_;
+    for (std::size_t i = 1; i < n; ++i) {
+      acc += signum(x[i], x[i - 1]) * v[i];
+      o[i] = acc;
+    }
+    obv_ = acc;
+    prev_ = x[n - 1];
   }
   void reset() noexcept {
     started_ = false;
@@ -1076,6 +1508,37 @@ struct vwap {
     pv_.push(pv);
     v_.push(in[1]);
     out[0] = (pv_.full() && sv_ != 0.0) ? spv_ / sv_ : nan;
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* x = in[0];
+    const double* vol = in[1];
+    double* o = out[0];
+    const std::size_t p = pv_.capacity();
+    if (n < 2 * p) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const double b[2] = {x[i], vol[i]};
+        update(b, o + i);
+      }
+      return;
+    }
+    for (std::size_t i = 0; i < p; ++i) {
+      const double b[2] = {x[i], vol[i]};
+      update(b, o + i);
+    }
+    double spv = spv_, sv = sv_;
+    for (std::size_t i = p; i < n; ++i) {
+      const double pv = x[i] * vol[i];
+      const double old_pv = x[i - p] * vol[i - p];
+      spv += pv - old_pv;
+      sv += vol[i] - vol[i - p];
+      o[i] = sv != 0.0 ? spv / sv : nan;
+    }
+    spv_ = spv;
+    sv_ = sv;
+    for (std::size_t k = 0; k < p; ++k) {
+      pv_.push(x[n - p + k] * vol[n - p + k]);
+      v_.push(vol[n - p + k]);
+    }
   }
   void reset() noexcept {
     pv_.reset();

@@ -11,8 +11,10 @@
 /// can be revised tick by tick; the result equals a fresh run over the revised series.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -182,28 +184,51 @@ class stream {
   }
 
   /// Steps [b, e) without touching last_ or the replace snapshot (run() does those once).
+  /// Contiguous inputs are cut into runs of finite bars; an indicator with a `run_block` kernel
+  /// processes each run in one call (equal to as many update() calls), others step one by one.
   void run_range(const double* const* in, const std::ptrdiff_t* stride, double* const* out, std::size_t b,
                  std::size_t e) noexcept {
+    if (b >= e) return;
     Ind s = cur_;  // a local copy the compiler can keep in registers
     std::int64_t count = n_;
-    double x[n_in];
-    double o[n_out];
-    if constexpr (n_in == 1) {
-      const double* p = in[0];
-      const std::ptrdiff_t st = stride[0];
-      double* o0 = out[0];
-      for (std::size_t i = b; i < e; ++i) {
-        x[0] = p[static_cast<std::ptrdiff_t>(i) * st];
-        if (std::isfinite(x[0])) [[likely]] {
-          s.update(x, o);
-          ++count;
-        } else {
-          for (int j = 0; j < n_out; ++j) o[j] = nan;
+    bool contiguous = true;
+    for (int k = 0; k < n_in; ++k) contiguous &= stride[k] == 1;
+    if (contiguous) {
+      // Scan a chunk for missing values, then run the finite bars while they are still in cache
+      // (runs are flushed every `flush_at` bars; cutting a run changes no value).
+      constexpr std::size_t chunk = 1024;
+      constexpr std::size_t flush_at = 8192;
+      const double* ip[n_in];
+      double* op[n_out];
+      auto flush = [&](std::size_t a, std::size_t z) {
+        if (z <= a) return;
+        for (int k = 0; k < n_in; ++k) ip[k] = in[k] + a;
+        for (int m = 0; m < n_out; ++m) op[m] = out[m] + a;
+        run_finite(s, ip, op, z - a);
+        count += static_cast<std::int64_t>(z - a);
+      };
+      std::size_t i = b;
+      std::size_t run_start = b;
+      while (i < e) {
+        const std::size_t stop = std::min(e, i + chunk);
+        const std::size_t j = first_missing(in, i, stop);
+        if (j == stop) {
+          i = stop;
+          if (i - run_start >= flush_at) {
+            flush(run_start, i);
+            run_start = i;
+          }
+          continue;
         }
-        o0[i] = o[0];
-        for (int j = 1; j < n_out; ++j) out[j][i] = o[j];
+        flush(run_start, j);
+        for (int m = 0; m < n_out; ++m) out[m][j] = nan;
+        i = j + 1;
+        run_start = i;
       }
+      flush(run_start, i);
     } else {
+      double x[n_in];
+      double o[n_out];
       for (std::size_t i = b; i < e; ++i) {
         bool ok = true;
         for (int k = 0; k < n_in; ++k) {
@@ -214,13 +239,67 @@ class stream {
           s.update(x, o);
           ++count;
         } else {
-          for (int j = 0; j < n_out; ++j) o[j] = nan;
+          for (int m = 0; m < n_out; ++m) o[m] = nan;
         }
-        for (int j = 0; j < n_out; ++j) out[j][i] = o[j];
+        for (int m = 0; m < n_out; ++m) out[m][i] = o[m];
       }
     }
     cur_ = std::move(s);
     n_ = count;
+  }
+
+  /// n finite bars, contiguous.
+  static void run_finite(Ind& s, const double* const* in, double* const* out, std::size_t n) noexcept {
+    if constexpr (requires { s.run_block(in, out, n); }) {
+      s.run_block(in, out, n);
+    } else {
+      // The state works on a local copy and the arrays are declared unaliased, so that the
+      // compiler keeps the recursion in registers instead of reloading it after every store.
+      Ind local = s;
+      const double* NT_RESTRICT ip[n_in];
+      double* NT_RESTRICT op[n_out];
+      for (int k = 0; k < n_in; ++k) ip[k] = in[k];
+      for (int m = 0; m < n_out; ++m) op[m] = out[m];
+      double x[n_in];
+      double o[n_out];
+      for (std::size_t i = 0; i < n; ++i) {
+        for (int k = 0; k < n_in; ++k) x[k] = ip[k][i];
+        local.update(x, o);
+        for (int m = 0; m < n_out; ++m) op[m][i] = o[m];
+      }
+      s = std::move(local);
+    }
+  }
+
+  /// The first index in [b, e) where some input is NaN or infinite, or e. Scans in chunks with
+  /// a branch-free test on the exponent bits that the compiler vectorises.
+  static std::size_t first_missing(const double* const* in, std::size_t b, std::size_t e) noexcept {
+    constexpr std::size_t chunk = 1024;
+    constexpr std::uint64_t exp_mask = 0x7ff0000000000000ull;
+    std::size_t i = b;
+    while (i < e) {
+      const std::size_t stop = std::min(e, i + chunk);
+      // (bits & exp_mask) + 2^52 reaches bit 63 exactly when the exponent is all ones (NaN, inf):
+      // and/add/or on 64-bit lanes, which SSE2 and NEON vectorise (a 64-bit compare would not).
+      std::uint64_t bad = 0;
+      for (int k = 0; k < n_in; ++k) {
+        const double* p = in[k];
+        for (std::size_t t = i; t < stop; ++t) {
+          std::uint64_t bits;
+          std::memcpy(&bits, p + t, sizeof bits);
+          bad |= (bits & exp_mask) + (std::uint64_t{1} << 52);
+        }
+      }
+      if ((bad >> 63) != 0) {
+        for (std::size_t t = i; t < stop; ++t) {
+          for (int k = 0; k < n_in; ++k) {
+            if (!std::isfinite(in[k][t])) return t;
+          }
+        }
+      }
+      i = stop;
+    }
+    return e;
   }
 
   Ind cur_, prev_, fresh_;
