@@ -4,6 +4,7 @@
 // over the same C++ states.
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -105,6 +106,23 @@ void bind_ta(py::module_& m) {
       "Runs indicator `name` with `params` over float64 arrays (1-D, or 2-D rows in parallel); "
       "returns a tuple of output arrays.");
 
+  // The same C++ streaming state behind a pybind11 method: kept (private) so that the per-call
+  // cost of the two bindings can be compared side by side (benchmarks/compare_ta.py); the public
+  // streaming classes are the Cython ones.
+  py::class_<ta::indicator>(m, "_TaPyStream")
+      .def(py::init([](const std::string& name, const std::vector<double>& params) {
+             return ta::make_indicator(name, params).release();
+           }),
+           py::arg("name"), py::arg("params"))
+      .def(
+          "update",
+          [](ta::indicator& self, double x, bool replace) {
+            double out[3];
+            self.update(&x, out, replace);
+            return out[0];
+          },
+          py::arg("x"), py::arg("replace") = false, "One update of a one-input indicator; returns the first output.");
+
   m.def(
       "_ta_lookback",
       [](const std::string& name, const std::vector<double>& params) {
@@ -155,17 +173,34 @@ void bind_ta(py::module_& m) {
         }
         {
           py::gil_scoped_release nogil;
+          // One pass over the columns: blocks small enough to stay in cache, every feature of
+          // this thread's share run over each block in turn (a feature's state carries over
+          // from block to block, so the values equal whole-array runs).
+          constexpr std::size_t block = 4096;
+          const auto total = static_cast<std::size_t>(n);
           neural_trader::parallel_for(
               nf,
               [&](std::size_t b, std::size_t e) {
+                std::vector<std::vector<const double*>> ip(e - b);
+                std::vector<std::vector<std::ptrdiff_t>> st(e - b);
+                std::vector<std::vector<double*>> op(e - b);
                 for (std::size_t f = b; f < e; ++f) {
-                  std::vector<const double*> ip;
-                  std::vector<std::ptrdiff_t> st;
-                  for (int c : input_cols[f]) {
-                    ip.push_back(cols[static_cast<std::size_t>(c)].data);
-                    st.push_back(cols[static_cast<std::size_t>(c)].col_stride);
+                  for (int c : input_cols[f]) st[f - b].push_back(cols[static_cast<std::size_t>(c)].col_stride);
+                  ip[f - b].resize(input_cols[f].size());
+                  op[f - b].resize(static_cast<std::size_t>(inds[f]->n_out()));
+                }
+                for (std::size_t at = 0; at < total; at += block) {
+                  const std::size_t len = std::min(block, total - at);
+                  for (std::size_t f = b; f < e; ++f) {
+                    auto& fi = ip[f - b];
+                    for (std::size_t k = 0; k < fi.size(); ++k) {
+                      const auto& col = cols[static_cast<std::size_t>(input_cols[f][k])];
+                      fi[k] = col.data + static_cast<std::ptrdiff_t>(at) * col.col_stride;
+                    }
+                    auto& fo = op[f - b];
+                    for (std::size_t j = 0; j < fo.size(); ++j) fo[j] = out_ptr[first_out[f] + j] + at;
+                    inds[f]->run(fi.data(), st[f - b].data(), fo.data(), len);
                   }
-                  inds[f]->run(ip.data(), st.data(), out_ptr.data() + first_out[f], static_cast<std::size_t>(n));
                 }
               },
               num_threads);
