@@ -13,6 +13,16 @@ indicator skips the step, continuing as if the bar had not been there (a window 
 last ``timeperiod`` finite bars). TA-Lib leaves this undefined (one NaN can poison the rest of
 its output); ours is the same in batch and streaming.
 
+Differences from TA-Lib, on purpose (values otherwise equal TA-Lib's within 1e-9, tested):
+
+* recursions are evaluated in forms one operation shorter on the dependency chain (EMA as
+  ``prev * (1 - k) + x * k``, Wilder's smoothing with the reciprocal, running sums updated by
+  ``x - oldest``): equal to rounding, and identical in batch and streaming;
+* periods of 1 are accepted where TA-Lib asks for 2 (SMA, EMA, WMA, WILLR, AROON, ...);
+  PLUS_DI/MINUS_DI need ``timeperiod >= 2`` (TA-Lib's one-bar special case is not implemented);
+* ``matype`` supports SMA, EMA, WMA, DEMA, TEMA and KAMA (not TRIMA, MAMA, T3);
+* missing inputs are skipped (above); TA-Lib's ``unstable period`` settings do not exist here.
+
     >>> import numpy as np, neural_trader as nt
     >>> close = 100 + np.cumsum(np.random.default_rng(1).normal(size=1000))
     >>> rsi = nt.ta.rsi(close, timeperiod=14)
