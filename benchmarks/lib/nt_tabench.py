@@ -240,7 +240,7 @@ def check_close(got: Any, ref: Any, what: str, rtol: float = TOL_RTOL, atol: flo
     if not np.array_equal(gn, rn):
         i = int(np.flatnonzero((gn != rn).ravel())[0])
         raise AssertionError(f"{what}: NaN pattern differs from the reference first at flat index {i} "
-                             f"(got {g.ravel()[i]!r}, reference {r.ravel()[i]!r}); "
+                             f"(got {float(g.ravel()[i])!r}, reference {float(r.ravel()[i])!r}); "
                              f"{int(gn.sum())} NaN vs {int(rn.sum())} in the reference")
     with np.errstate(invalid="ignore"):
         bad = ~rn & ~(np.abs(g - r) <= atol + rtol * np.abs(r)) & ~(g == r)
@@ -248,7 +248,7 @@ def check_close(got: Any, ref: Any, what: str, rtol: float = TOL_RTOL, atol: flo
         i = int(np.flatnonzero(bad.ravel())[0])
         raise AssertionError(f"{what}: {int(bad.sum())} values differ from the reference beyond "
                              f"{rtol:g} rel + {atol:g} abs, first at flat index {i}: "
-                             f"got {g.ravel()[i]!r}, reference {r.ravel()[i]!r}")
+                             f"got {float(g.ravel()[i])!r}, reference {float(r.ravel()[i])!r}")
 
 
 def check_outputs(got: Any, ref: tuple[np.ndarray, ...], what: str, **tol: float) -> None:
