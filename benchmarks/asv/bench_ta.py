@@ -87,16 +87,19 @@ class Batch(_Workload):
 
 
 class BatchContext(_Workload):
-    """polars' rolling_mean(30) / ewm_mean(span=30) on a Series (context for sma / ema), and nt's
+    """polars' rolling_mean(30) / ewm_mean(span=30) and pandas' rolling / ewm on a Series (context
+    for sma / ema), and nt's
     extras vwap / zscore (period 20) vs a polars expression and a TA-Lib composite."""
 
-    params = [["polars rolling_mean", "polars ewm_mean", "vwap-nt", "vwap-polars", "vwap-talib",
+    params = [["polars rolling_mean", "polars ewm_mean", "pandas rolling_mean", "pandas ewm_mean", "vwap-nt", "vwap-polars", "vwap-talib",
                "zscore-nt", "zscore-polars", "zscore-talib"]]
     param_names = ["case"]
 
     def _make(self, case):
         if case.startswith("polars "):
             return tb.PolarsContext(N_BATCH, case.split()[1])
+        if case.startswith("pandas "):
+            return tb.PolarsContext(N_BATCH, "pandas-" + case.split()[1])
         name, engine = case.split("-")
         return tb.BatchExtra(N_BATCH, name, engine)
 

@@ -94,9 +94,9 @@ def test_batch(ta_measure, wl):
     ta_measure(wl)
 
 
-@pytest.mark.parametrize("wl", _params([tb.PolarsContext(SCALE.n_batch, w) for w in ("rolling_mean", "ewm_mean")],
-                                       ["rolling_mean", "ewm_mean"]))
-def test_batch_polars_context(ta_measure, wl):
+@pytest.mark.parametrize("wl", _params([tb.PolarsContext(SCALE.n_batch, w) for w in tb.PolarsContext.LABELS],
+                                       list(tb.PolarsContext.LABELS)))
+def test_batch_frame_context(ta_measure, wl):
     ta_measure(wl)
 
 
