@@ -47,8 +47,10 @@ def _ns(times: dict[str, float], wl: tb.Workload | None) -> float | None:
     return times[wl.label] / wl.n * 1e9
 
 
-def _targets(workloads: list[tb.Workload], med: dict[str, float]) -> list[dict[str, Any]]:
-    """Each target: title, verdict (PASS / MISS / n/a), value."""
+def _targets(workloads: list[tb.Workload], med: dict[str, float],
+             failures: dict[str, str]) -> list[dict[str, Any]]:
+    """Each target: title, verdict (PASS / MISS / FAIL: a case it needs gave a wrong result or
+    crashed / n/a: no figure), value."""
     find: dict[tuple[str, str, str], tb.Workload] = {}
     for w in workloads:
         kind = getattr(w, "kind", "nt" if w.ours else "")
@@ -56,30 +58,49 @@ def _targets(workloads: list[tb.Workload], med: dict[str, float]) -> list[dict[s
 
     rows: list[dict[str, Any]] = []
 
+    failed_now: list[str] = []  # the failed cases the target being computed needs
+
     def row(title: str, ok: bool | None, value: str) -> None:
         verdict = "n/a" if ok is None else ("PASS" if ok else "MISS")
+        if failed_now:
+            verdict, value = "FAIL", f"wrong result or crash: {', '.join(failed_now)}; otherwise {value}"
+        failed_now.clear()
         rows.append({"target": title, "verdict": verdict, "value": value})
 
+    def get(section: str, case: str, kind: str) -> float | None:
+        wl = find.get((section, case, kind))
+        if wl is not None and wl.label in failures:
+            failed_now.append(wl.engine)
+        return _ns(med, wl)
+
     def ratio(section: str, case: str, ours: str, peer: str) -> float | None:
-        o, p = _ns(med, find.get((section, case, ours))), _ns(med, find.get((section, case, peer)))
+        o, p = get(section, case, ours), get(section, case, peer)
         return None if o is None or p is None else p / o
 
     # (1) batch: every indicator >= 1.0x TA-Lib (one line; the table has each ratio), geometric
     # mean >= 1.5x
     got: dict[str, float] = {}
+    bad: list[str] = []
     for name in tb.batch_geomean_cases():
         r = ratio("batch", name, "nt", "talib")
+        if failed_now:
+            bad.append(name)
+            failed_now.clear()
         if r is not None:
             got[name] = r
     k, total = len(got), len(tb.batch_geomean_cases())
     complete = "" if k == total else f"; INCOMPLETE: {k} of {total} have a figure"
+    if bad:
+        complete += f"; WRONG RESULT (no figure): {', '.join(bad)}"
     if k:
         misses = [f"{n} {r:.2f}x" for n, r in got.items() if r < 1.0]
         worst = min(got, key=got.__getitem__)
         value = (f"{k - len(misses)}/{k} >= 1.0 (lowest: {worst} {got[worst]:.2f}x)"
                  + (f"; below: {', '.join(misses)}" if misses else "") + complete)
+        failed_now.extend(f"nt.ta.{b}" for b in bad)
         row("batch: talib/nt >= 1.0 for every indicator", (not misses) if k == total else None, value)
         gm = math.exp(sum(math.log(v) for v in got.values()) / k)
+        failed_now.extend(f"nt.ta.{b}" for b in bad)
         row("batch: geometric mean of talib/nt >= 1.5", gm >= 1.5 if k == total else None,
             f"{gm:.2f}x{complete}")
     else:
@@ -93,14 +114,14 @@ def _targets(workloads: list[tb.Workload], med: dict[str, float]) -> list[dict[s
 
     # (3) streaming
     for name in ("sma", "ema"):
-        ns = _ns(med, find.get(("stream update_many", name, "nt")))
+        ns = get("stream update_many", name, "nt")
         row(f"stream {name.upper()} update_many >= 100 M updates/s", None if ns is None else 1e3 / ns >= 100,
             "no figure" if ns is None else f"{1e3 / ns:,.0f} M/s")
         r = ratio("stream update_many", name, "nt", "talipp-add")
         row(f"stream {name.upper()} update_many >= 50x talipp per update", None if r is None else r >= 50,
             "no figure" if r is None else f"{r:,.0f}x")
     for name in ("sma", "ema", "rsi"):
-        ns = _ns(med, find.get(("stream update", name, "nt")))
+        ns = get("stream update", name, "nt")
         row(f"stream {name.upper()} update() from Python <= 100 ns/call", None if ns is None else ns <= 100,
             "no figure" if ns is None else f"{ns:.0f} ns")
         r = ratio("stream update", name, "nt", "talib")
@@ -215,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
 
     times: dict[str, list[float]] = {w.label: [] for w in runnable}
+    wrong_ns: dict[str, float] = {}  # time of a call whose result failed its check
     t_start = time.perf_counter()
 
     def one(w: tb.Workload, keep: bool) -> None:
@@ -226,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
                 times[w.label].append(dt)
         except Exception as exc:  # noqa: BLE001 - reported, then the exit status says it
             failures[w.label] = f"{type(exc).__name__}: {exc}"
-            traceback.print_exc()
+            if isinstance(exc, AssertionError) and w.last_seconds is not None:
+                wrong_ns[w.label] = w.last_seconds / w.n * 1e9  # shown, never used in a ratio
+            else:
+                traceback.print_exc()
 
     for _ in range(scale.warmup):
         for w in runnable:
@@ -258,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
                 first = False
                 eng = ("* " if w.ours else "  ") + w.engine
                 if w.label in failures:
-                    print(f"  {c:<9} {eng:<62} {w.n:>11,} {'FAILED':>9}   {failures[w.label]}")
+                    took = (f" (took {_fmt_ns(wrong_ns[w.label])} ns/{w.unit} for a wrong result)"
+                            if w.label in wrong_ns else "")
+                    print(f"  {c:<9} {eng:<62} {w.n:>11,} {'FAILED':>9}   {failures[w.label]}{took}")
                     continue
                 if w.label in skipped:
                     print(f"  {c:<9} {eng:<62} {w.n:>11,} {'skipped':>9}")
@@ -275,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # targets -----------------------------------------------------------------------------------
     print("== targets from the issue (informational) ==")
-    target_rows = _targets(workloads, med)
+    target_rows = _targets(workloads, med, failures)
     for t in target_rows:
         print(f"  {t['verdict']:<4}  {t['target']:<60} {t['value']}")
     print()

@@ -284,6 +284,7 @@ class Workload:
         self.n = n
         self.rounds_checked = 0
         self._pending = False
+        self.last_seconds: float | None = None
 
     def available(self) -> str | None:
         """None when the case can run here, else why not (printed as a skip)."""
@@ -327,6 +328,7 @@ class Workload:
     def measure(self) -> float:
         """setup, time run, finish; return the seconds ``run`` took."""
         self.setup()
+        self.last_seconds = None
         try:
             t0 = time.perf_counter()
             self.run()
@@ -335,6 +337,7 @@ class Workload:
             self._pending = False
             self._release()
             raise
+        self.last_seconds = dt  # kept for the report even when the check below fails
         self.finish()
         return dt
 
