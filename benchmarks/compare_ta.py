@@ -194,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--scale", choices=list(tb.SCALES), default=None,
                     help="workload size (default: $NT_BENCH_SCALE or 'default')")
-    ap.add_argument("--reps", type=int, default=None, help="repetitions per case (default: the scale's, at least 3)")
-    ap.add_argument("--only", default=None, help="run only cases whose section or case name contains this text")
+    ap.add_argument("--reps", type=int, default=None,
+                    help="repetitions per case (default: the scale's, at least 3)")
+    ap.add_argument("--only", default=None,
+                    help="run only cases whose section or case name contains this text")
     ap.add_argument("--keep-gc", action="store_true",
                     help="leave the garbage collector on while timing (default: off for every engine alike)")
     ap.add_argument("--json", default=None, help="also write the raw figures to this JSON file")

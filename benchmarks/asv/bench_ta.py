@@ -91,8 +91,8 @@ class BatchContext(_Workload):
     for sma / ema), and nt's
     extras vwap / zscore (period 20) vs a polars expression and a TA-Lib composite."""
 
-    params = [["polars rolling_mean", "polars ewm_mean", "pandas rolling_mean", "pandas ewm_mean", "vwap-nt", "vwap-polars", "vwap-talib",
-               "zscore-nt", "zscore-polars", "zscore-talib"]]
+    params = [["polars rolling_mean", "polars ewm_mean", "pandas rolling_mean", "pandas ewm_mean",
+               "vwap-nt", "vwap-polars", "vwap-talib", "zscore-nt", "zscore-polars", "zscore-talib"]]
     param_names = ["case"]
 
     def _make(self, case):

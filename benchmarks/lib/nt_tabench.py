@@ -120,7 +120,7 @@ def _import_nt_ta() -> Any:
     Any other import failure (a broken build, an error inside the module) propagates: something
     that exists and fails is a failure, not a skip."""
     try:
-        import neural_trader.ta as ta
+        import neural_trader.ta as ta  # noqa: PLR0402 - its ModuleNotFoundError names the module
     except ModuleNotFoundError as exc:
         if exc.name in ("neural_trader.ta", "neural_trader"):
             raise Unavailable(f"{exc.name} is not importable ({exc})") from None
@@ -161,7 +161,7 @@ def _try_import(name: str) -> Any | None:
         return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def have(module: str) -> bool:
     """Whether ``module`` ("talib", "talib.stream", "talipp", "polars", "pandas") imports."""
     return _try_import(module) is not None
@@ -378,7 +378,8 @@ INDICATORS: list[Indicator] = [
     Indicator("trange", ("high", "low", "close"), {}),
     Indicator("stoch", ("high", "low", "close"), {"fastk_period": 5, "slowk_period": 3, "slowk_matype": 0,
                                                  "slowd_period": 3, "slowd_matype": 0}, 2),
-    Indicator("stochf", ("high", "low", "close"), {"fastk_period": 5, "fastd_period": 3, "fastd_matype": 0}, 2),
+    Indicator("stochf", ("high", "low", "close"),
+              {"fastk_period": 5, "fastd_period": 3, "fastd_matype": 0}, 2),
     Indicator("willr", ("high", "low", "close"), {"timeperiod": 14}),
     Indicator("cci", ("high", "low", "close"), {"timeperiod": 14}),
     Indicator("adx", ("high", "low", "close"), {"timeperiod": 14}),
@@ -781,7 +782,8 @@ class StreamMany(Workload):
         self.vals = vals
         self.ref = stream_reference(self.case, self.n)
         # the reference over the values alone (no history): a fresh handle sees only these
-        self.ref_fresh = getattr(need("talib", "ref"), self.case.upper())(self.x, timeperiod=STREAM_PERIOD[self.case])
+        talib_fn = getattr(need("talib", "the streaming reference"), self.case.upper())
+        self.ref_fresh = talib_fn(self.x, timeperiod=STREAM_PERIOD[self.case])
         p = STREAM_PERIOD[self.case]
         if self.kind == "nt":
             self.h = self.cls(p)
@@ -850,7 +852,7 @@ class StreamUpdate(Workload):
         elif self.kind == "talib":
             self.stream = need("talib.stream", self.engine)
             if not hasattr(self.stream.SMA, "update"):
-                raise Unavailable("talib.stream has no O(1) handles (TA-Lib < 0.8): " + self.engine + " skipped")
+                raise Unavailable(f"talib.stream has no O(1) handles (TA-Lib < 0.8): {self.engine} skipped")
         else:
             need("talipp.indicators", self.engine)
 
