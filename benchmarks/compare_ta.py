@@ -313,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         for label, why in failures.items():
             print(f"  {label}: {why}")
 
+    if hasattr(os, "getloadavg"):
+        print("load average at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     if args.json:
         out = {
             "environment": env,

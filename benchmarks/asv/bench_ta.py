@@ -114,9 +114,10 @@ class BatchContext(_Workload):
 
 class Features(_Workload):
     """nt.ta.features(bars, ["sma:20", "ema:12", "rsi:14", "macd:12:26:9", "bbands:20:2"]) over
-    1,000,000 bars vs TA-Lib for those five on the numpy columns + a polars DataFrame."""
+    1,000,000 bars (nt's default threads, and num_threads=1) vs TA-Lib for those five on the numpy
+    columns + a polars DataFrame."""
 
-    params = [["nt", "talib"]]
+    params = [["nt", "nt-1", "talib"]]
     param_names = ["engine"]
 
     def _make(self, engine):

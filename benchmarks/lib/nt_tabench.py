@@ -659,24 +659,35 @@ class Features(Workload):
     The peer takes ``bars["close"].to_numpy()`` (zero-copy) inside the timer, calls TA-Lib's
     SMA, EMA, RSI, MACD and BBANDS, and builds a ``polars.DataFrame`` with the same columns as
     nt's result (names and order taken from nt, ``ts`` included when nt includes it). Both
-    frames are checked column by column against TA-Lib's outputs (nt within 1e-9)."""
+    frames are checked column by column against TA-Lib's outputs (nt within 1e-9).
+
+    nt runs its features in parallel threads by default (``nt.get_num_threads()``); TA-Lib runs
+    on one. The "nt-1" row (``num_threads=1``) shows what the threads contribute."""
 
     section = "features"
     case = "features(" + ", ".join(FEATURE_SPEC) + ")"
 
+    LABELS = {"nt": "nt.ta.features(bars, spec)",
+              "nt-1": "nt.ta.features(bars, spec, num_threads=1) (context)",
+              "talib": "talib x5 on bars[col].to_numpy() + pl.DataFrame"}
+
     def __init__(self, n: int, engine: str) -> None:
         super().__init__(n)
-        assert engine in ("nt", "talib")
+        assert engine in self.LABELS
         self.kind = engine
         self.ours = engine == "nt"
-        self.engine = ("nt.ta.features(bars, spec)" if self.ours
-                       else "talib x5 on bars[col].to_numpy() + pl.DataFrame")
+        self.engine = self.LABELS[engine]
 
     def _resolve(self) -> None:
         need("polars", "features")
         self.talib = need("talib", "the features reference")
-        if self.ours:
+        if self.kind.startswith("nt"):
             self.fn = nt_attr("features")
+        if self.kind == "nt-1":
+            import inspect
+
+            if "num_threads" not in inspect.signature(self.fn).parameters:
+                raise Unavailable("nt.ta.features has no num_threads argument")
 
     def _setup(self) -> None:
         self.bars = make_bars_frame(self.n)
@@ -687,8 +698,11 @@ class Features(Workload):
             f"expected {len(self.ref)} (sma, ema, rsi, macd x3, bbands x3)")
 
     def run(self) -> None:
-        if self.ours:
+        if self.kind == "nt":
             self.out = self.fn(self.bars, FEATURE_SPEC)
+            return
+        if self.kind == "nt-1":
+            self.out = self.fn(self.bars, FEATURE_SPEC, num_threads=1)
             return
         import polars as pl
 
@@ -989,7 +1003,7 @@ def catalogue(scale: Scale) -> list[Workload]:
             w += [PolarsContext(s.n_batch, "ewm_mean"), PolarsContext(s.n_batch, "pandas-ewm_mean")]
     for name in ("vwap", "zscore"):
         w += [BatchExtra(s.n_batch, name, e) for e in ("nt", "polars", "talib")]
-    w += [Features(s.n_features, "nt"), Features(s.n_features, "talib")]
+    w += [Features(s.n_features, e) for e in ("nt", "talib", "nt-1")]
     for name in ("sma", "ema"):
         w += [StreamMany(s.n_many, name, "nt"), StreamMany(s.n_talipp, name, "talipp-add"),
               StreamMany(s.n_talipp, name, "talipp-list"), StreamMany(s.n_many, name, "talib-batch")]

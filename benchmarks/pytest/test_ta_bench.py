@@ -112,8 +112,8 @@ def test_batch_extra(ta_measure, wl):
 # (2) features ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("wl", _params([tb.Features(SCALE.n_features, e) for e in ("nt", "talib")],
-                                       ["nt", "talib-polars"]))
+@pytest.mark.parametrize("wl", _params([tb.Features(SCALE.n_features, e) for e in ("nt", "nt-1", "talib")],
+                                       ["nt", "nt-1thread", "talib-polars"]))
 def test_features(ta_measure, wl):
     ta_measure(wl)
 
