@@ -794,8 +794,7 @@ class StreamMany(Workload):
         x, vals = stream_values(self.n)
         self.x = np.ascontiguousarray(x[HISTORY:])
         self.vals = vals
-        self.ref = stream_reference(self.case, self.n)
-        # the reference over the values alone (no history): a fresh handle sees only these
+        # the reference over these values alone (no history): a fresh handle sees only these
         talib_fn = getattr(need("talib", "the streaming reference"), self.case.upper())
         self.ref_fresh = talib_fn(self.x, timeperiod=STREAM_PERIOD[self.case])
         p = STREAM_PERIOD[self.case]
