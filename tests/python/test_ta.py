@@ -130,10 +130,34 @@ def test_extras_against_slow_references() -> None:
         for t in range(p - 1, len(x)):
             win = x[t - p + 1 : t + 1]
             sd = win.std()
-            ref = 0.0 if sd * sd < 1e-8 else (x[t] - win.mean()) / sd
-            assert math.isclose(z[t], ref, rel_tol=1e-7, abs_tol=1e-7)
+            ref = 0.0 if sd * sd <= 1e-20 * win.mean() ** 2 else (x[t] - win.mean()) / sd
+            assert math.isclose(z[t], ref, rel_tol=1e-9, abs_tol=1e-9)
             vv = v[t - p + 1 : t + 1]
             assert math.isclose(w[t], float((win * vv).sum() / vv.sum()), rel_tol=1e-12)
+
+
+def test_var_is_accurate_for_tiny_variance_around_a_large_mean() -> None:
+    # E[x^2] - E[x]^2 on raw values would lose every digit here; exact two-pass reference (fsum)
+    x = 1e4 + np.cumsum(np.random.default_rng(0).normal(0.0, 1e-3, 100_000))
+    v = nt.ta.var(x, 20)
+    s = nt.ta.stddev(x, 20)
+    for t in range(19, len(x), 997):
+        w = x[t - 19 : t + 1]
+        m = math.fsum(w) / 20
+        ref = math.fsum((u - m) ** 2 for u in w) / 20
+        assert math.isclose(v[t], ref, rel_tol=1e-10), t
+        assert math.isclose(s[t], math.sqrt(ref), rel_tol=1e-10), t
+
+
+def test_zscore_is_accurate_for_tiny_variance_around_a_large_mean() -> None:
+    rng = np.random.default_rng(3)
+    x = 1e6 + np.cumsum(rng.normal(0.0, 1e-3, 5000))  # std ~1e-3 around 1e6: x^2 ~ 1e12
+    z = nt.ta.zscore(x, 50)
+    for t in range(49, 5000, 97):
+        win = x[t - 49 : t + 1]
+        d = win - win.mean()
+        ref = (x[t] - win.mean()) / math.sqrt((d * d).mean())
+        assert math.isclose(z[t], ref, rel_tol=1e-6, abs_tol=1e-6), t
 
 
 ALL_CASES = [(n, p) for n in sorted(CASES) for p in CASES[n]] + [

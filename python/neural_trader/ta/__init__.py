@@ -17,7 +17,8 @@ Differences from TA-Lib, on purpose (values otherwise equal TA-Lib's within 1e-9
 
 * recursions are evaluated in forms one operation shorter on the dependency chain (EMA as
   ``prev * (1 - k) + x * k``, Wilder's smoothing with the reciprocal, running sums updated by
-  ``x - oldest``): equal to rounding, and identical in batch and streaming;
+  ``x - oldest``, VAR/STDDEV/BBANDS/ZSCORE by a rolling Welford update): equal to rounding, and
+  identical in batch and streaming;
 * periods of 1 are accepted where TA-Lib asks for 2 (SMA, EMA, WMA, WILLR, AROON, ...);
   PLUS_DI/MINUS_DI need ``timeperiod >= 2`` (TA-Lib's one-bar special case is not implemented);
 * ``matype`` supports SMA, EMA, WMA, DEMA, TEMA and KAMA (not TRIMA, MAMA, T3);
@@ -116,14 +117,16 @@ def stddev(real: Any, timeperiod: int = 5, nbdev: float = 1.0) -> Any:
 
 def var(real: Any, timeperiod: int = 5, nbdev: float = 1.0) -> Any:
     """Population variance over ``timeperiod`` (``nbdev`` is accepted and ignored, as TA-Lib does).
-    Look-back ``timeperiod - 1``."""
+    Look-back ``timeperiod - 1``. A rolling Welford update (O(1) per step) keeps it accurate
+    when the variance is tiny next to the squared mean, where E[x^2] - E[x]^2 loses every digit."""
     return _run("var", (real,), (timeperiod, nbdev), {})
 
 
 def zscore(real: Any, timeperiod: int = 20) -> Any:
     """Rolling z-score (not in TA-Lib): ``(x - mean) / std`` over the last ``timeperiod`` inputs,
-    population standard deviation; 0 on a flat window (variance below 1e-8). Look-back
-    ``timeperiod - 1``."""
+    population standard deviation, computed with a rolling Welford update (accurate even for a
+    tiny variance around a large mean); 0 on a flat window (variance at most 1e-20 of the squared
+    mean). Look-back ``timeperiod - 1``."""
     return _run("zscore", (real,), (timeperiod,), {})
 
 

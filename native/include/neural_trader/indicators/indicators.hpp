@@ -404,109 +404,33 @@ class ma_any {
   std::vector<kama> kama_;
 };
 
-/// Bollinger bands: (upper, middle, lower) = MA ± nbdev × population standard deviation over
-/// `period` (the deviation is around the simple mean whatever the matype, as in TA-Lib; a
-/// variance below 1e-8 counts as zero, as in TA-Lib).
-struct bbands {
-  static constexpr int n_in = 1, n_out = 3;
-  bbands(int period, double up, double dn, int matype)
-      : win_(period), ma_(matype, period), period_(period), up_(up), dn_(dn), matype_(matype) {}
-  int lookback() const noexcept { return ma_.lookback(); }
-  void update(const double* in, double* out) noexcept {
-    const double x = in[0];
-    const double old = win_.oldest();
-    sum_ += x - old;
-    sumsq_ += x * x - old * old;
-    win_.push(x);
-    const double mid = matype_ == 0 ? (win_.full() ? sum_ / period_ : nan) : ma_.update(x);
-    if (!win_.full() || std::isnan(mid)) {
-      out[0] = out[1] = out[2] = nan;
-      return;
-    }
-    const double mean = sum_ / period_;
-    const double var = sumsq_ / period_ - mean * mean;
-    const double sd = ta_is_zero_or_neg(var) ? 0.0 : std::sqrt(var);
-    out[0] = mid + up_ * sd;
-    out[1] = mid;
-    out[2] = mid - dn_ * sd;
-  }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
-    const double* x = in[0];
-    const std::size_t p = win_.capacity();
-    if (matype_ != 0 || n < 2 * p) {
-      double o[3];
-      for (std::size_t i = 0; i < n; ++i) {
-        update(x + i, o);
-        out[0][i] = o[0];
-        out[1][i] = o[1];
-        out[2][i] = o[2];
-      }
-      return;
-    }
-    double o[3];
-    for (std::size_t i = 0; i < p; ++i) {
-      update(x + i, o);
-      out[0][i] = o[0];
-      out[1][i] = o[1];
-      out[2][i] = o[2];
-    }
-    const double div = period_;
-    double sum = sum_, sumsq = sumsq_;
-    double* up = out[0];
-    double* md = out[1];
-    double* lo = out[2];
-    for (std::size_t i = p; i < n; ++i) {
-      const double a = x[i], b = x[i - p];
-      sum += a - b;
-      sumsq += a * a - b * b;
-      const double mean = sum / div;
-      const double var = sumsq / div - mean * mean;
-      const double sd = ta_is_zero_or_neg(var) ? 0.0 : std::sqrt(var);
-      up[i] = mean + up_ * sd;
-      md[i] = mean;
-      lo[i] = mean - dn_ * sd;
-    }
-    sum_ = sum;
-    sumsq_ = sumsq;
-    win_.assign_tail(x + n - p);
-  }
-  void reset() noexcept {
-    win_.reset();
-    ma_.reset();
-    sum_ = sumsq_ = 0.0;
-  }
-  template <class V>
-  void visit(V& v) {
-    v(win_);
-    v(ma_);
-    v(sum_);
-    v(sumsq_);
-  }
-
- private:
-  window win_;
-  ma_any ma_;
-  int period_;
-  double up_, dn_;
-  int matype_;
-  double sum_ = 0.0, sumsq_ = 0.0;
-};
-
-/// Population variance over `period` (TA-Lib's VAR ignores nbdev; so do we).
+/// Population variance over `period` (TA-Lib's VAR ignores nbdev; so do we), accurate when the
+/// variance is tiny next to the squared mean (where E[x^2] - E[x]^2 on raw values loses every
+/// digit; TA-Lib 0.8's values agree with a two-pass computation). Running sums of x - K and
+/// (x - K)^2 around a shift K near the mean, O(1) per step; an exact two-pass refresh over the
+/// window (when it first fills, then every `refresh` steps: amortised O(1)) resets K to the mean
+/// and the sums, so neither drift nor a wandering mean costs digits.
 struct var {
   static constexpr int n_in = 1, n_out = 1;
-  explicit var(int period) : win_(period), period_(period) {}
+  explicit var(int period)
+      : win_(period), period_(period), refresh_(period * 2 > 128 ? period * 2 : 128) {}
   int lookback() const noexcept { return period_ - 1; }
+  /// One step; the variance of the window, NaN until it is full.
   double variance(double x) noexcept {
+    if (!win_.full()) {
+      win_.push(x);
+      if (!win_.full()) return nan;
+      exact([this](std::size_t i) { return win_.at(i); });
+      return moments(s1_, s2_, mean_);
+    }
     const double old = win_.oldest();
-    sum_ += x - old;
-    sumsq_ += x * x - old * old;
     win_.push(x);
-    if (!win_.full()) return nan;
-    const double m1 = sum_ / period_;
-    const double m2 = sumsq_ / period_;
-    mean_ = m1;
-    return m2 - m1 * m1;
+    if (++since_ >= refresh_) {
+      exact([this](std::size_t i) { return win_.at(i); });
+    } else {
+      roll(x, old, s1_, s2_);
+    }
+    return moments(s1_, s2_, mean_);
   }
   /// The window's mean as of the last variance() call.
   double mean() const noexcept { return mean_; }
@@ -521,19 +445,25 @@ struct var {
       emit(i, v, mean_);
     }
     if (i == n) return;
-    const double div = period_;
-    double sum = sum_, sumsq = sumsq_, m1 = mean_;
+    double s1 = s1_, s2 = s2_, mean = mean_;
+    int since = since_;
     for (; i < n; ++i) {
-      const double a = x[i], b = x[i - p];
-      sum += a - b;
-      sumsq += a * a - b * b;
-      m1 = sum / div;
-      const double m2 = sumsq / div;
-      emit(i, m2 - m1 * m1, m1);
+      if (++since >= refresh_) {
+        const double* w = x + (i + 1 - p);
+        exact([w](std::size_t j) { return w[j]; });
+        s1 = s1_;
+        s2 = s2_;
+        since = 0;
+      } else {
+        roll(x[i], x[i - p], s1, s2);
+      }
+      const double v = moments(s1, s2, mean);
+      emit(i, v, mean);
     }
-    sum_ = sum;
-    sumsq_ = sumsq;
-    mean_ = m1;
+    s1_ = s1;
+    s2_ = s2;
+    mean_ = mean;
+    since_ = since;
     win_.assign_tail(x + n - p);
   }
   void update(const double* in, double* out) noexcept { out[0] = variance(in[0]); }
@@ -543,20 +473,123 @@ struct var {
   }
   void reset() noexcept {
     win_.reset();
-    sum_ = sumsq_ = 0.0;
+    k_ = s1_ = s2_ = mean_ = 0.0;
+    since_ = 0;
   }
   template <class V>
   void visit(V& v) {
     v(win_);
-    v(sum_);
-    v(sumsq_);
+    v(k_);
+    v(s1_);
+    v(s2_);
+    v(mean_);
+    v(since_);
+    v.check(since_ >= 0 && since_ < refresh_, "variance refresh counter");
   }
 
  private:
+  /// Two-pass over the window (oldest first): K = the mean, sums of deviations from it.
+  template <class At>
+  void exact(At&& at) noexcept {
+    const std::size_t p = win_.capacity();
+    double s = 0.0;
+    for (std::size_t i = 0; i < p; ++i) s += at(i);
+    const double k = s / period_;
+    double a = 0.0, q = 0.0;
+    for (std::size_t i = 0; i < p; ++i) {
+      const double d = at(i) - k;
+      a += d;
+      q += d * d;
+    }
+    k_ = k;
+    s1_ = a;
+    s2_ = q;
+    since_ = 0;
+  }
+  void roll(double x, double old, double& s1, double& s2) const noexcept {
+    const double a = x - k_, b = old - k_;
+    s1 += a - b;
+    s2 += a * a - b * b;
+  }
+  /// Variance from the shifted sums; sets the mean.
+  double moments(double s1, double s2, double& mean) const noexcept {
+    const double m1 = s1 / period_;
+    mean = k_ + m1;
+    const double v = s2 / period_ - m1 * m1;
+    return v > 0.0 ? v : 0.0;
+  }
+
   window win_;
   int period_;
-  double sum_ = 0.0, sumsq_ = 0.0;
-  double mean_ = 0.0;  // derived from sum_, not state
+  int refresh_;
+  double k_ = 0.0, s1_ = 0.0, s2_ = 0.0, mean_ = 0.0;
+  int since_ = 0;
+};
+
+/// Bollinger bands: (upper, middle, lower) = MA ± nbdev × population standard deviation over
+/// `period` (the deviation is around the simple mean whatever the matype, as in TA-Lib; a
+/// variance below 1e-8 counts as zero, as in TA-Lib). Mean and deviation come from the rolling
+/// Welford state of `var`; for matype 0 the middle band is that mean.
+struct bbands {
+  static constexpr int n_in = 1, n_out = 3;
+  bbands(int period, double up, double dn, int matype)
+      : v_(period), ma_(matype, period), period_(period), up_(up), dn_(dn), matype_(matype) {}
+  int lookback() const noexcept { return ma_.lookback(); }
+  void emit(double var_, double mean, double ma, double* out) const noexcept {
+    const double mid = matype_ == 0 ? mean : ma;
+    if (std::isnan(var_) || std::isnan(mid)) {
+      out[0] = out[1] = out[2] = nan;
+      return;
+    }
+    const double sd = ta_is_zero_or_neg(var_) ? 0.0 : std::sqrt(var_);
+    out[0] = mid + up_ * sd;
+    out[1] = mid;
+    out[2] = mid - dn_ * sd;
+  }
+  void update(const double* in, double* out) noexcept {
+    const double v = v_.variance(in[0]);
+    const double ma = matype_ == 0 ? nan : ma_.update(in[0]);
+    emit(v, v_.mean(), ma, out);
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* x = in[0];
+    double* up = out[0];
+    double* md = out[1];
+    double* lo = out[2];
+    if (matype_ != 0) {
+      double o[3];
+      for (std::size_t i = 0; i < n; ++i) {
+        update(x + i, o);
+        up[i] = o[0];
+        md[i] = o[1];
+        lo[i] = o[2];
+      }
+      return;
+    }
+    v_.each(x, n, [&](std::size_t i, double v, double m) {
+      double o[3];
+      emit(v, m, nan, o);
+      up[i] = o[0];
+      md[i] = o[1];
+      lo[i] = o[2];
+    });
+  }
+  void reset() noexcept {
+    v_.reset();
+    ma_.reset();
+  }
+  template <class V>
+  void visit(V& v) {
+    v(v_);
+    v(ma_);
+  }
+
+ private:
+  var v_;
+  ma_any ma_;
+  int period_;
+  double up_, dn_;
+  int matype_;
 };
 
 /// Population standard deviation × nbdev (a variance below 1e-8 gives 0, as in TA-Lib).
@@ -589,27 +622,25 @@ struct stddev {
   double nbdev_;
 };
 
-/// Rolling z-score (not in TA-Lib): (x - mean) / population standard deviation over `period`;
-/// 0 when the variance is below 1e-8 (a flat window), like TA-Lib's STDDEV treats it.
+/// Rolling z-score (not in TA-Lib): (x - mean) / population standard deviation over the last
+/// `period` inputs (the rolling Welford state of `var`); 0 on a flat window (variance at most
+/// 1e-20 of the squared mean, i.e. rounding noise).
 struct zscore {
   static constexpr int n_in = 1, n_out = 1;
   explicit zscore(int period) : v_(period), period_(period) {}
   int lookback() const noexcept { return period_ - 1; }
+  static double z(double x, double var, double mean) noexcept {
+    if (!(var > 1e-20 * mean * mean) || !(var > 0.0)) return 0.0;
+    return (x - mean) / std::sqrt(var);
+  }
   void update(const double* in, double* out) noexcept {
-    const double x = in[0];
-    const double v2 = v_.variance(x);
-    if (std::isnan(v2)) {
-      out[0] = nan;
-      return;
-    }
-    out[0] = ta_is_zero_or_neg(v2) ? 0.0 : (x - v_.mean()) / std::sqrt(v2);
+    const double v = v_.variance(in[0]);
+    out[0] = std::isnan(v) ? nan : z(in[0], v, v_.mean());
   }
   void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     double* o = out[0];
     const double* x = in[0];
-    v_.each(x, n, [o, x](std::size_t i, double v, double m) {
-      o[i] = std::isnan(v) ? nan : (ta_is_zero_or_neg(v) ? 0.0 : (x[i] - m) / std::sqrt(v));
-    });
+    v_.each(x, n, [o, x](std::size_t i, double v, double m) { o[i] = std::isnan(v) ? nan : z(x[i], v, m); });
   }
   void reset() noexcept { v_.reset(); }
   template <class V>
