@@ -47,7 +47,7 @@ view2d check_input(const py::array& a, std::size_t k, py::ssize_t rows, py::ssiz
 }
 
 /// Runs a fresh copy of `proto` over every row.
-py::tuple run_batch(const ta::indicator& proto, const std::vector<py::array>& inputs, int num_threads) {
+py::tuple run_batch(ta::indicator& proto, const std::vector<py::array>& inputs, int num_threads) {
   const int n_in = proto.n_in();
   const int n_out = proto.n_out();
   if (static_cast<int>(inputs.size()) != n_in) {
@@ -69,7 +69,9 @@ py::tuple run_batch(const ta::indicator& proto, const std::vector<py::array>& in
   {
     py::gil_scoped_release nogil;
     auto work = [&](std::size_t b, std::size_t e) {
-      auto ind = proto.clone();
+      // one row: the fresh prototype itself; several: a copy per thread, reset between rows
+      std::unique_ptr<ta::indicator> own = rows > 1 ? proto.clone() : nullptr;
+      ta::indicator* ind = own ? own.get() : &proto;
       std::vector<const double*> ip(static_cast<std::size_t>(n_in));
       std::vector<std::ptrdiff_t> st(static_cast<std::size_t>(n_in));
       std::vector<double*> op(static_cast<std::size_t>(n_out));

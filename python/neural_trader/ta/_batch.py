@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -9,12 +10,10 @@ import polars as pl
 
 from .. import _core
 from ..errors import DTypeError, InvalidArgumentError
-from ._spec import Spec, get_spec
+from ._spec import SPECS, Spec, get_spec
 
 
 def _pandas_series_type() -> Any:
-    import sys
-
     pd = sys.modules.get("pandas")  # only if the caller already uses pandas
     return None if pd is None else pd.Series
 
@@ -53,22 +52,47 @@ def _wrap(like: Any, values: np.ndarray, name: str) -> Any:
     return values
 
 
+_F64 = np.dtype(np.float64)
+
+
+def _fast_params(spec: Spec, values: tuple[Any, ...]) -> list[float]:
+    """The public functions pass every parameter positionally, in order: check types only."""
+    out: list[float] = []
+    for p, v in zip(spec.params, values):
+        t = type(v)
+        if t is int or (t is float and (not p.integer or v == int(v))):
+            out.append(float(v))
+        else:
+            return spec.param_values(values, {}, spec.name)  # the slow path explains what is wrong
+    return out
+
+
 def run(spec_name: str, inputs: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Runs one indicator over whole arrays."""
-    spec = get_spec(spec_name)
-    params = spec.param_values(args, kwargs, spec.name)
+    spec = SPECS.get(spec_name) or get_spec(spec_name)
+    params = _fast_params(spec, args) if not kwargs and len(args) == len(spec.params) else \
+        spec.param_values(args, kwargs, spec.name)
     return run_spec(spec, inputs, params)
 
 
 def run_spec(spec: Spec, inputs: tuple[Any, ...], params: list[float]) -> Any:
     if len(inputs) != len(spec.inputs):
         raise InvalidArgumentError(f"{spec.name} takes {len(spec.inputs)} input(s) ({', '.join(spec.inputs)})")
-    arrays = [_to_float64(x, f"{spec.name}: {n}") for x, n in zip(inputs, spec.inputs)]
+    plain = True
+    arrays = []
+    for x, n in zip(inputs, spec.inputs):
+        if type(x) is np.ndarray and x.dtype == _F64 and 1 <= x.ndim <= 2:
+            arrays.append(x)
+        else:
+            plain = False
+            arrays.append(_to_float64(x, f"{spec.name}: {n}"))
     shape = arrays[0].shape
     for a, n in zip(arrays, spec.inputs):
         if a.shape != shape:
             raise InvalidArgumentError(f"{spec.name}: inputs differ in shape ({n}: {a.shape}, {spec.inputs[0]}: {shape})")
     outs = _core._ta_batch(spec.name, params, arrays, 0)
+    if plain or type(inputs[0]) is np.ndarray:
+        return outs[0] if len(outs) == 1 else outs
     first = inputs[0]
     if len(outs) == 1:
         return _wrap(first, outs[0], "real")
