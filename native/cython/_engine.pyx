@@ -368,3 +368,6 @@ cdef class RingPort:
             return None
         finally:
             self._release(buf, stack)
+
+
+include "sketch.pxi"
