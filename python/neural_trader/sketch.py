@@ -370,7 +370,7 @@ class CountMinSketch:
 
     def estimate_many(self, items: Any) -> npt.NDArray[np.uint64]:
         """Estimated counts of a batch (uint64 array)."""
-        return self._impl.estimate_many(_prepare(items))  # type: ignore[no-any-return]
+        return self._impl.estimate_many(_prepare(items))
 
     def top_k(self, k: int = 10) -> list[tuple[Any, int]]:
         """The ``k`` tracked heavy hitters with the largest estimates, as ``(item, estimate)``
@@ -429,7 +429,7 @@ class CountMinSketch:
 
     def table(self) -> npt.NDArray[np.uint64]:
         """A copy of the counters, shape ``(depth, width)``."""
-        return self._impl.table()  # type: ignore[no-any-return]
+        return self._impl.table()
 
     def merge(self, other: CountMinSketch) -> None:
         """Add another sketch's counts in place (same width, depth and seed); heavy-hitter
@@ -456,7 +456,7 @@ class CountMinSketch:
 
     def to_bytes(self) -> bytes:
         """Serialised form: a checksummed, versioned envelope (format 1)."""
-        return self._impl.to_bytes()  # type: ignore[no-any-return]
+        return self._impl.to_bytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CountMinSketch:
@@ -720,8 +720,8 @@ class Reservoir:
 
     def _offer(self, n: int, w: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         if self.weighted:
-            return self._core.offer_weighted(w)  # type: ignore[no-any-return]
-        return self._core.offer(n)  # type: ignore[no-any-return]
+            return self._core.offer_weighted(w)
+        return self._core.offer(n)
 
     def add(self, item: Any, weight: float | None = None) -> None:
         """Offer one Python object (with its weight in weighted mode)."""
@@ -781,7 +781,7 @@ class Reservoir:
 
     def indices(self) -> npt.NDArray[np.int64]:
         """Stream positions (0-based, over everything offered) of the sampled items, in slot order."""
-        return self._core.indices()  # type: ignore[no-any-return]
+        return self._core.indices()
 
     def __len__(self) -> int:
         """Number of items in the sample: min(k, seen) (weighted: items of positive weight)."""
@@ -877,7 +877,7 @@ class Reservoir:
             payload = _ITEMS_OBJECTS + pickle.dumps(self._objects, protocol=pickle.HIGHEST_PROTOCOL)
         else:
             payload = _ITEMS_EMPTY
-        return self._core.serialize(payload)  # type: ignore[no-any-return]
+        return self._core.serialize(payload)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Reservoir:
