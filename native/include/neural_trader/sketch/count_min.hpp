@@ -169,34 +169,14 @@ class count_min {
   /// cells of the item `ahead` positions on are computed and prefetched first (the table is
   /// usually larger than the L2 cache).
   void update_hashes(const std::uint64_t* h, const std::uint64_t* counts, std::size_t n) noexcept {
-    constexpr std::size_t ahead = 8, max_rows = 16;
-    if (depth_ > max_rows) {
+    if (depth_ > max_prefetch_rows) {
       for (std::size_t i = 0; i < n; ++i) update_hash(h[i], counts ? counts[i] : 1);
       return;
     }
-    std::size_t cells[ahead][max_rows];
-    std::uint64_t* t = table_.data();
-    auto prepare = [&](std::size_t i) noexcept {
-      std::size_t* c = cells[i % ahead];
-      for (std::uint32_t r = 0; r < depth_; ++r) {
-        c[r] = static_cast<std::size_t>(r * width_) + column(r, h[i]);
-        prefetch_cell(t + c[r]);
-      }
-    };
-    for (std::size_t i = 0; i < n && i < ahead; ++i) prepare(i);
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint64_t count = counts ? counts[i] : 1;
-      const std::size_t* c = cells[i % ahead];
-      total_ = sat_add(total_, count);
-      if (!conservative_) {
-        for (std::uint32_t r = 0; r < depth_; ++r) t[c[r]] = sat_add(t[c[r]], count);
-      } else {
-        std::uint64_t est = std::numeric_limits<std::uint64_t>::max();
-        for (std::uint32_t r = 0; r < depth_; ++r) est = std::min(est, t[c[r]]);
-        const std::uint64_t target = sat_add(est, count);
-        for (std::uint32_t r = 0; r < depth_; ++r) t[c[r]] = std::max(t[c[r]], target);
-      }
-      if (i + ahead < n) prepare(i + ahead);
+    if (conservative_) {
+      if (counts) batch<true, true>(h, counts, n); else batch<true, false>(h, counts, n);
+    } else {
+      if (counts) batch<false, true>(h, counts, n); else batch<false, false>(h, counts, n);
     }
   }
 
@@ -308,6 +288,58 @@ class count_min {
   }
 
  private:
+  static constexpr std::uint32_t max_prefetch_rows = 16;
+
+  template <bool Conservative, bool Counts>
+  void batch(const std::uint64_t* h, const std::uint64_t* counts, std::size_t n) noexcept {
+    constexpr std::size_t ahead = 8;
+    std::size_t cells[ahead][max_prefetch_rows];
+    std::uint64_t* t = table_.data();
+    const std::uint32_t depth = depth_;
+    const std::uint64_t width = width_;
+    // Local copies: the table is uint64_t too, so the compiler would reload these after each store.
+    std::uint64_t a[max_prefetch_rows], b[max_prefetch_rows];
+    for (std::uint32_t r = 0; r < depth; ++r) {
+      a[r] = a_[r];
+      b[r] = b_[r];
+    }
+    auto prepare = [&](std::size_t i) noexcept {
+      std::size_t* c = cells[i % ahead];
+      const std::uint64_t hi = h[i];
+      for (std::uint32_t r = 0; r < depth; ++r) {
+        c[r] = static_cast<std::size_t>(r * width + mulhi64(hi * a[r] + b[r], width));
+        prefetch_cell(t + c[r]);
+      }
+    };
+    for (std::size_t i = 0; i < n && i < ahead; ++i) prepare(i);
+    std::uint64_t total = total_;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t* c = cells[i % ahead];
+      if constexpr (!Counts) {
+        total += static_cast<std::uint64_t>(total != std::numeric_limits<std::uint64_t>::max());
+        if constexpr (!Conservative) {
+          for (std::uint32_t r = 0; r < depth; ++r) {
+            std::uint64_t& x = t[c[r]];
+            x += static_cast<std::uint64_t>(x != std::numeric_limits<std::uint64_t>::max());
+          }
+        }
+      } else {
+        total = sat_add(total, counts[i]);
+        if constexpr (!Conservative) {
+          for (std::uint32_t r = 0; r < depth; ++r) t[c[r]] = sat_add(t[c[r]], counts[i]);
+        }
+      }
+      if constexpr (Conservative) {
+        std::uint64_t est = std::numeric_limits<std::uint64_t>::max();
+        for (std::uint32_t r = 0; r < depth; ++r) est = std::min(est, t[c[r]]);
+        const std::uint64_t target = sat_add(est, Counts ? counts[i] : 1);
+        for (std::uint32_t r = 0; r < depth; ++r) t[c[r]] = std::max(t[c[r]], target);
+      }
+      if (i + ahead < n) prepare(i + ahead);
+    }
+    total_ = total;
+  }
+
   static void prefetch_cell(const void* p) noexcept {
 #if defined(__GNUC__) || defined(__clang__)
     __builtin_prefetch(p, 1, 3);

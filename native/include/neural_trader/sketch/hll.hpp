@@ -90,16 +90,27 @@ class hyperloglog {
 
   /// Batch updates of hashes (hot loop: no allocation, no exception).
   void update_hashes(const std::uint64_t* h, std::size_t n) noexcept {
-    for (std::size_t i = 0; i < n; ++i) update_hash(h[i]);
-  }
-  void update_ints(const std::int64_t* v, std::size_t n) noexcept {
-    const int shift = 64 - lg_k_;
-    const std::uint64_t low = std::uint64_t{1} << (lg_k_ - 1);
+    const int p = lg_k_;
+    const std::uint64_t low = std::uint64_t{1} << (p - 1);
     std::uint8_t* regs = regs_.data();
     for (std::size_t i = 0; i < n; ++i) {
-      const std::uint64_t h = hasher_.hash_int(v[i]);
+      const std::size_t idx = static_cast<std::size_t>(h[i] >> (64 - p));
+      const std::uint8_t rank = rank_of((h[i] << p) | low);
+      const std::uint8_t old = regs[idx];
+      if (rank > old) change(idx, old, rank);
+    }
+  }
+  void update_ints(const std::int64_t* v, std::size_t n) noexcept {
+    // Locals: a register store (uint8_t) may alias any member, so the compiler would reload them.
+    const item_hasher hasher = hasher_;
+    const int p = lg_k_;
+    const int shift = 64 - p;
+    const std::uint64_t low = std::uint64_t{1} << (p - 1);
+    std::uint8_t* regs = regs_.data();
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t h = hasher.hash_int(v[i]);
       const std::size_t idx = static_cast<std::size_t>(h >> shift);
-      const std::uint8_t rank = rank_of((h << lg_k_) | low);
+      const std::uint8_t rank = rank_of((h << p) | low);
       const std::uint8_t old = regs[idx];
       if (rank > old) change(idx, old, rank);
     }
