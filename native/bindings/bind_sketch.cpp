@@ -261,15 +261,58 @@ py::object key_to_python(const nts::item_key& k) {
 }
 
 // ---------------------------------------------------------------------------------------------
-struct py_hll {
+// A sketch is single-writer. A batch call runs with the GIL released, so another Python thread
+// could meanwhile call a method that reallocates what the batch is writing (merge folding an
+// HLL, the heavy-hitter list of a count-min): `busy` (only touched with the GIL held) makes such
+// calls raise instead of crashing.
+struct busy_flag {
+  int readers = 0;
+  bool writer = false;
+};
+
+class busy_guard {
+ public:
+  busy_guard(busy_flag& f, const char* what, bool write) : f_(f), write_(write) {
+    if (write) check_write(f, what); else check_read(f, what);
+    if (write) f_.writer = true; else ++f_.readers;
+  }
+  ~busy_guard() {
+    if (write_) f_.writer = false; else --f_.readers;
+  }
+  busy_guard(const busy_guard&) = delete;
+  busy_guard& operator=(const busy_guard&) = delete;
+  /// Raises while a batch call writes the sketch on another thread.
+  static void check_read(const busy_flag& f, const char* what) {
+    if (f.writer) fail(what);
+  }
+  /// Raises while any batch call uses the sketch on another thread.
+  static void check_write(const busy_flag& f, const char* what) {
+    if (f.writer || f.readers > 0) fail(what);
+  }
+
+ private:
+  [[noreturn]] static void fail(const char* what) {
+    nt_bind::raise("InvalidArgumentError", std::string(what) +
+                                               " is in a batch call on another thread (a sketch has one writer at a time)");
+  }
+  busy_flag& f_;
+  bool write_;
+};
+
+struct py_hll : busy_flag {
+  explicit py_hll(nts::hyperloglog x) : s(std::move(x)) {}
+  py_hll(const py_hll& o) : busy_flag(), s(o.s) {}
   nts::hyperloglog s;
 };
 
-struct py_cms {
+struct py_cms : busy_flag {
+  explicit py_cms(nts::count_min x) : s(std::move(x)) {}
+  py_cms(const py_cms& o) : busy_flag(), s(o.s) {}
   nts::count_min s;
 };
 
-struct py_bloom {
+struct py_bloom : busy_flag {
+  explicit py_bloom(nts::bloom_filter x) : s(std::move(x)) {}
   nts::bloom_filter s;
 };
 
@@ -289,12 +332,13 @@ void bind_hll(py::module_& m) {
   py::class_<py_hll> c(m, "HyperLogLog", R"doc(HyperLogLog(lg_k=12, seed=0)
 
 HyperLogLog distinct counter (compiled core). Use ``neural_trader.HyperLogLog``.)doc");
-  c.def(py::init([](int lg_k, std::uint64_t seed) { return py_hll{nts::hyperloglog(lg_k, seed)}; }), py::arg("lg_k") = 12,
+  c.def(py::init([](int lg_k, std::uint64_t seed) { return py_hll(nts::hyperloglog(lg_k, seed)); }), py::arg("lg_k") = 12,
         py::arg("seed") = 0)
       .def("update", [](py_hll& self, py::handle item) { self.s.update_hash(hash_one(self.s.hasher(), item)); },
            py::arg("item"), "Add one item (the pybind11 path; the public class uses the Cython one).")
       .def("update_many", [](py_hll& self, py::handle items) {
         item_batch b(items, self.s.hasher());
+        busy_guard guard(self, "HyperLogLog", true);
         if (b.kind() == item_batch::i64 || b.kind() == item_batch::f64) {  // fused hash + update
           auto run = [&] {
             if (b.kind() == item_batch::i64) self.s.update_ints(b.int_data(), b.size());
@@ -319,16 +363,23 @@ HyperLogLog distinct counter (compiled core). Use ``neural_trader.HyperLogLog``.
            "Upper bound at k standard deviations.")
       .def("relative_error", [](const py_hll& self) { return self.s.relative_error(); },
            "Relative standard error of the estimate.")
-      .def("merge", [](py_hll& self, const py_hll& other) { self.s.merge(other.s); }, py::arg("other"),
+      .def("merge", [](py_hll& self, const py_hll& other) {
+        busy_guard::check_write(self, "HyperLogLog");
+        busy_guard::check_read(other, "HyperLogLog");
+        self.s.merge(other.s);
+      }, py::arg("other"),
            "Union in place (folds down to the smaller lg_k).")
-      .def("fold_to", [](py_hll& self, int lg_k) { self.s.fold_to(lg_k); }, py::arg("lg_k"), "Reduce to a smaller lg_k.")
-      .def("copy", [](const py_hll& self) { return py_hll{self.s}; }, "A deep copy.")
+      .def("fold_to", [](py_hll& self, int lg_k) {
+        busy_guard::check_write(self, "HyperLogLog");
+        self.s.fold_to(lg_k);
+      }, py::arg("lg_k"), "Reduce to a smaller lg_k.")
+      .def("copy", [](const py_hll& self) { return py_hll(self); }, "A deep copy.")
       .def("clear", [](py_hll& self) { self.s.clear(); }, "Forget every item.")
       .def("to_bytes", [](const py_hll& self) { return to_pybytes(self.s.serialize()); }, "Serialised form.")
       .def_static("from_bytes", [](const py::handle& data) {
         py::buffer_info keep;
         const auto [p, n] = bytes_of(data, keep);
-        return py_hll{nts::hyperloglog::deserialize(p, n)};
+        return py_hll(nts::hyperloglog::deserialize(p, n));
       }, py::arg("data"), "Load a serialised sketch; raises CorruptDataError.")
       .def("registers", [](const py_hll& self) {
         const auto& r = self.s.registers();
@@ -353,18 +404,20 @@ void bind_cms(py::module_& m) {
 
 Count-min sketch (compiled core). Use ``neural_trader.CountMinSketch``.)doc");
   c.def(py::init([](std::uint64_t w, std::uint32_t d, std::uint64_t seed, bool cons, std::uint32_t top) {
-          return py_cms{nts::count_min(w, d, seed, cons, top)};
+          return py_cms(nts::count_min(w, d, seed, cons, top));
         }),
         py::arg("width"), py::arg("depth"), py::arg("seed") = 0, py::arg("conservative") = false, py::arg("top") = 0)
       .def_static("dimensions_for", &nts::count_min::dimensions_for, py::arg("epsilon"), py::arg("delta"),
                   "(width, depth) for error epsilon * N with probability 1 - delta.")
       .def("update", [](py_cms& self, py::handle item, std::uint64_t count) {
+        busy_guard::check_write(self, "CountMinSketch");
         nt_bind::py_item it;
         if (nt_bind::parse_item(item.ptr(), it) != 0) throw py::error_already_set();
         self.s.update(it.hash(self.s.hasher()), count, [&] { return it.key(); });
       }, py::arg("item"), py::arg("count") = 1, "Add count to one item.")
       .def("update_many", [](py_cms& self, py::handle items, py::object counts) {
         item_batch b(items, self.s.hasher());
+        busy_guard guard(self, "CountMinSketch", true);
         const std::uint64_t* cnt = nullptr;
         py::array_t<std::uint64_t> carr;
         if (!counts.is_none()) {
@@ -391,8 +444,9 @@ Count-min sketch (compiled core). Use ``neural_trader.CountMinSketch``.)doc");
       .def("estimate", [](const py_cms& self, py::handle item) {
         return self.s.estimate_hash(hash_one(self.s.hasher(), item));
       }, py::arg("item"), "Estimated count of one item (never below the true count).")
-      .def("estimate_many", [](const py_cms& self, py::handle items) {
+      .def("estimate_many", [](py_cms& self, py::handle items) {
         item_batch b(items, self.s.hasher());
+        busy_guard guard(self, "CountMinSketch", false);
         auto out = new_array<std::uint64_t>(b.size());
         std::uint64_t* o = out.mutable_data();
         b.for_chunks(self.s.hasher(), true, [&](const std::uint64_t* h, std::size_t begin, std::size_t n) {
@@ -401,18 +455,32 @@ Count-min sketch (compiled core). Use ``neural_trader.CountMinSketch``.)doc");
         return out;
       }, py::arg("items"), "Estimated counts of a batch (uint64 array).")
       .def("top_k", [](const py_cms& self, std::size_t k) {
+        busy_guard::check_read(self, "CountMinSketch");
         py::list out;
         for (const auto& [c, est] : self.s.top_k(k)) out.append(py::make_tuple(key_to_python(c->key), est));
         return out;
       }, py::arg("k"), "The k heavy-hitter candidates with the largest estimates: [(item, estimate)].")
-      .def("merge", [](py_cms& self, const py_cms& o) { self.s.merge(o.s); }, py::arg("other"), "Add another sketch.")
-      .def("copy", [](const py_cms& self) { return py_cms{self.s}; }, "A deep copy.")
-      .def("clear", [](py_cms& self) { self.s.clear(); }, "Reset every counter.")
-      .def("to_bytes", [](const py_cms& self) { return to_pybytes(self.s.serialize()); }, "Serialised form.")
+      .def("merge", [](py_cms& self, const py_cms& o) {
+        busy_guard::check_write(self, "CountMinSketch");
+        busy_guard::check_read(o, "CountMinSketch");
+        self.s.merge(o.s);
+      }, py::arg("other"), "Add another sketch.")
+      .def("copy", [](const py_cms& self) {
+        busy_guard::check_read(self, "CountMinSketch");
+        return py_cms(self);
+      }, "A deep copy.")
+      .def("clear", [](py_cms& self) {
+        busy_guard::check_write(self, "CountMinSketch");
+        self.s.clear();
+      }, "Reset every counter.")
+      .def("to_bytes", [](const py_cms& self) {
+        busy_guard::check_read(self, "CountMinSketch");
+        return to_pybytes(self.s.serialize());
+      }, "Serialised form.")
       .def_static("from_bytes", [](const py::handle& data) {
         py::buffer_info keep;
         const auto [p, n] = bytes_of(data, keep);
-        return py_cms{nts::count_min::deserialize(p, n)};
+        return py_cms(nts::count_min::deserialize(p, n));
       }, py::arg("data"), "Load a serialised sketch; raises CorruptDataError.")
       .def("table", [](const py_cms& self) {
         const auto& t = self.s.table();
@@ -440,7 +508,7 @@ void bind_bloom(py::module_& m) {
 
 Blocked Bloom filter (compiled core). Use ``neural_trader.BloomFilter``.)doc");
   c.def(py::init([](std::uint64_t capacity, double fp, std::uint64_t seed) {
-          return py_bloom{nts::bloom_filter::with_capacity(capacity, fp, seed)};
+          return py_bloom(nts::bloom_filter::with_capacity(capacity, fp, seed));
         }),
         py::arg("capacity"), py::arg("fp_rate") = 0.01, py::arg("seed") = 0)
       .def_static("dimensions_for", &nts::bloom_filter::dimensions_for, py::arg("capacity"), py::arg("fp_rate"),
@@ -454,6 +522,7 @@ Blocked Bloom filter (compiled core). Use ``neural_trader.BloomFilter``.)doc");
       }, py::arg("item"), "Whether the item is (probably) in the filter.")
       .def("add_many", [](py_bloom& self, py::handle items, bool return_new) -> py::object {
         item_batch b(items, self.s.hasher());
+        busy_guard guard(self, "BloomFilter", true);
         if (!return_new) {
           b.for_chunks(self.s.hasher(), true, [&](const std::uint64_t* h, std::size_t, std::size_t n) {
             self.s.add_hashes(h, n, nullptr);
@@ -467,8 +536,9 @@ Blocked Bloom filter (compiled core). Use ``neural_trader.BloomFilter``.)doc");
         });
         return std::move(out);
       }, py::arg("items"), py::arg("return_new") = false, "Add a batch; optionally return which items were new.")
-      .def("contains_many", [](const py_bloom& self, py::handle items) {
+      .def("contains_many", [](py_bloom& self, py::handle items) {
         item_batch b(items, self.s.hasher());
+        busy_guard guard(self, "BloomFilter", false);
         auto out = new_array<bool>(b.size());
         bool* o = out.mutable_data();
         b.for_chunks(self.s.hasher(), true, [&](const std::uint64_t* h, std::size_t begin, std::size_t n) {
@@ -480,12 +550,13 @@ Blocked Bloom filter (compiled core). Use ``neural_trader.BloomFilter``.)doc");
            "OR the other filter's bits in.")
       .def("intersection_update", [](py_bloom& self, const py_bloom& o) { self.s.intersect_with(o.s); },
            py::arg("other"), "AND the other filter's bits in.")
-      .def("copy", [](const py_bloom& self) { return py_bloom{self.s.copy()}; }, "A deep copy.")
+      .def("copy", [](const py_bloom& self) { return py_bloom(self.s.copy()); }, "A deep copy.")
       .def("clear", [](py_bloom& self) { self.s.clear(); }, "Remove every item.")
       .def("estimate_count", [](const py_bloom& self) { return self.s.estimate_count(); },
            "Estimated number of distinct items added.")
       .def("bits_set", [](const py_bloom& self) { return self.s.bits_set(); }, "Number of bits set.")
-      .def("to_bytes", [](const py_bloom& self) {
+      .def("to_bytes", [](py_bloom& self) {
+        busy_guard guard(self, "BloomFilter", false);
         std::vector<unsigned char> v;
         {
           py::gil_scoped_release release;
@@ -496,7 +567,7 @@ Blocked Bloom filter (compiled core). Use ``neural_trader.BloomFilter``.)doc");
       .def_static("from_bytes", [](const py::handle& data) {
         py::buffer_info keep;
         const auto [p, n] = bytes_of(data, keep);
-        return py_bloom{nts::bloom_filter::deserialize(p, n)};
+        return py_bloom(nts::bloom_filter::deserialize(p, n));
       }, py::arg("data"), "Load a serialised filter; raises CorruptDataError.")
       .def("equals", [](const py_bloom& self, const py_bloom& o) { return self.s == o.s; }, py::arg("other"),
            "Identical bits and parameters.")

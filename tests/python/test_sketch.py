@@ -779,3 +779,28 @@ def test_hll_merge_is_union_property(xs: list[str], ys: list[str]) -> None:
     b.update_many(ys)
     c.update_many(xs + ys)
     assert np.array_equal((a | b).registers(), c.registers())
+
+
+def test_batch_on_one_thread_and_structural_calls_on_another_never_crash() -> None:
+    # One writer at a time is the contract; a second thread that breaks it gets an
+    # InvalidArgumentError (or runs before/after the batch), never a crash or a torn sketch.
+    import threading
+
+    data = np.array([f"s{i % 5000}" for i in range(400_000)])
+    for _ in range(3):
+        cms = nt.CountMinSketch(2000, 4, top=64)
+        hll = nt.HyperLogLog(14)
+        t = threading.Thread(target=lambda: (cms.update_many(data), hll.update_many(data)))
+        t.start()
+        refused = 0
+        while t.is_alive():
+            for call in (lambda: cms.top_k(5), lambda: cms.merge(nt.CountMinSketch(2000, 4, top=64)),
+                         lambda: hll.merge(nt.HyperLogLog(10))):
+                try:
+                    call()
+                except InvalidArgumentError:
+                    refused += 1
+        t.join()
+        assert cms.total == len(data)
+        assert {x for x, _ in cms.top_k(3)} <= {f"s{i}" for i in range(5000)}
+        assert abs(hll.estimate() / 5000 - 1) < 0.1
