@@ -148,13 +148,15 @@ void test_hll_accuracy_and_merge() {
 }
 
 void test_hll_serialisation() {
-  hyperloglog h(6, 9);
-  for (std::int64_t i = 0; i < 1000; ++i) h.update_int(i);
-  const auto bytes = h.serialize();
-  const auto back = hyperloglog::deserialize(bytes.data(), bytes.size());
-  CHECK(back == h);
-  CHECK_EQ(back.estimate(), h.estimate());
-  check_corruption(bytes, [](const std::vector<unsigned char>& v) { return hyperloglog::deserialize(v.data(), v.size()); });
+  for (int items : {1000, 20}) {  // dense and sparse layouts
+    hyperloglog h(items > 100 ? 6 : 10, 9);
+    for (std::int64_t i = 0; i < items; ++i) h.update_int(i);
+    const auto bytes = h.serialize();
+    const auto back = hyperloglog::deserialize(bytes.data(), bytes.size());
+    CHECK(back == h);
+    CHECK_EQ(back.estimate(), h.estimate());
+    check_corruption(bytes, [](const std::vector<unsigned char>& v) { return hyperloglog::deserialize(v.data(), v.size()); });
+  }
 }
 
 void test_count_min() {
@@ -291,8 +293,14 @@ void test_golden_files() {
   ref.update_bytes("MSFT", 4);
   ref.update_float(1.5);
   const auto h = hyperloglog::deserialize(hb.data(), hb.size());
-  CHECK(h == ref);
-  CHECK(ref.serialize() == hb);
+  CHECK(h == ref);  // format 1 (dense) still loads
+  const auto hb2 = read_file("hll_v2.bin");
+  hyperloglog ref2(14, 42);
+  for (std::int64_t i = 0; i < 100; ++i) ref2.update_int(i);
+  ref2.update_bytes("AAPL", 4);
+  CHECK(hyperloglog::deserialize(hb2.data(), hb2.size()) == ref2);
+  CHECK(ref2.serialize() == hb2);  // format 2, sparse layout
+  CHECK(hb2.size() < 1000);
 
   const auto cb = read_file("count_min_v1.bin");
   count_min cref(64, 4, 7, false, 4);

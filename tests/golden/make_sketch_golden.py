@@ -4,7 +4,10 @@ committed and must keep loading, see tests/python/test_sketch.py and tests/cpp/t
     python tests/golden/make_sketch_golden.py
 
 Each sketch is built from a fixed recipe that the tests repeat:
-  hll_v1.bin        HyperLogLog(lg_k=10, seed=42), ints 0..9999, then "AAPL", b"MSFT", 1.5
+  hll_v1.bin        HyperLogLog(lg_k=10, seed=42), ints 0..9999, then "AAPL", b"MSFT", 1.5 (format 1,
+                    written before format 2 existed; this script now writes format 2, so it keeps
+                    the committed file)
+  hll_v2.bin        HyperLogLog(lg_k=14, seed=42), ints 0..99, then "AAPL" (format 2, sparse layout)
   count_min_v1.bin  CountMinSketch(64, 4, seed=7, top=4), item i % 10 with count i for i in 0..99, "AAPL" x 1000
   bloom_v1.bin      BloomFilter(1000, 0.01, seed=3), ints 0..999
   reservoir_v1.bin  Reservoir(8, seed=11), rows of np.arange(200).reshape(100, 2) (int64)
@@ -27,6 +30,9 @@ def build() -> dict[str, bytes]:
     hll.update_many(np.arange(10_000))
     for x in ("AAPL", b"MSFT", 1.5):
         hll.update(x)
+    sparse = nt.HyperLogLog(14, seed=42)
+    sparse.update_many(np.arange(100))
+    sparse.update("AAPL")
     cms = nt.CountMinSketch(64, 4, seed=7, top=4)
     cms.update_many(np.arange(100) % 10, counts=np.arange(100))
     cms.update("AAPL", 1000)
@@ -36,6 +42,7 @@ def build() -> dict[str, bytes]:
     res.add_many(np.arange(200, dtype=np.int64).reshape(100, 2))
     return {
         "hll_v1.bin": hll.to_bytes(),
+        "hll_v2.bin": sparse.to_bytes(),
         "count_min_v1.bin": cms.to_bytes(),
         "bloom_v1.bin": bloom.to_bytes(),
         "reservoir_v1.bin": res.to_bytes(),

@@ -656,6 +656,19 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
+def test_hll_sparse_and_dense_layouts_round_trip() -> None:
+    for lg_k, n in ((21, 0), (21, 10), (16, 5000), (12, 100_000)):
+        h = nt.HyperLogLog(lg_k, seed=3)
+        h.update_many(np.arange(n))
+        data = h.to_bytes()
+        back = nt.HyperLogLog.from_bytes(data)
+        assert back == h and back.estimate() == h.estimate()
+        if n * 5 < 2**lg_k:
+            assert len(data) < 64 + 5 * n  # sparse
+        else:
+            assert len(data) > 2**lg_k  # dense
+
+
 @pytest.mark.parametrize("idx", range(5))
 def test_round_trip_bytes_and_pickle(idx: int) -> None:
     s = _small_sketches()[idx]
@@ -720,6 +733,24 @@ def test_crafted_valid_envelopes_with_bad_fields_raise() -> None:
     for body in bad_bodies:
         with pytest.raises(CorruptDataError):
             nt.HyperLogLog.from_bytes(nt._core._frame_pack(magic, 1, body))
+    head = bytes([10]) + bytes(8) + bytes([0]) + bytes(8)
+    u32 = lambda v: int(v).to_bytes(4, "little")  # noqa: E731
+    bad_v2 = [
+        head + bytes([2]) + u32(0),  # unknown layout
+        head + bytes([1]) + u32(2) + u32(5) + bytes([1]) + u32(5) + bytes([1]),  # repeated index
+        head + bytes([1]) + u32(2) + u32(7) + bytes([1]) + u32(5) + bytes([1]),  # out of order
+        head + bytes([1]) + u32(1) + u32(1024) + bytes([1]),  # index out of range
+        head + bytes([1]) + u32(1) + u32(3) + bytes([0]),  # zero value
+        head + bytes([1]) + u32(1) + u32(3) + bytes([60]),  # value too large
+        head + bytes([1]) + u32(10**6),  # count beyond the input
+        head + bytes([0]) + bytes(1023),  # dense, truncated
+    ]
+    for body in bad_v2:
+        with pytest.raises(CorruptDataError):
+            nt.HyperLogLog.from_bytes(nt._core._frame_pack(magic, 2, body))
+    ok = head + bytes([1]) + u32(2) + u32(3) + bytes([2]) + u32(9) + bytes([55])
+    h = nt.HyperLogLog.from_bytes(nt._core._frame_pack(magic, 2, ok))
+    assert h.registers()[[3, 9]].tolist() == [2, 55] and int(h.registers().sum()) == 57
     # count-min announcing a huge table must not allocate it
     cm = int.from_bytes(b"NTCM", "little")
     body = (1 << 30).to_bytes(8, "little") + (1).to_bytes(4, "little") + bytes(8) + bytes([0]) + bytes(4) + bytes(8)
@@ -739,6 +770,12 @@ def test_golden_files_of_format_1_still_load() -> None:
         ref.update(x)
     assert hll == ref and hll.lg_k == 10 and hll.seed == 42
     assert abs(hll.estimate() / 10_003 - 1) < 0.1
+    sparse = nt.HyperLogLog.from_bytes((GOLDEN / "hll_v2.bin").read_bytes())
+    ref2 = nt.HyperLogLog(14, seed=42)
+    ref2.update_many(np.arange(100))
+    ref2.update("AAPL")
+    assert sparse == ref2 and sparse.to_bytes() == (GOLDEN / "hll_v2.bin").read_bytes()
+    assert len(sparse.to_bytes()) < 1000  # sparse layout: 16 Ki registers, 101 items
 
     cms = nt.CountMinSketch.from_bytes((GOLDEN / "count_min_v1.bin").read_bytes())
     ref_c = nt.CountMinSketch(64, 4, seed=7, top=4)

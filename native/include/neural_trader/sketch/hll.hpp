@@ -48,7 +48,7 @@ class hyperloglog {
   static constexpr int min_lg_k = 4;
   static constexpr int max_lg_k = 21;
   static constexpr std::uint32_t magic = make_magic('N', 'T', 'H', 'L');
-  static constexpr std::uint16_t format_version = 1;
+  static constexpr std::uint16_t format_version = 2;
 
   explicit hyperloglog(int lg_k = 12, std::uint64_t seed = 0) : hasher_(seed) {
     if (lg_k < min_lg_k || lg_k > max_lg_k) {
@@ -206,14 +206,33 @@ class hyperloglog {
            (!hip_valid_ || hip_ == o.hip_);
   }
 
-  /// Serialised form (format 1): u8 lg_k, u64 seed, u8 hip_valid, f64 hip, 2^lg_k u8 registers.
+  /// Serialised form, format 2: u8 lg_k, u64 seed, u8 hip_valid, f64 hip, u8 layout, then
+  ///   layout 0 (dense):  2^lg_k u8 registers;
+  ///   layout 1 (sparse): u32 n, then n x (u32 index, u8 value), indices strictly increasing,
+  ///                      values >= 1 (the other registers are 0).
+  /// The sparse layout is written when it is smaller (fewer than 2^lg_k / 5 nonzero registers),
+  /// so a sketch of few items stays small on disk whatever its lg_k.
+  /// Format 1 (still read): the same fields without the layout byte, always dense.
   std::vector<unsigned char> serialize() const {
     frame_writer w(magic, format_version);
     w.put<std::uint8_t>(static_cast<std::uint8_t>(lg_k_));
     w.put<std::uint64_t>(seed());
     w.put<std::uint8_t>(hip_valid_ ? 1 : 0);
     w.put<double>(hip_);
-    w.put_bytes(regs_.data(), regs_.size());
+    std::size_t nonzero = 0;
+    for (std::uint8_t r : regs_) nonzero += r != 0;
+    if (nonzero * 5 < regs_.size()) {
+      w.put<std::uint8_t>(1);
+      w.put<std::uint32_t>(static_cast<std::uint32_t>(nonzero));
+      for (std::size_t i = 0; i < regs_.size(); ++i) {
+        if (regs_[i] == 0) continue;
+        w.put<std::uint32_t>(static_cast<std::uint32_t>(i));
+        w.put<std::uint8_t>(regs_[i]);
+      }
+    } else {
+      w.put<std::uint8_t>(0);
+      w.put_bytes(regs_.data(), regs_.size());
+    }
     return w.finish();
   }
 
@@ -226,17 +245,33 @@ class hyperloglog {
     if (hv > 1) r.fail("bad HIP flag");
     const double hip = r.get<double>();
     if (!std::isfinite(hip) || hip < 0) r.fail("bad HIP estimate");
+    const std::uint8_t layout = r.version() >= 2 ? r.get<std::uint8_t>() : 0;
+    if (layout > 1) r.fail("unknown register layout " + std::to_string(layout));
     const std::size_t m = std::size_t{1} << lg_k;
-    const unsigned char* p = r.get_bytes(m);
-    r.expect_end();
-    hyperloglog s(lg_k, seed);
     const auto max_rank = static_cast<unsigned char>(65 - lg_k);
-    double kxq = 0;
-    for (std::size_t i = 0; i < m; ++i) {
-      if (p[i] > max_rank) r.fail("register value " + std::to_string(p[i]) + " exceeds " + std::to_string(max_rank));
-      s.regs_[i] = p[i];
-      kxq += std::ldexp(1.0, -static_cast<int>(p[i]));
+    hyperloglog s(lg_k, seed);
+    if (layout == 0) {
+      const unsigned char* p = r.get_bytes(m);
+      for (std::size_t i = 0; i < m; ++i) {
+        if (p[i] > max_rank) r.fail("register value " + std::to_string(p[i]) + " exceeds " + std::to_string(max_rank));
+        s.regs_[i] = p[i];
+      }
+    } else {
+      const auto n = r.get<std::uint32_t>();
+      if (n > m || static_cast<std::size_t>(n) * 5 > r.remaining()) r.fail("sparse register count exceeds the input");
+      std::int64_t prev = -1;
+      for (std::uint32_t j = 0; j < n; ++j) {
+        const auto idx = r.get<std::uint32_t>();
+        const auto v = r.get<std::uint8_t>();
+        if (static_cast<std::int64_t>(idx) <= prev || idx >= m) r.fail("sparse register indices out of order or range");
+        if (v == 0 || v > max_rank) r.fail("sparse register value " + std::to_string(v) + " out of range");
+        s.regs_[idx] = v;
+        prev = idx;
+      }
     }
+    r.expect_end();
+    double kxq = 0;
+    for (std::uint8_t v : s.regs_) kxq += std::ldexp(1.0, -static_cast<int>(v));
     s.kxq_ = kxq;
     s.hip_ = hip;
     s.hip_valid_ = hv == 1;
