@@ -108,18 +108,20 @@ class BloomAdd(_Workload):
 
 class BloomContains(_Workload):
     """Queries (half members) against a filter filled to capacity: nt contains_many, `x in`
-    loops of nt and rbloom."""
+    loops of nt and rbloom (also against a cache-resident filter of capacity 1e5)."""
 
-    params = [["nt-batch", "nt-loop", "rbloom-loop"]]
+    params = [["nt-batch", "nt-loop", "rbloom-loop", "nt-loop-small", "rbloom-loop-small"]]
     param_names = ["engine"]
 
     def _make(self, engine):
         if engine == "nt-batch":
             return sb.BloomContains(N_BATCH, "nt", N_BATCH)
-        if engine == "rbloom-loop":
+        if engine.startswith("rbloom"):
             _need("rbloom")
-            return sb.BloomContains(N_LOOP, "rbloom", N_BATCH)
-        return sb.BloomContains(N_LOOP, "nt-loop", N_BATCH)
+        kind = "rbloom" if engine.startswith("rbloom") else "nt-loop"
+        if engine.endswith("-small"):
+            return sb.BloomContainsSmall(N_LOOP, kind)
+        return sb.BloomContains(N_LOOP, kind, N_BATCH)
 
     def time_contains(self, engine):
         self.wl.run()

@@ -87,6 +87,15 @@ def test_bloom_contains_pyprobables(measure, sk):
     measure(sb.BloomContains(sk.n_slow, "pyprobables", min(sk.n_batch, 100_000)))
 
 
+def test_bloom_contains_small_loop_nt(measure, sk):
+    measure(sb.BloomContainsSmall(sk.n_loop, "nt-loop"))
+
+
+@needs_rbloom
+def test_bloom_contains_small_rbloom(measure, sk):
+    measure(sb.BloomContainsSmall(sk.n_loop, "rbloom"))
+
+
 # count-min -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("engine", ["nt", "nt-cons", "nt-top"])
 def test_count_min_batch_nt(measure, sk, engine):
