@@ -841,3 +841,12 @@ def test_batch_on_one_thread_and_structural_calls_on_another_never_crash() -> No
         assert cms.total == len(data)
         assert {x for x, _ in cms.top_k(3)} <= {f"s{i}" for i in range(5000)}
         assert abs(hll.estimate() / 5000 - 1) < 0.1
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import neural_trader.sketch as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 15 and result.failed == 0
