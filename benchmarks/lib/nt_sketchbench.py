@@ -252,7 +252,7 @@ class BloomAddPeer(Workload):
 
 
 class BloomContains(Workload):
-    """Queries against a filter filled to capacity: half members, half not."""
+    """Queries against a filter filled to capacity: half members (at most all of them), the rest not."""
 
     section = "Bloom contains (filled to capacity, 1% FPR)"
 
@@ -289,7 +289,7 @@ class BloomContains(Workload):
         return f
 
     def _setup(self) -> None:
-        half = self.n // 2
+        half = min(self.n // 2, self.capacity)  # members first (at most every one), then non-members
         members = make_ids(self.capacity)[:half]
         others = make_ids(self.n - half, offset=self.capacity + 1)
         arr = np.concatenate([members, others])
