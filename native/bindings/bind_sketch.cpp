@@ -27,6 +27,8 @@ namespace {
 /// Batches at least this long are processed with the GIL released.
 constexpr std::size_t release_gil_items = 2048;
 constexpr std::size_t chunk_items = 1024;
+/// Batches are split into runs of this many items between checks for Ctrl-C.
+constexpr std::size_t signal_items = std::size_t{1} << 23;
 
 /// A batch of items as the Python wrapper prepared it: a 1-D contiguous NumPy array of int64,
 /// float64, fixed-width bytes ('S') or text ('U'), or a list/tuple/object array of Python items.
@@ -131,21 +133,29 @@ class item_batch {
   }
 
   /// Calls fn(hashes, begin, n) over chunks of the batch, with the GIL released when `nogil`.
+  /// Every `signal_items` items the GIL is taken back to check for Ctrl-C (a KeyboardInterrupt
+  /// then leaves the items before that point added).
   template <class Fn>
   void for_chunks(const item_hasher& h, bool nogil, Fn&& fn) const {
-    auto run = [&] {
+    auto run = [&](std::size_t from, std::size_t to) {
       std::uint64_t buf[chunk_items];
-      for (std::size_t i = 0; i < n_; i += chunk_items) {
-        const std::size_t m = std::min(chunk_items, n_ - i);
+      for (std::size_t i = from; i < to; i += chunk_items) {
+        const std::size_t m = std::min(chunk_items, to - i);
         hashes(h, i, m, buf);
         fn(static_cast<const std::uint64_t*>(buf), i, m);
       }
     };
-    if (nogil && release_gil()) {
-      py::gil_scoped_release release;
-      run();
-    } else {
-      run();
+    if (!(nogil && release_gil())) {
+      run(0, n_);
+      return;
+    }
+    for (std::size_t from = 0; from < n_; from += signal_items) {
+      const std::size_t to = std::min(n_, from + signal_items);
+      {
+        py::gil_scoped_release release;
+        run(from, to);
+      }
+      if (to < n_ && PyErr_CheckSignals() != 0) throw py::error_already_set();
     }
   }
 
@@ -340,15 +350,21 @@ HyperLogLog distinct counter (compiled core). Use ``neural_trader.HyperLogLog``.
         item_batch b(items, self.s.hasher());
         busy_guard guard(self, "HyperLogLog", true);
         if (b.kind() == item_batch::i64 || b.kind() == item_batch::f64) {  // fused hash + update
-          auto run = [&] {
-            if (b.kind() == item_batch::i64) self.s.update_ints(b.int_data(), b.size());
-            else self.s.update_floats(b.float_data(), b.size());
+          auto run = [&](std::size_t from, std::size_t to) {
+            if (b.kind() == item_batch::i64) self.s.update_ints(b.int_data() + from, to - from);
+            else self.s.update_floats(b.float_data() + from, to - from);
           };
-          if (b.release_gil()) {
-            py::gil_scoped_release release;
-            run();
-          } else {
-            run();
+          if (!b.release_gil()) {
+            run(0, b.size());
+            return;
+          }
+          for (std::size_t from = 0; from < b.size(); from += signal_items) {
+            const std::size_t to = std::min(b.size(), from + signal_items);
+            {
+              py::gil_scoped_release release;
+              run(from, to);
+            }
+            if (to < b.size() && PyErr_CheckSignals() != 0) throw py::error_already_set();
           }
           return;
         }

@@ -16,6 +16,9 @@ the same item), ``bytes`` as they are. ``1`` and ``1.0`` are different items. Ba
 NumPy arrays (int, uint, bool, float, ``S`` bytes, ``U`` str, object), polars or pandas Series
 and Python iterables, and run in the compiled core with the GIL released.
 
+Ctrl-C interrupts a long batch call (checked every 8 Mi items; the items before that point stay
+added).
+
 Every sketch serialises with ``to_bytes()`` / ``from_bytes()`` (a checksummed, versioned
 envelope; corrupted input raises :class:`~neural_trader.errors.CorruptDataError`) and pickles
 through the same bytes. Thread safety: one writer at a time; merge copies the other sketch's
