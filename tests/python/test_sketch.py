@@ -850,3 +850,29 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 15 and result.failed == 0
+
+
+def test_more_input_kinds() -> None:
+    pl = pytest.importorskip("polars")
+    pd = pytest.importorskip("pandas")
+    strs = ["AAPL", "MSFT", "é", "AAPL"]
+    expect = [nt.hash64(s) for s in strs]
+    assert nt.hash64(pd.Series(strs)).tolist() == expect
+    assert nt.hash64(np.array(strs, dtype=np.dtypes.StringDType())).tolist() == expect
+    assert nt.hash64(np.array(strs, dtype=">U4")).tolist() == expect  # non-native byte order
+    assert nt.hash64(pd.Series([1, 2, 3])).tolist() == [nt.hash64(i) for i in (1, 2, 3)]
+    with pytest.raises(InvalidArgumentError):
+        nt.hash64(np.array(["ok", "\ud800"]))  # lone surrogate in a 'U' array
+    with pytest.raises(InvalidArgumentError):
+        nt.hash64(pl.Series([1, None]))
+    with pytest.raises(DTypeError):
+        nt.hash64(pl.DataFrame({"a": [1]}))
+    f = nt.BloomFilter(100, 0.01)
+    f.add_many(pl.Series(strs))
+    assert f.contains_many(pd.Series(strs)).all()
+    c = nt.CountMinSketch(100, 3)
+    c.update_many(pl.Series(strs), counts=pl.Series([1, 2, 3, 4]))
+    assert c.estimate("AAPL") >= 5 and c.total == 10
+    r = nt.Reservoir(2, seed=1)
+    r.add_many(pl.Series([1.5, 2.5, 3.5]))
+    assert r.sample().dtype == np.float64 and len(r) == 2
