@@ -451,9 +451,8 @@ Count-min sketch (compiled core). Use ``neural_trader.CountMinSketch``.)doc");
         } else {
           b.for_chunks(self.s.hasher(), b.kind() != item_batch::objects,
                        [&](const std::uint64_t* h, std::size_t begin, std::size_t n) {
-                         for (std::size_t i = 0; i < n; ++i) {
-                           self.s.update(h[i], cnt ? cnt[begin + i] : 1, [&] { return b.key(begin + i); });
-                         }
+                         self.s.update_hashes_tracked(h, cnt ? cnt + begin : nullptr, n,
+                                                      [&](std::size_t i) { return b.key(begin + i); });
                        });
         }
       }, py::arg("items"), py::arg("counts") = py::none(), "Add a batch (counts: uint64 array or None for 1 each).")

@@ -199,6 +199,27 @@ void test_count_min() {
   CHECK(back.table() == c.table());
   CHECK_EQ(back.top_k(16).size(), c.top_k(16).size());
   check_corruption(bytes, [](const std::vector<unsigned char>& v) { return count_min::deserialize(v.data(), v.size()); });
+  // the prefetching batch path with heavy hitters gives exactly what per-item updates give
+  for (bool conservative : {false, true}) {
+    count_min one(500, 4, 9, conservative, 8), many(500, 4, 9, conservative, 8);
+    std::vector<std::uint64_t> hs, counts;
+    std::vector<std::int64_t> vals;
+    sketch_rng g(11);
+    for (int i = 0; i < 20000; ++i) {
+      const auto v = static_cast<std::int64_t>(g.below(4) == 0 ? g.below(10) : g.below(5000));
+      vals.push_back(v);
+      hs.push_back(one.hasher().hash_int(v));
+      counts.push_back(1 + g.below(5));
+      one.update(hs.back(), counts.back(), [&] { return item_key::of_int(v); });
+    }
+    many.update_hashes_tracked(hs.data(), counts.data(), hs.size(), [&](std::size_t i) { return item_key::of_int(vals[i]); });
+    CHECK(one.table() == many.table());
+    CHECK_EQ(one.total(), many.total());
+    const auto a = one.top_k(8), b = many.top_k(8);
+    bool same = a.size() == b.size();
+    for (std::size_t i = 0; same && i < a.size(); ++i) same = a[i].first->hash == b[i].first->hash && a[i].second == b[i].second;
+    CHECK(same);
+  }
   count_min other(2719, 5, 5);
   CHECK_THROWS(c.merge(other), std::invalid_argument);
   const auto [w, d] = count_min::dimensions_for(1e-4, 0.01);

@@ -173,10 +173,34 @@ class count_min {
       for (std::size_t i = 0; i < n; ++i) update_hash(h[i], counts ? counts[i] : 1);
       return;
     }
+    auto none = [](std::size_t, std::uint64_t, std::uint64_t) noexcept {};
     if (conservative_) {
-      if (counts) batch<true, true>(h, counts, n); else batch<true, false>(h, counts, n);
+      if (counts) batch<true, true, false>(h, counts, n, none); else batch<true, false, false>(h, counts, n, none);
     } else {
-      if (counts) batch<false, true>(h, counts, n); else batch<false, false>(h, counts, n);
+      if (counts) batch<false, true, false>(h, counts, n, none); else batch<false, false, false>(h, counts, n, none);
+    }
+  }
+
+  /// Batch update with the heavy-hitter list kept: `key(i)` makes the canonical key of item i,
+  /// called only when the list takes it.
+  template <class KeyFn>
+  void update_hashes_tracked(const std::uint64_t* h, const std::uint64_t* counts, std::size_t n, KeyFn&& key) {
+    if (top_ == 0) {
+      update_hashes(h, counts, n);
+      return;
+    }
+    if (depth_ > max_prefetch_rows) {
+      for (std::size_t i = 0; i < n; ++i) update(h[i], counts ? counts[i] : 1, [&] { return key(i); });
+      return;
+    }
+    auto on_est = [&](std::size_t i, std::uint64_t hi, std::uint64_t est) {
+      auto k = [&] { return key(i); };
+      track(hi, est, k);
+    };
+    if (conservative_) {
+      if (counts) batch<true, true, true>(h, counts, n, on_est); else batch<true, false, true>(h, counts, n, on_est);
+    } else {
+      if (counts) batch<false, true, true>(h, counts, n, on_est); else batch<false, false, true>(h, counts, n, on_est);
     }
   }
 
@@ -290,8 +314,10 @@ class count_min {
  private:
   static constexpr std::uint32_t max_prefetch_rows = 16;
 
-  template <bool Conservative, bool Counts>
-  void batch(const std::uint64_t* h, const std::uint64_t* counts, std::size_t n) noexcept {
+  /// The batch loop. With Track, on_est(i, hash, estimate) is called for every item whose
+  /// estimate after the update reaches the heavy-hitter threshold.
+  template <bool Conservative, bool Counts, bool Track, class OnEst>
+  void batch(const std::uint64_t* h, const std::uint64_t* counts, std::size_t n, OnEst&& on_est) {
     constexpr std::size_t ahead = 8;
     std::size_t cells[ahead][max_prefetch_rows];
     std::uint64_t* t = table_.data();
@@ -315,27 +341,38 @@ class count_min {
     std::uint64_t total = total_;
     for (std::size_t i = 0; i < n; ++i) {
       const std::size_t* c = cells[i % ahead];
+      std::uint64_t est = std::numeric_limits<std::uint64_t>::max();
       if constexpr (!Counts) {
         total += static_cast<std::uint64_t>(total != std::numeric_limits<std::uint64_t>::max());
         if constexpr (!Conservative) {
           for (std::uint32_t r = 0; r < depth; ++r) {
             std::uint64_t& x = t[c[r]];
             x += static_cast<std::uint64_t>(x != std::numeric_limits<std::uint64_t>::max());
+            if constexpr (Track) est = std::min(est, x);
           }
         }
       } else {
         total = sat_add(total, counts[i]);
         if constexpr (!Conservative) {
-          for (std::uint32_t r = 0; r < depth; ++r) t[c[r]] = sat_add(t[c[r]], counts[i]);
+          for (std::uint32_t r = 0; r < depth; ++r) {
+            t[c[r]] = sat_add(t[c[r]], counts[i]);
+            if constexpr (Track) est = std::min(est, t[c[r]]);
+          }
         }
       }
       if constexpr (Conservative) {
-        std::uint64_t est = std::numeric_limits<std::uint64_t>::max();
         for (std::uint32_t r = 0; r < depth; ++r) est = std::min(est, t[c[r]]);
         const std::uint64_t target = sat_add(est, Counts ? counts[i] : 1);
         for (std::uint32_t r = 0; r < depth; ++r) t[c[r]] = std::max(t[c[r]], target);
+        est = target;
       }
       if (i + ahead < n) prepare(i + ahead);
+      if constexpr (Track) {
+        if (est >= threshold_) {
+          total_ = total;  // keep the sketch consistent while the list is updated
+          on_est(i, h[i], est);
+        }
+      }
     }
     total_ = total;
   }
