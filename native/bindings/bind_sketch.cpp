@@ -634,6 +634,16 @@ The slot decisions of a reservoir sample (compiled core); ``neural_trader.Reserv
           self.s.offer_weighted(w.data(), static_cast<std::uint64_t>(w.size()), assign);
         });
       }, py::arg("weights"), "Consume weighted items; return (slots, offsets) of those that enter the sample.")
+      .def("offer_one", [](py_reservoir& self, double weight) {
+        std::int64_t slot = -1;
+        auto assign = [&](std::size_t sl, std::uint64_t) { slot = static_cast<std::int64_t>(sl); };
+        if (self.s.weighted()) {
+          self.s.offer_weighted(&weight, 1, assign);
+        } else {
+          self.s.offer(1, assign);
+        }
+        return slot;
+      }, py::arg("weight") = 1.0, "Consume one item (its weight ignored in uniform mode); return its slot or -1.")
       .def("merge", [](py_reservoir& self, const py_reservoir& o) {
         const auto from = self.s.merge(o.s);
         auto src = new_array<std::int64_t>(from.size());

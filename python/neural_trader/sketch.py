@@ -28,6 +28,7 @@ state, so build per-thread sketches and merge them.
 from __future__ import annotations
 
 import io
+import math
 import operator
 import pickle
 import secrets
@@ -730,15 +731,24 @@ class Reservoir:
         """Offer one Python object (with its weight in weighted mode)."""
         if self._rows is not None:
             raise DTypeError("this reservoir samples NumPy rows; use add_many(array)")
-        w = self._weights(None if weight is None else [weight], 1)
-        slots, _ = self._offer(1, w)
+        if self.weighted:
+            if weight is None:
+                raise InvalidArgumentError("a weighted reservoir needs a weight")
+            w = _number(weight, "weight")
+            if not (math.isfinite(w) and w >= 0):
+                raise InvalidArgumentError(f"weights must be finite and >= 0, got {w}")
+            slot = self._core.offer_one(w)
+        else:
+            if weight is not None:
+                raise InvalidArgumentError("weights given to a uniform reservoir (make it with weighted=True)")
+            slot = self._core.offer_one()
         if self._objects is None:
             self._objects = []
-        for s in slots.tolist():
-            if s == len(self._objects):
+        if slot >= 0:
+            if slot == len(self._objects):
                 self._objects.append(item)
             else:
-                self._objects[s] = item
+                self._objects[slot] = item
 
     def add_many(self, items: Any, weights: Any = None) -> None:
         """Offer a batch: a NumPy array (its rows are sampled; the array's dtype and row shape
