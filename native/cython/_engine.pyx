@@ -371,3 +371,4 @@ cdef class RingPort:
 
 
 include "ta.pxi"
+include "sketch.pxi"

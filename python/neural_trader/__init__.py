@@ -14,6 +14,7 @@ from ._engine import dispatch
 from ._info import build_info
 from ._records import BAR_DTYPE, TICK_DTYPE, from_frame, to_polars
 from .ring import MPMCRingBuffer, RingBuffer, SharedRingBuffer
+from .sketch import BloomFilter, CountMinSketch, HyperLogLog, Reservoir, hash64
 
 __all__ = [
     "__version__",
@@ -30,4 +31,9 @@ __all__ = [
     "SharedRingBuffer",
     "dispatch",
     "ta",
+    "HyperLogLog",
+    "CountMinSketch",
+    "BloomFilter",
+    "Reservoir",
+    "hash64",
 ]
