@@ -694,6 +694,14 @@ struct zscore {
 // ---------------------------------------------------------------------------------------------
 // Momentum
 
+/// max(d, 0) and max(-d, 0) for a price change d, written so that compilers emit maxsd rather
+/// than a branch (the sign of a price change is a coin flip to a branch predictor).
+inline double up_part(double d) noexcept { return 0.0 < d ? d : 0.0; }
+inline double down_part(double d) noexcept {
+  const double m = -d;
+  return 0.0 < m ? m : 0.0;
+}
+
 /// Relative strength index, Wilder's smoothing of gains and losses, TA-Lib's seeding (the
 /// first value averages the first `period` changes); 0 when gains + losses are below 1e-8.
 struct rsi {
@@ -710,8 +718,8 @@ struct rsi {
     }
     const double d = x - prev_;
     prev_ = x;
-    const double g = gain_.update(d > 0 ? d : 0.0);
-    const double l = loss_.update(d < 0 ? -d : 0.0);
+    const double g = gain_.update(up_part(d));
+    const double l = loss_.update(down_part(d));
     if (!gain_.ready()) {
       out[0] = nan;
       return;
@@ -730,8 +738,8 @@ struct rsi {
     for (; i < n; ++i) {
       const double d = x[i] - prev;
       prev = x[i];
-      g = g * a + (d > 0 ? d : 0.0) * b;
-      l = l * a + (d < 0 ? -d : 0.0) * b;
+      g = g * a + up_part(d) * b;
+      l = l * a + down_part(d) * b;
       const double t = g + l;
       o[i] = ta_is_zero(t) ? 0.0 : 100.0 * (g / t);
     }
