@@ -14,6 +14,8 @@ from ._engine import dispatch
 from ._info import build_info
 from ._records import BAR_DTYPE, TICK_DTYPE, from_frame, to_polars
 from .ring import MPMCRingBuffer, RingBuffer, SharedRingBuffer
+from .hnsw import HNSWIndex, Where, knn_exact
+from .pattern import PatternForecast, PatternMemory
 
 __all__ = [
     "__version__",
@@ -29,4 +31,9 @@ __all__ = [
     "MPMCRingBuffer",
     "SharedRingBuffer",
     "dispatch",
+    "HNSWIndex",
+    "Where",
+    "knn_exact",
+    "PatternMemory",
+    "PatternForecast",
 ]
