@@ -442,11 +442,11 @@ class HNSWIndex:
 
     def get_vectors(self, ids: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """Stored vectors of live ids, float32 [n, dim] (unit vectors for ``"cosine"``)."""
-        return self._impl.get_vectors(_int_array(ids, "ids").reshape(-1))  # type: ignore[no-any-return]
+        return self._impl.get_vectors(_int_array(ids, "ids").reshape(-1))
 
     def ids(self) -> npt.NDArray[np.int64]:
         """Ids of the live points (in storage order)."""
-        return self._impl.ids()[0]  # type: ignore[no-any-return]
+        return self._impl.ids()[0]
 
     def labels(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """``(ids, labels)`` of the live points: labels is int64 [n, len(label_names)]."""
@@ -483,7 +483,7 @@ class HNSWIndex:
 
     def to_bytes(self) -> bytes:
         """The whole index as bytes (magic, format version, sizes, CRC-32C checksum)."""
-        return self._impl.to_bytes()  # type: ignore[no-any-return]
+        return self._impl.to_bytes()
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> HNSWIndex:

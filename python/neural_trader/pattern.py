@@ -259,7 +259,7 @@ class PatternMemory:
         idx = self.index.to_bytes()
         payload = (struct.pack("<QQ", len(meta), len(idx)) + meta + idx
                    + self._fwd[: self._n].astype("<f8").tobytes())
-        return _core._frame_pack(_MAGIC, _VERSION, payload)  # type: ignore[no-any-return]
+        return _core._frame_pack(_MAGIC, _VERSION, payload)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> PatternMemory:
