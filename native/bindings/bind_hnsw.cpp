@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -71,7 +72,15 @@ void check_signals() {
 
 struct py_index {
   std::unique_ptr<nth::index> idx;
+  mutable std::mutex stats_mutex;
+  mutable nth::search_stats last;  // of the last search call that finished
+
+  py_index() = default;
+  explicit py_index(std::unique_ptr<nth::index> i) : idx(std::move(i)) {}
+  py_index(py_index&& o) noexcept : idx(std::move(o.idx)), last(o.last) {}
 };
+
+enum filter_kind_code { fk_none = 0, fk_ids = 1, fk_mask = 2, fk_where = 3 };
 
 py::dict stats_dict(const nth::search_stats& s) {
   py::dict d;
@@ -121,8 +130,7 @@ void add(py_index& self, const f32_array& vectors, const i64_array& ids, const p
 }
 
 py::tuple search(const py_index& self, const f32_array& queries, std::size_t k, std::size_t ef,
-                 const std::string& filter_kind, const py::object& filter, int threads, int exact,
-                 double exact_below) {
+                 int filter_kind, const py::object& filter, int threads, int exact, double exact_below) {
   const auto& idx = *self.idx;
   check_matrix(queries, idx.dim(), "queries");
   if (k < 1) throw std::invalid_argument("k must be >= 1");
@@ -133,17 +141,17 @@ py::tuple search(const py_index& self, const f32_array& queries, std::size_t k, 
   i64_array ids_arr;
   py::array_t<std::uint8_t, py::array::c_style> mask_arr;
   std::vector<nth::condition> conds;
-  if (filter_kind == "ids") {
+  if (filter_kind == fk_ids) {
     ids_arr = filter.cast<i64_array>();
     fs.type = nth::filter_spec::kind::ids;
     fs.ids = ids_arr.data();
     fs.n = static_cast<std::size_t>(ids_arr.size());
-  } else if (filter_kind == "mask") {
+  } else if (filter_kind == fk_mask) {
     mask_arr = filter.cast<py::array_t<std::uint8_t, py::array::c_style>>();
     fs.type = nth::filter_spec::kind::mask;
     fs.mask = mask_arr.data();
     fs.n = static_cast<std::size_t>(mask_arr.size());
-  } else if (filter_kind == "where") {
+  } else if (filter_kind == fk_where) {
     // a list of (column, op, lo, hi, values): op 0 range [lo, hi], 1 in values, 2 not in values
     for (const auto& item : filter.cast<py::list>()) {
       auto t = item.cast<py::tuple>();
@@ -161,8 +169,8 @@ py::tuple search(const py_index& self, const f32_array& queries, std::size_t k, 
     }
     fs.type = nth::filter_spec::kind::where;
     fs.conds = &conds;
-  } else if (filter_kind != "none") {
-    throw std::invalid_argument("unknown filter kind " + filter_kind);
+  } else if (filter_kind != fk_none) {
+    throw std::invalid_argument("unknown filter kind " + std::to_string(filter_kind));
   }
   nth::exact_policy pol;
   pol.force = exact;
@@ -180,7 +188,9 @@ py::tuple search(const py_index& self, const f32_array& queries, std::size_t k, 
   for (std::size_t b = 0; b < nq; b += search_step) {
     const std::size_t m = std::min(search_step, nq - b);
     nth::search_stats st;
-    {
+    if (m * ef < 4096 && fs.type == nth::filter_spec::kind::none) {  // tiny: not worth a GIL round trip
+      st = idx.search(q + b * idx.dim(), m, k, ef, oi + b * k, od + b * k, fs, threads, pol);
+    } else {
       py::gil_scoped_release nogil;
       st = idx.search(q + b * idx.dim(), m, k, ef, oi + b * k, od + b * k, fs, threads, pol);
     }
@@ -190,7 +200,11 @@ py::tuple search(const py_index& self, const f32_array& queries, std::size_t k, 
     total.distances += st.distances;
     if (b + m < nq) check_signals();
   }
-  return py::make_tuple(out_ids, out_d, stats_dict(total));
+  {
+    std::lock_guard<std::mutex> lock(self.stats_mutex);
+    self.last = total;
+  }
+  return py::make_tuple(out_ids, out_d);
 }
 
 py::bytes to_bytes(const py_index& self) {
@@ -233,7 +247,7 @@ void bind_hnsw(py::module_& m) {
             p.capacity = capacity;
             p.seed = seed;
             p.label_names = label_names;
-            return py_index{std::make_unique<nth::index>(std::move(p), active_kernels())};
+            return py_index(std::make_unique<nth::index>(std::move(p), active_kernels()));
           }),
           py::arg("dim"), py::arg("metric"), py::arg("M"), py::arg("ef_construction"), py::arg("ef"), py::arg("capacity"),
           py::arg("seed"), py::arg("label_names"))
@@ -241,7 +255,11 @@ void bind_hnsw(py::module_& m) {
            py::arg("reuse_deleted"), "Add float32 vectors [n, dim] with int64 ids (GIL released, threaded).")
       .def("search", &search, py::arg("queries"), py::arg("k"), py::arg("ef"), py::arg("filter_kind"),
            py::arg("filter"), py::arg("num_threads"), py::arg("exact"), py::arg("exact_below"),
-           "(ids [n, k], distances [n, k], stats) of the k nearest neighbours (GIL released, threaded).")
+           "(ids [n, k], distances [n, k]) of the k nearest neighbours (GIL released, threaded).")
+      .def_property_readonly("last_stats", [](const py_index& self) {
+             std::lock_guard<std::mutex> lock(self.stats_mutex);
+             return stats_dict(self.last);
+           }, "What the last search call that finished did (path, filtered, allowed, distances).")
       .def("mark_deleted", [](py_index& self, const i64_array& ids) {
              self.idx->mark_deleted(ids.data(), static_cast<std::size_t>(ids.size()));
            }, py::arg("ids"), "Mark live ids deleted (all or nothing).")

@@ -37,6 +37,7 @@ from .errors import DTypeError, InvalidArgumentError
 __all__ = ["HNSWIndex", "Where", "knn_exact"]
 
 _METRICS = ("l2", "ip", "cosine")
+_F32 = np.dtype(np.float32)
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 
@@ -249,7 +250,7 @@ class HNSWIndex:
         self._num_threads = _threads(num_threads, 0)
         self._impl = _core._HNSWIndex(dim, metric, int(M), int(ef_construction), int(ef), int(capacity), seed, names)
         self._next_id = 0
-        self._last_stats: dict[str, Any] = {}
+        self._dim = dim
 
     @classmethod
     def _wrap(cls, impl: Any) -> HNSWIndex:
@@ -258,7 +259,7 @@ class HNSWIndex:
         self._num_threads = 0
         ids, _ = impl.ids()
         self._next_id = int(ids.max()) + 1 if len(ids) else 0
-        self._last_stats = {}
+        self._dim = int(impl.dim)
         return self
 
     # ------------------------------------------------------------------------------------------
@@ -327,7 +328,7 @@ class HNSWIndex:
         ``"exact"``: the allowed points were scanned exactly), ``filtered``, ``allowed`` (points
         the filter allowed; live points when unfiltered) and ``distances`` (distance
         evaluations). With searches from several threads, whichever finished last."""
-        return dict(self._last_stats)
+        return dict(self._impl.last_stats)
 
     # ------------------------------------------------------------------------------------------
     # writing
@@ -345,7 +346,7 @@ class HNSWIndex:
         the GIL released; Ctrl-C stops a long add between batches of 8192 (the points added so
         far stay).
         """
-        v = _float_matrix(vectors, self.dim, "vectors")
+        v = _float_matrix(vectors, self._dim, "vectors")
         n = v.shape[0]
         if ids is None:
             id_arr = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
@@ -412,24 +413,34 @@ class HNSWIndex:
         ``False`` forces either path, and :attr:`last_search_stats` says which ran. Runs on up to
         ``num_threads`` threads with the GIL released.
         """
-        q = _float_matrix(queries, self.dim, "queries")
-        k = _int(k, "k")
-        if k < 1:
-            raise InvalidArgumentError(f"k must be >= 1, got {k}")
-        ef_v = 0 if ef is None else _int(ef, "ef")
-        if ef is not None and ef_v < 1:
-            raise InvalidArgumentError(f"ef must be >= 1, got {ef_v}")
-        kind, obj = self._filter(filter)
+        q = queries
+        # fast path (a single query from Python costs a few microseconds): float32, C order
+        if type(q) is np.ndarray and q.dtype == _F32 and q.flags.c_contiguous and q.shape[-1] == self._dim:
+            if q.ndim == 1:
+                q = q.reshape(1, -1)
+            elif q.ndim != 2:
+                q = _float_matrix(queries, self._dim, "queries")
+        else:
+            q = _float_matrix(queries, self._dim, "queries")
+        if type(k) is not int or k < 1:
+            k = _int(k, "k")
+            if k < 1:
+                raise InvalidArgumentError(f"k must be >= 1, got {k}")
+        ef_v = 0
+        if ef is not None:
+            ef_v = _int(ef, "ef")
+            if ef_v < 1:
+                raise InvalidArgumentError(f"ef must be >= 1, got {ef_v}")
+        kind, obj = (0, None) if filter is None else self._filter(filter)
         force = -1 if exact is None else (1 if exact else 0)
-        ids, dist, stats = self._impl.search(q, k, ef_v, kind, obj, _threads(num_threads, self._num_threads), force, 0.02)
-        self._last_stats = stats
-        return ids, dist
+        threads = self._num_threads if num_threads is None else _threads(num_threads, 0)
+        return self._impl.search(q, k, ef_v, kind, obj, threads, force, 0.02)  # type: ignore[no-any-return]
 
-    def _filter(self, f: Any) -> tuple[str, Any]:
+    def _filter(self, f: Any) -> tuple[int, Any]:
         if f is None:
-            return "none", None
+            return 0, None
         if isinstance(f, Where):
-            return "where", f.compile(self.label_names)
+            return 3, f.compile(self.label_names)
         if callable(f) and not isinstance(f, np.ndarray):
             raise DTypeError("filter must be an id array, a boolean mask or nt.Where(...); Python callables are "
                              "not supported (they would run once per visited point)")
@@ -437,8 +448,8 @@ class HNSWIndex:
         if arr.dtype == np.bool_:
             if arr.ndim != 1:
                 raise InvalidArgumentError(f"a boolean mask filter must be 1-D (indexed by id), got shape {arr.shape}")
-            return "mask", np.ascontiguousarray(arr).view(np.uint8)
-        return "ids", _int_array(arr, "filter ids").reshape(-1)
+            return 2, np.ascontiguousarray(arr).view(np.uint8)
+        return 1, _int_array(arr, "filter ids").reshape(-1)
 
     def get_vectors(self, ids: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """Stored vectors of live ids, float32 [n, dim] (unit vectors for ``"cosine"``)."""
@@ -527,4 +538,4 @@ class HNSWIndex:
         self._impl = other._impl
         self._num_threads = int(state.get("num_threads", 0))
         self._next_id = max(other._next_id, int(state.get("next_id", 0)))
-        self._last_stats = {}
+        self._dim = other._dim
