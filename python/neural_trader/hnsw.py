@@ -434,7 +434,7 @@ class HNSWIndex:
         kind, obj = (0, None) if filter is None else self._filter(filter)
         force = -1 if exact is None else (1 if exact else 0)
         threads = self._num_threads if num_threads is None else _threads(num_threads, 0)
-        return self._impl.search(q, k, ef_v, kind, obj, threads, force, 0.02)  # type: ignore[no-any-return]
+        return self._impl.search(q, k, ef_v, kind, obj, threads, force, 0.02)
 
     def _filter(self, f: Any) -> tuple[int, Any]:
         if f is None:
