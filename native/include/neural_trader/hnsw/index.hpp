@@ -152,7 +152,7 @@ class visited_list {
 struct scratch {
   visited_list visited;
   std::vector<cand> top, candidates, sorted;
-  std::vector<std::uint32_t> links;
+  std::vector<std::uint32_t> links, links2, evaluate;
   std::uint64_t distances = 0;
 };
 
@@ -185,6 +185,7 @@ class index {
     rec_bytes_ = (2 + M0_) * sizeof(std::uint32_t) + p_.dim * sizeof(float);
     upper_words_ = 1 + p_.M;
     vec_bytes_ = p_.dim * sizeof(float);
+    link0_bytes_ = (2 + M0_) * sizeof(std::uint32_t);
     std::size_t base = 64;
     while (base < p_.capacity && base < (std::size_t{1} << 30)) base <<= 1;
     base_shift_ = static_cast<unsigned>(std::countr_zero(base));
@@ -531,6 +532,24 @@ class index {
     } else {
       st.exact = policy.force == 1;
     }
+    std::vector<std::uint32_t> scan;  // the exact path's points, listed once for all queries
+    if (st.exact) {
+      const std::size_t n = slots();
+      if (fp) {
+        scan.reserve(fp->count);
+        for (std::size_t w = 0; w < fp->bits.size(); ++w) {
+          for (std::uint64_t b = fp->bits[w]; b != 0; b &= b - 1) {
+            scan.push_back(static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(std::countr_zero(b))));
+          }
+        }
+      } else {
+        for (std::size_t si = 0; si < n; ++si) {
+          if (is_ready(static_cast<std::uint32_t>(si)) && !is_deleted(static_cast<std::uint32_t>(si))) {
+            scan.push_back(static_cast<std::uint32_t>(si));
+          }
+        }
+      }
+    }
     std::atomic<std::uint64_t> dist_count{0};
     parallel_for(
         nq,
@@ -540,7 +559,7 @@ class index {
             std::vector<float> qbuf;
             const float* q = prepare_query(queries + i * p_.dim, qbuf);
             if (st.exact) {
-              exact_one(q, k, fp, out_ids + i * k, out_dist + i * k, *sc);
+              exact_one(q, k, scan, out_ids + i * k, out_dist + i * k, *sc);
             } else {
               search_one(q, k, efk, fp, out_ids + i * k, out_dist + i * k, *sc);
             }
@@ -1001,6 +1020,86 @@ class index {
     }
   }
 
+  // Level-0 search for selective filters: distances are computed only for points the filter
+  // allows; a rejected neighbour is not evaluated but its own neighbours are (once per rejected
+  // point), so the walk crosses regions the filter excludes. The result holds allowed points only.
+  void search_level_two_hop(const float* q, std::uint32_t ep, float dep, std::size_t ef, detail::scratch& sc,
+                            const slot_filter& f) const {
+    auto& top = sc.top;
+    auto& cand = sc.candidates;
+    top.clear();
+    cand.clear();
+    const std::size_t vs = allocated_.load(std::memory_order_acquire);
+    sc.visited.reset(vs);
+    sc.visited.test_and_set(ep);
+    float lower = std::numeric_limits<float>::infinity();
+    if (f.test(ep)) {
+      top.emplace_back(dep, ep);
+      lower = dep;
+    }
+    cand.emplace_back(dep, ep);
+    sc.links.resize(M0_);
+    sc.links2.resize(M0_);
+    sc.evaluate.resize(2 * M0_);
+    std::uint32_t* links = sc.links.data();
+    std::uint32_t* links2 = sc.links2.data();
+    std::uint32_t* todo = sc.evaluate.data();
+    while (!cand.empty()) {
+      const detail::cand cur = cand.front();
+      if (cur.first > lower && top.size() >= ef) break;
+      std::pop_heap(cand.begin(), cand.end(), detail::near_first{});
+      cand.pop_back();
+      const std::size_t c = read_links(cur.second, 0, links);
+      // pass 1: neighbours that pass go to `todo`; the rejected ones stay in `links` (their
+      // lists are prefetched, to be read in pass 2)
+      // Rejected neighbours are expanded only up to `two_hop_lists` per step (the lists are
+      // kept nearest first by the heuristic); one not expanded now stays unvisited, so a later
+      // step can still expand it.
+      const std::size_t two_hop_lists = std::max<std::size_t>(4, p_.M / 2);
+      std::size_t m = 0, r = 0;
+      for (std::size_t i = 0; i < c; ++i) {
+        const std::uint32_t nb = links[i];
+        if (nb >= vs) continue;
+        if (f.test(nb)) {
+          if (sc.visited.test_and_set(nb)) continue;
+          todo[m++] = nb;
+          detail::prefetch(vec(nb));
+        } else if (r < two_hop_lists && !sc.visited.test_and_set(nb)) {
+          links[r++] = nb;
+          const auto* rec = reinterpret_cast<const char*>(record(nb));
+          for (std::size_t off = 0; off < link0_bytes_; off += 64) detail::prefetch(rec + off);
+        }
+      }
+      // pass 2: the passing neighbours of rejected ones, at most 2M evaluations per expansion
+      for (std::size_t i = 0; i < r && m < M0_; ++i) {
+        const std::size_t c2 = read_links(links[i], 0, links2);
+        for (std::size_t j = 0; j < c2 && m < M0_; ++j) {
+          const std::uint32_t x = links2[j];
+          if (x < vs && f.test(x) && !sc.visited.test_and_set(x)) {
+            todo[m++] = x;
+            detail::prefetch(vec(x));
+          }
+        }
+      }
+      for (std::size_t i = 0; i < m; ++i) {
+        const std::uint32_t nb = todo[i];
+        const float d = dist(q, vec(nb), sc);
+        if (top.size() < ef || d < lower) {
+          cand.emplace_back(d, nb);
+          std::push_heap(cand.begin(), cand.end(), detail::near_first{});
+          top.emplace_back(d, nb);
+          std::push_heap(top.begin(), top.end(), detail::far_first{});
+          if (top.size() > ef) {
+            std::pop_heap(top.begin(), top.end(), detail::far_first{});
+            top.pop_back();
+          }
+          lower = top.front().first;
+        }
+      }
+      if (!cand.empty()) detail::prefetch(record(cand.front().second));
+    }
+  }
+
   void search_one(const float* q, std::size_t k, std::size_t ef, const slot_filter* f, std::int64_t* ids, float* dists,
                   detail::scratch& sc) const {
     std::size_t got = 0;
@@ -1010,14 +1109,18 @@ class index {
       const int top_lvl = static_cast<int>(e >> 32) - 1;
       float dcur = dist(q, vec(cur), sc);
       for (int l = top_lvl; l > 0; --l) greedy(q, cur, dcur, l, sc);
-      if (f) {  // the filter bitmap holds live points only (a point deleted since may still pass: check)
+      if (f && f->count * 4 < slots()) {
+        // Selective filter: walk through the points the filter rejects without computing their
+        // distances (their neighbours that pass are evaluated instead: two hops).
+        search_level_two_hop(q, cur, dcur, ef, sc, *f);
+      } else if (f) {  // the filter bitmap holds live points only (a point deleted since may still pass: check)
         search_level(q, cur, dcur, ef, 0, sc, [&](std::uint32_t s) { return f->test(s) && !is_deleted(s); }, true);
       } else if (any_deleted()) {
         search_level(q, cur, dcur, ef, 0, sc, [&](std::uint32_t s) { return !is_deleted(s); }, true);
       } else {
         search_level(q, cur, dcur, ef, 0, sc, [](std::uint32_t) { return true; }, false);
       }
-      if (f == nullptr && any_deleted()) {  // deleted while this search ran: drop them
+      if (any_deleted()) {  // deleted while this search ran (or before, in the two-hop walk): drop them
         auto& t = sc.top;
         t.erase(std::remove_if(t.begin(), t.end(), [&](const detail::cand& c) { return is_deleted(c.second); }), t.end());
       }
@@ -1038,14 +1141,18 @@ class index {
   // Whether some slot may hold a deleted point (a cheap over-estimate while an add runs).
   bool any_deleted() const noexcept { return ever_deleted_.load(std::memory_order_acquire); }
 
-  void exact_one(const float* q, std::size_t k, const slot_filter* f, std::int64_t* ids, float* dists, detail::scratch& sc) const {
+  void exact_one(const float* q, std::size_t k, const std::vector<std::uint32_t>& scan, std::int64_t* ids, float* dists,
+                 detail::scratch& sc) const {
     auto& top = sc.top;
     top.clear();
-    const std::size_t n = slots();
-    for (std::size_t si = 0; si < n; ++si) {
-      const auto s = static_cast<std::uint32_t>(si);
-      if (f ? !f->test(s) : !is_ready(s)) continue;
-      if (is_deleted(s)) continue;
+    constexpr std::size_t ahead = 4;
+    for (std::size_t i = 0; i < std::min(ahead, scan.size()); ++i) detail::prefetch(vec(scan[i]));
+    for (std::size_t i = 0; i < scan.size(); ++i) {
+      if (i + ahead < scan.size()) {
+        const auto* v = reinterpret_cast<const char*>(vec(scan[i + ahead]));
+        for (std::size_t off = 0; off < vec_bytes_; off += 64) detail::prefetch(v + off);
+      }
+      const std::uint32_t s = scan[i];
       const float d = dist(q, vec(s), sc);
       if (top.size() < k) {
         top.emplace_back(d, s);
@@ -1055,6 +1162,10 @@ class index {
         top.back() = {d, s};
         std::push_heap(top.begin(), top.end(), detail::far_first{});
       }
+    }
+    if (any_deleted()) {  // deleted after the list was made
+      top.erase(std::remove_if(top.begin(), top.end(), [&](const detail::cand& c) { return is_deleted(c.second); }),
+                top.end());
     }
     std::sort(top.begin(), top.end());
     const std::size_t got = std::min(k, top.size());
@@ -1200,6 +1311,7 @@ class index {
   std::size_t rec_bytes_ = 0;
   std::size_t upper_words_ = 0;
   std::size_t vec_bytes_ = 0;
+  std::size_t link0_bytes_ = 0;
   unsigned base_shift_ = 6;
 
   std::atomic<chunk*> chunks_[max_chunks];
