@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <set>
 #include <string>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "neural_trader/common/errors.hpp"
+#include "neural_trader/common/serialize.hpp"
 #include "neural_trader/hnsw/index.hpp"
 
 #ifndef NT_HNSW_GOLDEN_FILE
@@ -231,6 +233,60 @@ void test_persistence() {
   }
 }
 
+// A hand-made frame of a two-point index (dim 2, M 2, l2, no label columns); `mutate` edits the
+// fields before they are written, so each case has a valid checksum and only one bad field.
+struct crafted {
+  std::uint64_t n = 2;
+  std::int64_t entry = 0;
+  std::int32_t top = 0;
+  std::uint32_t link0 = 1, link1 = 0;  // the one level-0 link of each slot
+  std::uint32_t count0 = 1;
+  std::uint8_t level0 = 0, flags0 = 0;
+  std::int64_t label1 = 11;
+  float x = 0.5f;
+};
+
+std::vector<unsigned char> craft(const crafted& c) {
+  neural_trader::frame_writer fw(h::index::format_magic, h::index::format_version);
+  fw.put<std::uint32_t>(2).put<std::uint8_t>(0).put<std::uint32_t>(2).put<std::uint32_t>(8).put<std::uint32_t>(8);
+  fw.put<std::uint64_t>(1).put<std::uint64_t>(2).put<std::uint32_t>(0);
+  fw.put<std::uint64_t>(c.n).put<std::int64_t>(c.entry).put<std::int32_t>(c.top);
+  // slot 0
+  fw.put<std::int64_t>(10).put<std::uint8_t>(c.level0).put<std::uint8_t>(c.flags0).put<float>(c.x).put<float>(0.0f);
+  fw.put<std::uint32_t>(c.count0);
+  for (std::uint32_t i = 0; i < c.count0; ++i) fw.put<std::uint32_t>(c.link0);
+  // slot 1
+  fw.put<std::int64_t>(c.label1).put<std::uint8_t>(0).put<std::uint8_t>(0).put<float>(1.0f).put<float>(1.0f);
+  fw.put<std::uint32_t>(1).put<std::uint32_t>(c.link1);
+  return fw.finish();
+}
+
+void test_crafted_frames() {
+  const auto good = craft({});
+  auto idx = h::index::deserialize(good.data(), good.size());
+  CHECK_EQ(idx->size(), 2u);
+  CHECK(idx->check_integrity().empty());
+  auto bad = [](auto edit) {
+    crafted c;
+    edit(c);
+    const auto b = craft(c);
+    CHECK_THROWS(h::index::deserialize(b.data(), b.size()), neural_trader::corrupt_data_error);
+  };
+  bad([](crafted& c) { c.n = std::uint64_t{1} << 40; });  // more slots than the input holds
+  bad([](crafted& c) { c.n = 3; });                      // payload too short for 3 slots
+  bad([](crafted& c) { c.entry = 2; });                  // entry point out of range
+  bad([](crafted& c) { c.entry = -5; });
+  bad([](crafted& c) { c.top = 1; });                    // entry point not on the top level
+  bad([](crafted& c) { c.link0 = 0; });                  // link to itself
+  bad([](crafted& c) { c.link1 = 7; });                  // link out of range
+  bad([](crafted& c) { c.count0 = 5; });                 // more links than 2M
+  bad([](crafted& c) { c.level0 = 200; });               // level out of range
+  bad([](crafted& c) { c.flags0 = 3; });                 // bad deleted flag
+  bad([](crafted& c) { c.label1 = 10; });                // the same live id twice
+  bad([](crafted& c) { c.x = std::numeric_limits<float>::quiet_NaN(); });
+  bad([](crafted& c) { c.level0 = 1; });                 // level 1 without its link list (truncated)
+}
+
 std::vector<unsigned char> golden_bytes() {
   h::params p;
   p.dim = 4;
@@ -333,6 +389,7 @@ int main(int argc, char** argv) {
   NT_RUN(test_delete_and_reuse);
   NT_RUN(test_filters);
   NT_RUN(test_persistence);
+  NT_RUN(test_crafted_frames);
   NT_RUN(test_golden);
   NT_RUN(test_concurrent_writer_and_searchers);
   return nt_check::finish("test_hnsw");

@@ -647,6 +647,13 @@ class index {
              std::to_string(n) + " slots");
     }
     p.capacity = static_cast<std::size_t>(n);
+    // Memory budget: in-memory records hold room for 2M links per slot, which a file stores only
+    // when it uses them, so the memory may exceed the file's size -- but never by more than this.
+    const std::uint64_t budget = 256 * static_cast<std::uint64_t>(size) + (std::uint64_t{1} << 20);
+    const std::uint64_t rec = (2 + 2 * p.M) * 4 + 4 * p.dim;
+    const auto need = checked_mul(std::max<std::uint64_t>(n, 64) * 2, rec);
+    if (!need || *need > budget) r.fail("slot count " + std::to_string(n) + " implausible for " + std::to_string(size) + " bytes");
+    std::uint64_t upper_bytes = 0;
     auto idx = std::make_unique<index>(std::move(p), k);
     idx->ensure_allocated(static_cast<std::size_t>(n));
     idx->level_draws_ = draws;
@@ -661,6 +668,8 @@ class index {
       if (del > 1) r.fail("slot " + std::to_string(si) + ": bad deleted flag");
       // Upper-level lists: check the bytes before allocating them.
       if (static_cast<std::uint64_t>(lvl) * 4 > r.remaining()) r.fail("truncated payload in slot " + std::to_string(si));
+      upper_bytes += static_cast<std::uint64_t>(lvl) * idx->upper_words_ * 4;
+      if (upper_bytes > budget) r.fail("upper levels implausible for the input size");
       idx->init_slot(s, lvl);
       idx->n_slots_.store(static_cast<std::size_t>(si + 1), std::memory_order_relaxed);
       const auto v = r.get_array<float>(idx->p_.dim);
