@@ -21,8 +21,9 @@
 /// - Any number of threads may search at once; searches take no exclusive lock and never write
 ///   shared memory except the per-thread scratch they borrow.
 /// - Searches may run while ONE add() call inserts (add() is itself multi-threaded): link lists
-///   are guarded by per-slot seqlocks (writers take the slot's lock; readers copy the list and
-///   retry when the sequence number moved), new slots become reachable only after their data is
+///   are guarded by per-slot seqlocks (writers take the slot's lock by making its sequence number
+///   odd and store links with release; readers copy the list with acquire loads and retry when
+///   the sequence number moved), new slots become reachable only after their data is
 ///   written (release/acquire through the link lists, the entry point and the ready flag), and
 ///   growth publishes new chunks without moving old ones.
 /// - Overwriting a deleted slot's vector (slot reuse) takes a reader-writer lock exclusively for
@@ -892,7 +893,6 @@ class index {
       if ((v & 1u) == 0 && q->compare_exchange_weak(v, v + 1, std::memory_order_acquire, std::memory_order_relaxed)) break;
       cpu_relax();
     }
-    std::atomic_thread_fence(std::memory_order_release);
   }
   void unlock_slot(std::uint32_t s) const noexcept { seq(s)->fetch_add(1, std::memory_order_release); }
 
@@ -907,18 +907,20 @@ class index {
         cpu_relax();
         continue;
       }
-      std::size_t c = blk[0].load(std::memory_order_relaxed);
+      // acquire loads: the second sequence read cannot move above them, and a value written
+      // inside a critical section (release stores, after the odd sequence number) makes it see
+      // that number or a later one (no fences needed: ThreadSanitizer models this exactly)
+      std::size_t c = blk[0].load(std::memory_order_acquire);
       if (c > cap) c = cap;
-      for (std::size_t i = 0; i < c; ++i) out[i] = blk[1 + i].load(std::memory_order_relaxed);
-      std::atomic_thread_fence(std::memory_order_acquire);
+      for (std::size_t i = 0; i < c; ++i) out[i] = blk[1 + i].load(std::memory_order_acquire);
       if (q->load(std::memory_order_relaxed) == v1) return c;
     }
   }
   // Writes the links of s (caller holds the slot's lock).
   void write_links(std::uint32_t s, int level, const detail::cand* c, std::size_t n) const noexcept {
     auto* blk = link_block(s, level);
-    for (std::size_t i = 0; i < n; ++i) blk[1 + i].store(c[i].second, std::memory_order_relaxed);
-    blk[0].store(static_cast<std::uint32_t>(n), std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n; ++i) blk[1 + i].store(c[i].second, std::memory_order_release);
+    blk[0].store(static_cast<std::uint32_t>(n), std::memory_order_release);
   }
 
   float dist(const float* a, const float* b, detail::scratch& sc) const noexcept {
@@ -1217,8 +1219,8 @@ class index {
     for (std::size_t i = 0; i < c; ++i) present |= blk[1 + i].load(std::memory_order_relaxed) == s;
     if (!present) {
       if (c < cap) {
-        blk[1 + c].store(s, std::memory_order_relaxed);
-        blk[0].store(static_cast<std::uint32_t>(c + 1), std::memory_order_relaxed);
+        blk[1 + c].store(s, std::memory_order_release);
+        blk[0].store(static_cast<std::uint32_t>(c + 1), std::memory_order_release);
       } else {
         std::vector<detail::cand> all;
         all.reserve(c + 1);
