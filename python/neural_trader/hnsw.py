@@ -415,11 +415,10 @@ class HNSWIndex:
         """
         q = queries
         # fast path (a single query from Python costs a few microseconds): float32, C order
-        if type(q) is np.ndarray and q.dtype == _F32 and q.flags.c_contiguous and q.shape[-1] == self._dim:
+        if (type(q) is np.ndarray and q.dtype == _F32 and 1 <= q.ndim <= 2 and q.shape[-1] == self._dim
+                and q.flags.c_contiguous):
             if q.ndim == 1:
                 q = q.reshape(1, -1)
-            elif q.ndim != 2:
-                q = _float_matrix(queries, self._dim, "queries")
         else:
             q = _float_matrix(queries, self._dim, "queries")
         if type(k) is not int or k < 1:

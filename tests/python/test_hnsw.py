@@ -155,6 +155,10 @@ def test_input_checks_leave_index_unchanged():
     with pytest.raises(InvalidArgumentError):
         idx.search(np.ones((1, 2)))
     with pytest.raises(InvalidArgumentError):
+        idx.search(np.array(1.0, dtype=np.float32))
+    with pytest.raises(InvalidArgumentError):
+        idx.search(np.ones((1, 1, 3), dtype=np.float32))
+    with pytest.raises(InvalidArgumentError):
         idx.search(np.ones((1, 3)), k=0)
     with pytest.raises(DTypeError):
         idx.search(np.ones((1, 3)), filter=lambda i: True)

@@ -154,6 +154,7 @@ struct scratch {
   visited_list visited;
   std::vector<cand> top, candidates, sorted;
   std::vector<std::uint32_t> links, links2, evaluate;
+  std::vector<const float*> ptrs;
   std::uint64_t distances = 0;
 };
 
@@ -181,6 +182,8 @@ class index {
     if (p_.label_names.size() > max_label_columns) {
       throw std::invalid_argument("at most " + std::to_string(max_label_columns) + " label columns");
     }
+    l2_ = p_.metric == metric::l2;
+    dfn_ = l2_ ? k_->l2sq : k_->dot;
     M0_ = 2 * p_.M;
     mult_ = 1.0 / std::log(static_cast<double>(p_.M));
     rec_bytes_ = (2 + M0_) * sizeof(std::uint32_t) + p_.dim * sizeof(float);
@@ -925,7 +928,8 @@ class index {
 
   float dist(const float* a, const float* b, detail::scratch& sc) const noexcept {
     ++sc.distances;
-    return distance(*k_, p_.metric, a, b, p_.dim);
+    const float r = dfn_(a, b, p_.dim);
+    return l2_ ? r : 1.0f - r;
   }
 
   const float* prepare_query(const float* q, std::vector<float>& buf) const {
@@ -993,7 +997,9 @@ class index {
     }
     cand.emplace_back(dep, ep);
     sc.links.resize(M0_);
+    sc.ptrs.resize(M0_);
     std::uint32_t* links = sc.links.data();
+    const float** ptrs = sc.ptrs.data();
     while (!cand.empty()) {
       const detail::cand cur = cand.front();
       if (cur.first > lower && (top.size() >= ef || !may_reject)) break;
@@ -1006,13 +1012,15 @@ class index {
       for (std::size_t i = 0; i < c; ++i) {
         const std::uint32_t nb = links[i];
         if (nb >= vs || sc.visited.test_and_set(nb)) continue;
-        links[m++] = nb;
-        const auto* v = reinterpret_cast<const char*>(vec(nb));
-        for (std::size_t off = 0; off < vec_bytes_; off += 64) detail::prefetch(v + off);
+        links[m] = nb;
+        const float* v = vec(nb);
+        ptrs[m++] = v;
+        const auto* b = reinterpret_cast<const char*>(v);
+        for (std::size_t off = 0; off < vec_bytes_; off += 64) detail::prefetch(b + off);
       }
       for (std::size_t i = 0; i < m; ++i) {
         const std::uint32_t nb = links[i];
-        const float d = dist(q, vec(nb), sc);
+        const float d = dist(q, ptrs[i], sc);
         if (top.size() < ef || d < lower) {
           cand.emplace_back(d, nb);
           std::push_heap(cand.begin(), cand.end(), detail::near_first{});
@@ -1317,6 +1325,8 @@ class index {
 
   params p_;
   const kernel_table* k_;
+  distance_fn dfn_ = nullptr;  // l2sq for l2, dot for ip and cosine
+  bool l2_ = true;
   std::size_t M0_ = 0;
   double mult_ = 0;
   std::size_t rec_bytes_ = 0;
