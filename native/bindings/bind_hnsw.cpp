@@ -285,6 +285,9 @@ void bind_hnsw(py::module_& m) {
              return py::make_tuple(a, c);
            }, "(ids, label columns) of the live points, in slot order.")
       .def("__len__", [](const py_index& self) { return self.idx->size(); }, "Live points.")
+      .def("_set_two_hop", [](py_index& self, std::size_t lists, std::size_t evaluations) {
+             self.idx->set_two_hop(lists, evaluations);
+           }, py::arg("lists"), py::arg("evaluations"), "Tuning of the two-hop filtered walk (testing).")
       .def("reserve", [](py_index& self, std::size_t n) { self.idx->reserve(n); }, py::arg("n"),
            "Make room for n slots.")
       .def("to_bytes", &to_bytes, "The index as one checksummed frame.")

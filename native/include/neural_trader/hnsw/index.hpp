@@ -185,6 +185,8 @@ class index {
     l2_ = p_.metric == metric::l2;
     dfn_ = l2_ ? k_->l2sq : k_->dot;
     M0_ = 2 * p_.M;
+    two_hop_lists_.store(M0_, std::memory_order_relaxed);
+    two_hop_eval_.store(M0_, std::memory_order_relaxed);
     mult_ = 1.0 / std::log(static_cast<double>(p_.M));
     rec_bytes_ = (2 + M0_) * sizeof(std::uint32_t) + p_.dim * sizeof(float);
     upper_words_ = 1 + p_.M;
@@ -212,6 +214,13 @@ class index {
   hnsw::metric metric() const noexcept { return p_.metric; }
   std::size_t M() const noexcept { return p_.M; }
   std::size_t ef_construction() const noexcept { return p_.ef_construction; }
+  /// Tuning of the two-hop filtered walk: rejected neighbours whose lists are read per step, and
+  /// the most allowed points evaluated per step.
+  void set_two_hop(std::size_t lists, std::size_t evaluations) {
+    two_hop_lists_.store(std::clamp<std::size_t>(lists, 1, M0_), std::memory_order_relaxed);
+    two_hop_eval_.store(std::clamp<std::size_t>(evaluations, 1, M0_ * (M0_ + 1)), std::memory_order_relaxed);
+  }
+
   /// Default ef of searches (stored with the index).
   std::size_t ef() const noexcept { return ef_.load(std::memory_order_relaxed); }
   void set_ef(std::size_t ef) {
@@ -1059,7 +1068,7 @@ class index {
     cand.emplace_back(dep, ep);
     sc.links.resize(M0_);
     sc.links2.resize(M0_);
-    sc.evaluate.resize(2 * M0_);
+    sc.evaluate.resize(M0_ * (M0_ + 1));
     std::uint32_t* links = sc.links.data();
     std::uint32_t* links2 = sc.links2.data();
     std::uint32_t* todo = sc.evaluate.data();
@@ -1071,10 +1080,11 @@ class index {
       const std::size_t c = read_links(cur.second, 0, links);
       // pass 1: neighbours that pass go to `todo`; the rejected ones stay in `links` (their
       // lists are prefetched, to be read in pass 2)
-      // Rejected neighbours are expanded only up to `two_hop_lists` per step (the lists are
-      // kept nearest first by the heuristic); one not expanded now stays unvisited, so a later
+      // Rejected neighbours are expanded up to `two_hop_lists` per step (default: all of them;
+      // fewer is faster and loses recall); one not expanded now stays unvisited, so a later
       // step can still expand it.
-      const std::size_t two_hop_lists = std::max<std::size_t>(4, p_.M / 2);
+      const std::size_t two_hop_lists = two_hop_lists_.load(std::memory_order_relaxed);
+      const std::size_t max_eval = two_hop_eval_.load(std::memory_order_relaxed);
       std::size_t m = 0, r = 0;
       for (std::size_t i = 0; i < c; ++i) {
         const std::uint32_t nb = links[i];
@@ -1090,9 +1100,9 @@ class index {
         }
       }
       // pass 2: the passing neighbours of rejected ones, at most 2M evaluations per expansion
-      for (std::size_t i = 0; i < r && m < M0_; ++i) {
+      for (std::size_t i = 0; i < r && m < max_eval; ++i) {
         const std::size_t c2 = read_links(links[i], 0, links2);
-        for (std::size_t j = 0; j < c2 && m < M0_; ++j) {
+        for (std::size_t j = 0; j < c2 && m < max_eval; ++j) {
           const std::uint32_t x = links2[j];
           if (x < vs && f.test(x) && !sc.visited.test_and_set(x)) {
             todo[m++] = x;
@@ -1340,6 +1350,8 @@ class index {
   std::atomic<std::size_t> n_slots_{0};
   std::atomic<std::size_t> live_{0};
   std::atomic<std::size_t> ef_{64};
+  std::atomic<std::size_t> two_hop_lists_{32};  // rejected neighbours expanded per step
+  std::atomic<std::size_t> two_hop_eval_{32};  // allowed points evaluated per step
   std::atomic<std::uint64_t> entry_{0};  // (top level + 1) << 32 | slot; 0 = empty
   std::uint64_t level_draws_ = 0;        // writer lock
   std::atomic<bool> ever_deleted_{false}; // some point was deleted once (stays set)
