@@ -7,6 +7,7 @@ void bind_common(py::module_& m);
 void bind_ring(py::module_& m);
 void bind_ta(py::module_& m);
 void bind_sketch(py::module_& m);
+void bind_hnsw(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "neural-trader compiled core (private; use the neural_trader package).";
@@ -15,4 +16,5 @@ PYBIND11_MODULE(_core, m) {
   bind_ring(m);
   bind_ta(m);
   bind_sketch(m);
+  bind_hnsw(m);
 }

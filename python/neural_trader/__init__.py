@@ -15,6 +15,8 @@ from ._info import build_info
 from ._records import BAR_DTYPE, TICK_DTYPE, from_frame, to_polars
 from .ring import MPMCRingBuffer, RingBuffer, SharedRingBuffer
 from .sketch import BloomFilter, CountMinSketch, HyperLogLog, Reservoir, hash64
+from .hnsw import HNSWIndex, Where, knn_exact
+from .pattern import PatternForecast, PatternMemory
 
 __all__ = [
     "__version__",
@@ -36,4 +38,9 @@ __all__ = [
     "BloomFilter",
     "Reservoir",
     "hash64",
+    "HNSWIndex",
+    "Where",
+    "knn_exact",
+    "PatternMemory",
+    "PatternForecast",
 ]

@@ -33,13 +33,15 @@ def build_info() -> dict[str, Any]:
     Keys: ``version``, ``compiler``, ``cxx_standard`` (``__cplusplus``), ``build_type``,
     ``simd`` (the level dispatched kernels use; ``NT_SIMD`` can force a lower one),
     ``simd_best``, ``simd_requested``, ``simd_request_ignored``, ``cpu_features``,
-    ``available_cores``, ``num_threads``, ``assertions``, ``python``, ``platform``, ``numpy``,
+    ``hnsw_simd`` (the HNSW distance kernels that run: ``avx2`` or ``scalar``; AVX-512 CPUs
+    run the AVX2 kernels), ``available_cores``, ``num_threads``, ``assertions``, ``python``, ``platform``, ``numpy``,
     and the GPU entries ``cupy`` (version or None), ``gpu_count``, ``gpu_usable``,
     ``gpu_reason``.
     """
     import numpy
 
     info: dict[str, Any] = dict(_core._build_info())
+    info["hnsw_simd"] = _core._hnsw_simd()
     info["python"] = sys.version.split()[0]
     info["platform"] = platform.platform()
     info["numpy"] = numpy.__version__
