@@ -43,7 +43,7 @@ CASES: dict[str, list[dict[str, float]]] = {
     "kama": [{"timeperiod": 2}, {"timeperiod": 10}, {"timeperiod": 30}],
     "rsi": [{"timeperiod": 2}, {"timeperiod": 14}, {"timeperiod": 50}],
     "macd": [{}, {"fastperiod": 5, "slowperiod": 13, "signalperiod": 4}, {"fastperiod": 26, "slowperiod": 12, "signalperiod": 9}],
-    # explicit defaults: TA-Lib 0.8.2's BBANDS called without parameters returns only NaN
+    # TA-Lib's C default period (5) and others; the Python API's default is 20
     "bbands": [{"timeperiod": 5, "nbdevup": 2.0, "nbdevdn": 2.0, "matype": 0}, {"timeperiod": 20, "nbdevup": 2.0, "nbdevdn": 1.5},
                {"timeperiod": 10, "nbdevup": 1.0, "nbdevdn": 1.0, "matype": 1}],
     "stddev": [{}, {"timeperiod": 20, "nbdev": 2.0}],
@@ -134,6 +134,17 @@ def test_lookback_matches_talib_and_leading_nans(name: str) -> None:
         assert nt.ta.lookback(name, **params) == fn.lookback, (name, params)
         out = as_tuple(getattr(nt.ta, name)(*inputs_of(name, m), **params))[0]
         assert np.isnan(out[: fn.lookback]).all() and not np.isnan(out[fn.lookback]), (name, params)
+
+
+def test_parameter_names_and_defaults_are_talibs() -> None:
+    from talib import abstract
+
+    for name, spec in SPECS.items():
+        if name in ("zscore", "vwap"):  # ours; TA-Lib 0.8's VWAP is a cumulative line without parameters
+            continue
+        ref = dict(abstract.Function(name.upper()).parameters)
+        assert {p.name: p.default for p in spec.params} == ref, name
+        assert list(abstract.Function(name.upper()).output_names) == list(spec.outputs), name
 
 
 def test_extras_against_slow_references() -> None:

@@ -99,8 +99,9 @@ def kama(real: Any, timeperiod: int = 30) -> Any:
     return _run("kama", (real,), (timeperiod,), {})
 
 
-def bbands(real: Any, timeperiod: int = 5, nbdevup: float = 2.0, nbdevdn: float = 2.0, matype: int = 0) -> Any:
-    """Bollinger bands ``(upperband, middleband, lowerband)``: the ``matype`` moving average
+def bbands(real: Any, timeperiod: int = 20, nbdevup: float = 2.0, nbdevdn: float = 2.0, matype: int = 0) -> Any:
+    """Bollinger bands ``(upperband, middleband, lowerband)`` (default period 20, as TA-Lib 0.8's
+    Python API; its C library's default is 5): the ``matype`` moving average
     (0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 6 KAMA; TRIMA, MAMA and T3 are not implemented) plus and
     minus ``nbdevup``/``nbdevdn`` population standard deviations over ``timeperiod`` (always
     around the simple mean, as TA-Lib). Look-back: the moving average's."""
@@ -242,9 +243,10 @@ def obv(real: Any, volume: Any) -> Any:
 
 
 def vwap(real: Any, volume: Any, timeperiod: int = 20) -> Any:
-    """Rolling volume-weighted average price (not in TA-Lib): ``sum(real * volume) / sum(volume)``
-    over the last ``timeperiod`` bars; NaN where the window's volume is 0. Look-back
-    ``timeperiod - 1``."""
+    """Rolling volume-weighted average price: ``sum(real * volume) / sum(volume)`` over the last
+    ``timeperiod`` bars; NaN where the window's volume is 0. Look-back ``timeperiod - 1``.
+    (TA-Lib 0.8's VWAP is different: cumulative from the first bar, over the typical price
+    (high + low + close) / 3; pass that price here and a long period for a comparable line.)"""
     return _run("vwap", (real, volume), (timeperiod,), {})
 
 

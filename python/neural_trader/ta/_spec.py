@@ -72,7 +72,7 @@ SPECS: dict[str, Spec] = {
         Spec("macd", ("real",), ("macd", "macdsignal", "macdhist"),
              (_p("fastperiod", 12), _p("slowperiod", 26), _p("signalperiod", 9)), "MACD"),
         Spec("bbands", ("real",), ("upperband", "middleband", "lowerband"),
-             (_p("timeperiod", 5), _p("nbdevup", 2.0, False), _p("nbdevdn", 2.0, False), _p("matype", 0)), "BBANDS"),
+             (_p("timeperiod", 20), _p("nbdevup", 2.0, False), _p("nbdevdn", 2.0, False), _p("matype", 0)), "BBANDS"),
         Spec("stddev", ("real",), ("real",), (_p("timeperiod", 5), _p("nbdev", 1.0, False)), "STDDEV"),
         Spec("var", ("real",), ("real",), (_p("timeperiod", 5), _p("nbdev", 1.0, False)), "VAR"),
         Spec("zscore", ("real",), ("real",), (_p("timeperiod", 20),), "ZSCORE"),

@@ -109,7 +109,7 @@ class BBANDS(_Stream1):
 
     _ta_name = "bbands"
 
-    def __init__(self, timeperiod: int = 5, nbdevup: float = 2.0, nbdevdn: float = 2.0, matype: int = 0) -> None:
+    def __init__(self, timeperiod: int = 20, nbdevup: float = 2.0, nbdevdn: float = 2.0, matype: int = 0) -> None:
         self._setup("bbands", _params("bbands", timeperiod=timeperiod, nbdevup=nbdevup, nbdevdn=nbdevdn, matype=matype))
 
 
