@@ -5,10 +5,14 @@
 
 void bind_common(py::module_& m);
 void bind_ring(py::module_& m);
+void bind_ta(py::module_& m);
+void bind_sketch(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "neural-trader compiled core (private; use the neural_trader package).";
   m.attr("__version__") = NEURAL_TRADER_VERSION;
   bind_common(m);
   bind_ring(m);
+  bind_ta(m);
+  bind_sketch(m);
 }

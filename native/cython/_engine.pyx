@@ -368,3 +368,7 @@ cdef class RingPort:
             return None
         finally:
             self._release(buf, stack)
+
+
+include "ta.pxi"
+include "sketch.pxi"

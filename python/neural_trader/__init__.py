@@ -8,12 +8,13 @@ See ``nt.build_info()`` for what the compiled core was built with and runs on.
 
 from __future__ import annotations
 
-from . import errors
+from . import errors, ta
 from ._core import __version__, get_num_threads, set_num_threads
 from ._engine import dispatch
 from ._info import build_info
 from ._records import BAR_DTYPE, TICK_DTYPE, from_frame, to_polars
 from .ring import MPMCRingBuffer, RingBuffer, SharedRingBuffer
+from .sketch import BloomFilter, CountMinSketch, HyperLogLog, Reservoir, hash64
 
 __all__ = [
     "__version__",
@@ -29,4 +30,10 @@ __all__ = [
     "MPMCRingBuffer",
     "SharedRingBuffer",
     "dispatch",
+    "ta",
+    "HyperLogLog",
+    "CountMinSketch",
+    "BloomFilter",
+    "Reservoir",
+    "hash64",
 ]

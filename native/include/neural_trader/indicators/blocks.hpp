@@ -1,0 +1,434 @@
+/// @file blocks.hpp
+/// @brief Building blocks of the indicators: fixed-size windows, rolling extremes, the state
+/// visitor used for persistence, and TA-Lib's numeric conventions.
+///
+/// Every indicator is a small value type with `update(const double* in, double* out)`: O(1) work
+/// per call (CCI excepted, see indicators.hpp) and O(period) fixed-size state. A state only ever
+/// holds scalars, `window`s and `extremes`, so copying it never allocates once constructed
+/// (std::vector copy-assignment between equal sizes reuses storage).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#if !defined(NT_RESTRICT)
+#if defined(_MSC_VER)
+#define NT_RESTRICT __restrict
+#else
+#define NT_RESTRICT __restrict__
+#endif
+#endif
+
+namespace neural_trader::ta {
+
+inline constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+
+/// TA-Lib's TA_IS_ZERO: |v| < 1e-8.
+inline constexpr bool ta_is_zero(double v) noexcept { return -0.00000001 < v && v < 0.00000001; }
+/// TA-Lib's TA_IS_ZERO_OR_NEG: v < 1e-8.
+inline constexpr bool ta_is_zero_or_neg(double v) noexcept { return v < 0.00000001; }
+
+/// Checks an integer parameter given as a double (as Python passes it) and returns it.
+inline int int_param(double v, int lo, int hi, const char* name) {
+  if (!(v >= lo && v <= hi) || v != std::floor(v)) {
+    throw std::invalid_argument(std::string(name) + " must be an integer in [" + std::to_string(lo) + ", " +
+                                std::to_string(hi) + "], got " + std::to_string(v));
+  }
+  return static_cast<int>(v);
+}
+
+inline double real_param(double v, const char* name) {
+  if (!std::isfinite(v)) throw std::invalid_argument(std::string(name) + " must be finite");
+  return v;
+}
+
+inline constexpr int max_period = 100000;
+
+/// The last `capacity` values pushed, oldest first.
+class window {
+ public:
+  window() = default;
+  explicit window(int capacity) : buf_(static_cast<std::size_t>(capacity), 0.0) {}
+
+  std::size_t capacity() const noexcept { return buf_.size(); }
+  bool full() const noexcept { return count_ == buf_.size(); }
+  std::size_t size() const noexcept { return count_; }
+  /// The value that the next push evicts (the oldest one); 0 while not full() (unwritten slots
+  /// hold 0), so running sums can subtract it unconditionally.
+  double oldest() const noexcept { return buf_[pos_]; }
+  /// The i-th value, 0 = oldest.
+  double at(std::size_t i) const noexcept {
+    const std::size_t start = full() ? pos_ : 0;
+    std::size_t k = start + i;
+    if (k >= buf_.size()) k -= buf_.size();
+    return buf_[k];
+  }
+  /// Raw slot order (CCI sums in slot order, as TA-Lib's circular buffer does).
+  const std::vector<double>& slots() const noexcept { return buf_; }
+  void push(double x) noexcept {
+    buf_[pos_] = x;
+    const std::size_t next = pos_ + 1;
+    pos_ = next == buf_.size() ? 0 : next;
+    count_ += count_ < buf_.size() ? 1 : 0;
+  }
+  void reset() noexcept {
+    for (auto& v : buf_) v = 0.0;
+    pos_ = 0;
+    count_ = 0;
+  }
+  /// Makes the window hold exactly last[0 .. capacity) (oldest first), as that many pushes
+  /// would, for every logical read (oldest(), at()); the slot rotation may differ.
+  void assign_tail(const double* last) noexcept {
+    for (std::size_t i = 0; i < buf_.size(); ++i) buf_[i] = last[i];
+    pos_ = 0;
+    count_ = buf_.size();
+  }
+  template <class V>
+  void visit(V& v) {
+    v(buf_);
+    v(pos_);
+    v(count_);
+    v.check(pos_ < buf_.size() && count_ <= buf_.size(), "window position");
+  }
+
+ private:
+  std::vector<double> buf_;
+  std::size_t pos_ = 0;
+  std::size_t count_ = 0;
+};
+
+/// Rolling maximum (Greater = true) or minimum over the last `span` pushes, with the sequence
+/// number of the extreme: a monotonic queue, O(1) amortised per push, O(span) state. On ties
+/// the latest position wins (TA-Lib's AROON convention).
+template <bool Greater>
+class extremes {
+ public:
+  extremes() = default;
+  explicit extremes(int span)
+      : vals_(static_cast<std::size_t>(span), 0.0), seqs_(static_cast<std::size_t>(span), 0), span_(span) {}
+
+  /// Adds the value of sequence number `seq` (consecutive from 0) and drops what left the span.
+  void push(double x, std::int64_t seq) noexcept {
+    const std::size_t cap = vals_.size();
+    while (len_ > 0) {
+      const std::size_t back = index(len_ - 1);
+      if (Greater ? vals_[back] <= x : vals_[back] >= x) {
+        --len_;
+      } else {
+        break;
+      }
+    }
+    if (len_ > 0 && seqs_[head_] <= seq - span_) {  // the front left the span
+      head_ = head_ + 1 == cap ? 0 : head_ + 1;
+      --len_;
+    }
+    const std::size_t at = index(len_);
+    vals_[at] = x;
+    seqs_[at] = seq;
+    ++len_;
+  }
+  double value() const noexcept { return vals_[head_]; }
+  std::int64_t seq() const noexcept { return seqs_[head_]; }
+  std::int64_t span() const noexcept { return span_; }
+  /// Replaces the content with the pushes of x[0, n) numbered first_seq, first_seq + 1, ...
+  /// (the same state as those pushes from any earlier state, when n >= span).
+  void rebuild(const double* x, std::size_t n, std::int64_t first_seq) noexcept {
+    head_ = 0;
+    len_ = 0;
+    const std::size_t from = n > static_cast<std::size_t>(span_) ? n - static_cast<std::size_t>(span_) : 0;
+    for (std::size_t i = from; i < n; ++i) push(x[i], first_seq + static_cast<std::int64_t>(i));
+  }
+  void reset() noexcept {
+    head_ = 0;
+    len_ = 0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(vals_);
+    v(seqs_);
+    v(head_);
+    v(len_);
+    v.check(head_ < vals_.size() && len_ <= vals_.size(), "extremes position");
+  }
+
+ private:
+  std::size_t index(std::size_t i) const noexcept {
+    std::size_t k = head_ + i;
+    return k >= vals_.size() ? k - vals_.size() : k;
+  }
+  std::vector<double> vals_;
+  std::vector<std::int64_t> seqs_;
+  std::int64_t span_ = 1;
+  std::size_t head_ = 0;
+  std::size_t len_ = 0;
+};
+
+/// Simple moving average as TA-Lib seeds it: NaN for the first period-1 inputs, then the mean of
+/// the last `period` inputs. The running sum is updated with one addition of (x - oldest).
+class sma_state {
+ public:
+  sma_state() = default;
+  explicit sma_state(int period) : win_(period), period_(period) {}
+  /// Returns the average, or NaN while warming up.
+  double update(double x) noexcept {
+    sum_ += x - win_.oldest();
+    win_.push(x);
+    return win_.full() ? sum_ / period_ : nan;
+  }
+  bool ready() const noexcept { return win_.full(); }
+  /// n consecutive updates over x, outputs to o (equal to n update() calls).
+  void run_block(const double* x, double* o, std::size_t n) noexcept {
+    const std::size_t p = win_.capacity();
+    if (n < 2 * p) {
+      for (std::size_t i = 0; i < n; ++i) o[i] = update(x[i]);
+      return;
+    }
+    for (std::size_t i = 0; i < p; ++i) o[i] = update(x[i]);  // the window now holds x[0, p)
+    const double div = period_;
+    double sum = sum_;
+    for (std::size_t i = p; i < n; ++i) {
+      sum += x[i] - x[i - p];
+      o[i] = sum / div;
+    }
+    sum_ = sum;
+    win_.assign_tail(x + n - p);
+  }
+  void reset() noexcept {
+    win_.reset();
+    sum_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(win_);
+    v(sum_);
+  }
+
+ private:
+  window win_;
+  double sum_ = 0.0;
+  int period_ = 1;
+};
+
+/// Exponential moving average with TA-Lib's default seeding: the first value is the simple mean
+/// of the first `period` inputs, then prev + k * (x - prev) with k = 2 / (period + 1) (or a
+/// given k). The recursion is evaluated as prev * (1 - k) + x * k (TA-Lib: (x - prev) * k + prev):
+/// equal to rounding, one operation shorter on the dependency chain.
+class ema_state {
+ public:
+  ema_state() = default;
+  explicit ema_state(int period) : ema_state(period, 2.0 / (period + 1)) {}
+  ema_state(int period, double k) : k_(k), om_(1.0 - k), period_(period) {}
+  double update(double x) noexcept {
+    if (n_ >= period_) [[likely]] {
+      prev_ = prev_ * om_ + x * k_;  // one multiply and one add on the dependency chain
+      return prev_;
+    }
+    sum_ += x;
+    if (++n_ < period_) return nan;
+    prev_ = sum_ / period_;
+    return prev_;
+  }
+  bool ready() const noexcept { return n_ >= period_; }
+  double value() const noexcept { return prev_; }
+  /// The recursion's coefficients, for batch kernels that run it on local variables:
+  /// next = prev * decay() + x * gain().
+  double decay() const noexcept { return om_; }
+  double gain() const noexcept { return k_; }
+  /// Sets the value after steps a batch kernel ran (only once ready()).
+  void set_value(double v) noexcept { prev_ = v; }
+  void reset() noexcept {
+    n_ = 0;
+    sum_ = 0.0;
+    prev_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(n_);
+    v(sum_);
+    v(prev_);
+    v.check(n_ >= 0 && n_ <= period_, "ema count");
+  }
+
+ private:
+  double k_ = 1.0;
+  double om_ = 0.0;
+  int period_ = 1;
+  int n_ = 0;
+  double sum_ = 0.0;
+  double prev_ = 0.0;
+};
+
+/// Wilder's smoothing seeded TA-Lib's way: the first value is the mean of the first `period`
+/// inputs, then (prev * (period - 1) + x) / period, evaluated as prev * ((period - 1) / period) +
+/// x * (1 / period) (equal to rounding; no division on the dependency chain).
+class wilder_state {
+ public:
+  wilder_state() = default;
+  explicit wilder_state(int period)
+      : period_(period), a_(static_cast<double>(period - 1) / period), b_(1.0 / period) {}
+  double update(double x) noexcept {
+    if (n_ >= period_) [[likely]] {
+      prev_ = prev_ * a_ + x * b_;
+      return prev_;
+    }
+    sum_ += x;
+    if (++n_ < period_) return nan;
+    prev_ = sum_ / period_;
+    return prev_;
+  }
+  bool ready() const noexcept { return n_ >= period_; }
+  double value() const noexcept { return prev_; }
+  double decay() const noexcept { return a_; }
+  double gain() const noexcept { return b_; }
+  void set_value(double v) noexcept { prev_ = v; }
+  void reset() noexcept {
+    n_ = 0;
+    sum_ = 0.0;
+    prev_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(n_);
+    v(sum_);
+    v(prev_);
+    v.check(n_ >= 0 && n_ <= period_, "wilder count");
+  }
+
+ private:
+  int period_ = 1;
+  double a_ = 0.0, b_ = 1.0;
+  int n_ = 0;
+  double sum_ = 0.0;
+  double prev_ = 0.0;
+};
+
+/// The largest of high - low, |prev_close - high|, |prev_close - low| (TA-Lib's TRUE_RANGE;
+/// written with max so that it compiles branch-free).
+inline double true_range(double high, double low, double prev_close) noexcept {
+  return std::max(std::max(high - low, std::fabs(prev_close - high)), std::fabs(prev_close - low));
+}
+
+/// Steps `ind` one update per bar over [b, e) of contiguous inputs (the fallback of the
+/// run_block kernels).
+template <class Ind>
+void step_range(Ind& ind, const double* const* in, double* const* out, std::size_t b, std::size_t e) noexcept {
+  double x[Ind::n_in];
+  double o[Ind::n_out];
+  for (std::size_t i = b; i < e; ++i) {
+    for (int k = 0; k < Ind::n_in; ++k) x[k] = in[k][i];
+    ind.update(x, o);
+    for (int m = 0; m < Ind::n_out; ++m) out[m][i] = o[m];
+  }
+}
+
+/// Per-thread scratch arrays for batch kernels (reused, so a kernel called block after block
+/// does not allocate).
+inline std::vector<double>* scratch_buffers_impl() {
+  thread_local std::vector<double> bufs[3];
+  return bufs;
+}
+struct scratch_ref {
+  std::vector<double>* p;
+  std::vector<double>& operator[](std::size_t i) const noexcept { return p[i]; }
+};
+inline scratch_ref scratch_buffers() { return scratch_ref{scratch_buffers_impl()}; }
+
+/// Rolling maximum (Greater) or minimum of x over windows [i - w + 1, i], for i in [w - 1, n),
+/// written to out[i] (van Herk / Gil-Werman: prefix and suffix extremes within blocks of w, three
+/// comparisons per element, no data-dependent branches). Values are exact, so any method agrees.
+template <bool Greater>
+void rolling_extreme(const double* x, std::size_t n, std::size_t w, double* out, std::vector<double>& scratch) {
+  if (n < w) return;
+  scratch.resize(2 * n);
+  double* g = scratch.data();      // prefix extreme within each block
+  double* h = scratch.data() + n;  // suffix extreme within each block
+  auto pick = [](double a, double b) { return Greater ? (b > a ? b : a) : (b < a ? b : a); };
+  for (std::size_t b = 0; b < n; b += w) {
+    const std::size_t e = std::min(n, b + w);
+    g[b] = x[b];
+    for (std::size_t i = b + 1; i < e; ++i) g[i] = pick(g[i - 1], x[i]);
+    h[e - 1] = x[e - 1];
+    for (std::size_t i = e - 1; i > b; --i) h[i - 1] = pick(h[i], x[i - 1]);
+  }
+  for (std::size_t i = w - 1; i < n; ++i) out[i] = pick(h[i + 1 - w], g[i]);
+}
+
+/// Rolling highest high and lowest low over arrays, TA-Lib's way: remember where the extreme is,
+/// rescan the window only when it leaves. The latest bar wins ties. Windows are [i - span + 1, i].
+struct extreme_scan {
+  static constexpr std::size_t none = static_cast<std::size_t>(-1);
+  std::size_t span;
+  std::size_t hi_i = none, lo_i = none;
+  double hh = 0.0, ll = 0.0;
+  explicit extreme_scan(std::size_t s) : span(s) {}
+  void step(const double* h, const double* l, std::size_t i) noexcept {
+    const std::size_t start = i + 1 - span;
+    if (hi_i == none || hi_i < start) {
+      hi_i = start;
+      hh = h[start];
+      for (std::size_t j = start + 1; j <= i; ++j) {
+        if (h[j] >= hh) {
+          hh = h[j];
+          hi_i = j;
+        }
+      }
+    } else if (h[i] >= hh) {
+      hh = h[i];
+      hi_i = i;
+    }
+    if (lo_i == none || lo_i < start) {
+      lo_i = start;
+      ll = l[start];
+      for (std::size_t j = start + 1; j <= i; ++j) {
+        if (l[j] <= ll) {
+          ll = l[j];
+          lo_i = j;
+        }
+      }
+    } else if (l[i] <= ll) {
+      ll = l[i];
+      lo_i = i;
+    }
+  }
+};
+
+/// True range as TA-Lib computes it (the largest of high-low, |prev close - high|,
+/// |prev close - low|); NaN for the first bar.
+class trange_state {
+ public:
+  double update(double high, double low, double close) noexcept {
+    const double out = have_prev_ ? true_range(high, low, prev_close_) : nan;
+    prev_close_ = close;
+    have_prev_ = true;
+    return out;
+  }
+  /// The state after a bar with this close (batch kernels skip the per-bar updates).
+  void set_prev_close(double close) noexcept {
+    prev_close_ = close;
+    have_prev_ = true;
+  }
+  bool has_prev() const noexcept { return have_prev_; }
+  double prev_close() const noexcept { return prev_close_; }
+  void reset() noexcept {
+    have_prev_ = false;
+    prev_close_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(have_prev_);
+    v(prev_close_);
+  }
+
+ private:
+  bool have_prev_ = false;
+  double prev_close_ = 0.0;
+};
+
+}  // namespace neural_trader::ta

@@ -1,0 +1,1593 @@
+/// @file indicators.hpp
+/// @brief The indicators: one state machine each, serving streaming (one update per input) and
+/// batch (the same update in a loop) alike, so the two give the same bits.
+///
+/// Conventions (TA-Lib's, unless a comment says otherwise): parameter names and defaults,
+/// look-back = number of leading NaNs on finite input, seeding of the recursive averages.
+/// `update(in, out)` takes `n_in` inputs in TA-Lib's order and writes `n_out` outputs in TA-Lib's
+/// order, NaN while warming up. Missing inputs (NaN, ±inf) are handled by `stream<>` (stream.hpp),
+/// not here: a state only ever sees finite inputs.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include "blocks.hpp"
+
+namespace neural_trader::ta {
+
+/// Moving-average kinds accepted by TA-Lib's `matype` arguments that we implement.
+enum class ma_kind : int { sma = 0, ema = 1, wma = 2, dema = 3, tema = 4, kama = 6 };
+
+// ---------------------------------------------------------------------------------------------
+// Overlap studies
+
+struct sma {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit sma(int period) : s_(period), period_(period) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept { out[0] = s_.update(in[0]); }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    s_.run_block(in[0], out[0], n);
+  }
+  void reset() noexcept { s_.reset(); }
+  template <class V>
+  void visit(V& v) { v(s_); }
+
+ private:
+  sma_state s_;
+  int period_;
+};
+
+struct ema {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit ema(int period) : s_(period), period_(period) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept { out[0] = s_.update(in[0]); }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT x = in[0];
+    double* NT_RESTRICT o = out[0];
+    std::size_t i = 0;
+    for (; i < n && !s_.ready(); ++i) o[i] = s_.update(x[i]);
+    if (i == n) return;
+    const double d = s_.decay(), g = s_.gain();
+    double v = s_.value();
+    for (; i < n; ++i) {
+      v = v * d + x[i] * g;
+      o[i] = v;
+    }
+    s_.set_value(v);
+  }
+  void reset() noexcept { s_.reset(); }
+  template <class V>
+  void visit(V& v) { v(s_); }
+
+ private:
+  ema_state s_;
+  int period_;
+};
+
+/// Weighted moving average: weights 1..period, the latest input weighing most.
+struct wma {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit wma(int period)
+      : win_(period), period_(period), divider_(static_cast<double>(period) * (period + 1) / 2.0) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0];
+    if (!win_.full()) {
+      // warm-up: weight of x is its position (1-based) among the first `period` inputs
+      const double w = static_cast<double>(win_.size() + 1);
+      sub_ += x;
+      wsum_ += x * w;
+      win_.push(x);
+      if (!win_.full()) {
+        out[0] = nan;
+        return;
+      }
+      out[0] = wsum_ / divider_;
+      wsum_ -= sub_;  // every weight drops by one for the next step
+      return;
+    }
+    const double old = win_.oldest();
+    const double t = x * period_;
+    sub_ += x - old;
+    win_.push(x);
+    out[0] = (wsum_ + t) / divider_;
+    wsum_ += t - sub_;  // one addition on the dependency chain
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* x = in[0];
+    double* o = out[0];
+    const std::size_t p = win_.capacity();
+    if (n < 2 * p) {
+      for (std::size_t i = 0; i < n; ++i) update(x + i, o + i);
+      return;
+    }
+    for (std::size_t i = 0; i < p; ++i) update(x + i, o + i);
+    const double pw = period_;
+    double sub = sub_, wsum = wsum_;
+    for (std::size_t i = p; i < n; ++i) {
+      const double t = x[i] * pw;
+      sub += x[i] - x[i - p];
+      o[i] = (wsum + t) / divider_;
+      wsum += t - sub;
+    }
+    sub_ = sub;
+    wsum_ = wsum;
+    win_.assign_tail(x + n - p);
+  }
+  void reset() noexcept {
+    win_.reset();
+    sub_ = 0.0;
+    wsum_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(win_);
+    v(sub_);
+    v(wsum_);
+  }
+
+ private:
+  window win_;
+  int period_;
+  double divider_;
+  double sub_ = 0.0;   // sum of the window
+  double wsum_ = 0.0;  // weighted sum, weights already shifted for the next input
+};
+
+/// Double EMA: 2 * EMA(x) - EMA(EMA(x)); the second EMA is seeded by the mean of the first
+/// `period` values of the first.
+struct dema {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit dema(int period) : e1_(period), e2_(period), period_(period) {}
+  int lookback() const noexcept { return 2 * (period_ - 1); }
+  void update(const double* in, double* out) noexcept {
+    const double a = e1_.update(in[0]);
+    if (!e1_.ready()) {
+      out[0] = nan;
+      return;
+    }
+    const double b = e2_.update(a);
+    out[0] = e2_.ready() ? 2.0 * a - b : nan;
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT x = in[0];
+    double* NT_RESTRICT o = out[0];
+    std::size_t i = 0;
+    for (; i < n && !e2_.ready(); ++i) update(x + i, o + i);
+    if (i == n) return;
+    const double d = e1_.decay(), g = e1_.gain();
+    double a = e1_.value(), b = e2_.value();
+    for (; i < n; ++i) {
+      a = a * d + x[i] * g;
+      b = b * d + a * g;
+      o[i] = 2.0 * a - b;
+    }
+    e1_.set_value(a);
+    e2_.set_value(b);
+  }
+  void reset() noexcept {
+    e1_.reset();
+    e2_.reset();
+  }
+  template <class V>
+  void visit(V& v) {
+    v(e1_);
+    v(e2_);
+  }
+
+ private:
+  ema_state e1_, e2_;
+  int period_;
+};
+
+/// Triple EMA: 3 * e1 - 3 * e2 + e3.
+struct tema {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit tema(int period) : e1_(period), e2_(period), e3_(period), period_(period) {}
+  int lookback() const noexcept { return 3 * (period_ - 1); }
+  void update(const double* in, double* out) noexcept {
+    out[0] = nan;
+    const double a = e1_.update(in[0]);
+    if (!e1_.ready()) return;
+    const double b = e2_.update(a);
+    if (!e2_.ready()) return;
+    const double c = e3_.update(b);
+    if (!e3_.ready()) return;
+    out[0] = 3.0 * a - 3.0 * b + c;
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT x = in[0];
+    double* NT_RESTRICT o = out[0];
+    std::size_t i = 0;
+    for (; i < n && !e3_.ready(); ++i) update(x + i, o + i);
+    if (i == n) return;
+    const double d = e1_.decay(), g = e1_.gain();
+    double a = e1_.value(), b = e2_.value(), c = e3_.value();
+    for (; i < n; ++i) {
+      a = a * d + x[i] * g;
+      b = b * d + a * g;
+      c = c * d + b * g;
+      o[i] = 3.0 * a - 3.0 * b + c;
+    }
+    e1_.set_value(a);
+    e2_.set_value(b);
+    e3_.set_value(c);
+  }
+  void reset() noexcept {
+    e1_.reset();
+    e2_.reset();
+    e3_.reset();
+  }
+  template <class V>
+  void visit(V& v) {
+    v(e1_);
+    v(e2_);
+    v(e3_);
+  }
+
+ private:
+  ema_state e1_, e2_, e3_;
+  int period_;
+};
+
+/// Kaufman adaptive moving average (TA-Lib: fast 2, slow 30 fixed). The efficiency ratio is
+/// |x - x[t-period]| over the sum of the last `period` absolute one-step changes; the first
+/// value uses the previous input as the previous KAMA.
+struct kama {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit kama(int period) : win_(period + 1), period_(period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0];
+    const bool had_prev = win_.size() > 0;
+    const double prev_x = had_prev ? last_ : 0.0;
+    double old = 0.0, old_next = 0.0;
+    const bool full_before = win_.full();
+    if (full_before) {
+      old = win_.oldest();   // x[t - period - 1], leaves now
+      old_next = win_.at(1);  // x[t - period]
+    }
+    win_.push(x);
+    last_ = x;
+    if (had_prev) {
+      if (full_before) sum_roc1_ -= std::fabs(old - old_next);
+      sum_roc1_ += std::fabs(x - prev_x);
+    }
+    if (!win_.full()) {
+      out[0] = nan;
+      return;
+    }
+    if (!started_) {
+      prev_kama_ = prev_x;
+      started_ = true;
+    }
+    const double period_roc = x - win_.at(0);
+    double er;
+    if (sum_roc1_ <= period_roc || ta_is_zero(sum_roc1_)) {
+      er = 1.0;
+    } else {
+      er = std::fabs(period_roc / sum_roc1_);
+    }
+    constexpr double const_max = 2.0 / (30.0 + 1.0);
+    constexpr double const_diff = 2.0 / (2.0 + 1.0) - const_max;
+    double sc = er * const_diff + const_max;
+    sc *= sc;
+    prev_kama_ = prev_kama_ * (1.0 - sc) + x * sc;  // TA-Lib: (x - prev) * sc + prev
+    out[0] = prev_kama_;
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT x = in[0];
+    double* NT_RESTRICT o = out[0];
+    const std::size_t w = win_.capacity();  // period + 1
+    if (n < 2 * w) {
+      for (std::size_t i = 0; i < n; ++i) update(x + i, o + i);
+      return;
+    }
+    for (std::size_t i = 0; i < w; ++i) update(x + i, o + i);  // the window now holds x[0, w)
+    constexpr double const_max = 2.0 / (30.0 + 1.0);
+    constexpr double const_diff = 2.0 / (2.0 + 1.0) - const_max;
+    const std::size_t p = static_cast<std::size_t>(period_);
+    double sum = sum_roc1_, k = prev_kama_;
+    for (std::size_t i = w; i < n; ++i) {
+      sum -= std::fabs(x[i - p - 1] - x[i - p]);
+      sum += std::fabs(x[i] - x[i - 1]);
+      const double period_roc = x[i] - x[i - p];
+      const double er = (sum <= period_roc || ta_is_zero(sum)) ? 1.0 : std::fabs(period_roc / sum);
+      double sc = er * const_diff + const_max;
+      sc *= sc;
+      k = k * (1.0 - sc) + x[i] * sc;
+      o[i] = k;
+    }
+    sum_roc1_ = sum;
+    prev_kama_ = k;
+    last_ = x[n - 1];
+    win_.assign_tail(x + n - w);
+  }
+  void reset() noexcept {
+    win_.reset();
+    last_ = 0.0;
+    sum_roc1_ = 0.0;
+    prev_kama_ = 0.0;
+    started_ = false;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(win_);
+    v(last_);
+    v(sum_roc1_);
+    v(prev_kama_);
+    v(started_);
+  }
+
+ private:
+  window win_;  // the last period + 1 inputs
+  int period_;
+  double last_ = 0.0;
+  double sum_roc1_ = 0.0;
+  double prev_kama_ = 0.0;
+  bool started_ = false;
+};
+
+/// Any of the moving averages above, chosen by TA-Lib's matype number.
+class ma_any {
+ public:
+  ma_any(int kind, int period) : kind_(static_cast<ma_kind>(kind)), period_(period) {
+    switch (kind_) {
+      case ma_kind::sma: sma_.emplace_back(period); break;
+      case ma_kind::ema: ema_.emplace_back(period); break;
+      case ma_kind::wma: wma_.emplace_back(period); break;
+      case ma_kind::dema: dema_.emplace_back(period); break;
+      case ma_kind::tema: tema_.emplace_back(period); break;
+      case ma_kind::kama: kama_.emplace_back(period); break;
+      default: throw std::invalid_argument("unsupported matype " + std::to_string(kind));
+    }
+  }
+  static void check_kind(int kind, const char* name) {
+    if (kind < 0 || kind > 6 || kind == 5) {
+      throw std::invalid_argument(std::string(name) +
+                                  ": supported matypes are 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 6 KAMA; got " +
+                                  std::to_string(kind));
+    }
+  }
+  int lookback() const noexcept {
+    switch (kind_) {
+      case ma_kind::dema: return 2 * (period_ - 1);
+      case ma_kind::tema: return 3 * (period_ - 1);
+      case ma_kind::kama: return period_;
+      default: return period_ - 1;
+    }
+  }
+  double update(double x) noexcept {
+    double o = nan;
+    switch (kind_) {
+      case ma_kind::sma: o = sma_[0].update(x); break;
+      case ma_kind::ema: ema_[0].update(&x, &o); break;
+      case ma_kind::wma: wma_[0].update(&x, &o); break;
+      case ma_kind::dema: dema_[0].update(&x, &o); break;
+      case ma_kind::tema: tema_[0].update(&x, &o); break;
+      case ma_kind::kama: kama_[0].update(&x, &o); break;
+    }
+    return o;
+  }
+  void reset() noexcept {
+    for (auto& s : sma_) s.reset();
+    for (auto& s : ema_) s.reset();
+    for (auto& s : wma_) s.reset();
+    for (auto& s : dema_) s.reset();
+    for (auto& s : tema_) s.reset();
+    for (auto& s : kama_) s.reset();
+  }
+  template <class V>
+  void visit(V& v) {
+    for (auto& s : sma_) v(s);
+    for (auto& s : ema_) v(s);
+    for (auto& s : wma_) v(s);
+    for (auto& s : dema_) v(s);
+    for (auto& s : tema_) v(s);
+    for (auto& s : kama_) v(s);
+  }
+
+ private:
+  ma_kind kind_;
+  int period_;
+  // at most one of these holds an element (a variant without std::variant's copy costs)
+  std::vector<sma_state> sma_;
+  std::vector<ema> ema_;
+  std::vector<wma> wma_;
+  std::vector<dema> dema_;
+  std::vector<tema> tema_;
+  std::vector<kama> kama_;
+};
+
+/// Population variance over `period` (TA-Lib's VAR ignores nbdev; so do we), accurate when the
+/// variance is tiny next to the squared mean (where E[x^2] - E[x]^2 on raw values loses every
+/// digit; TA-Lib 0.8's values agree with a two-pass computation). Running sums of x - K and
+/// (x - K)^2 around a shift K near the mean, O(1) per step; an exact two-pass refresh over the
+/// window (when it first fills, then every `refresh` steps: amortised O(1)) resets K to the mean
+/// and the sums, so neither drift nor a wandering mean costs digits.
+struct var {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit var(int period)
+      : win_(period), period_(period), refresh_(period * 2 > 128 ? period * 2 : 128) {}
+  int lookback() const noexcept { return period_ - 1; }
+  /// One step; the variance of the window, NaN until it is full.
+  double variance(double x) noexcept {
+    if (!win_.full()) {
+      win_.push(x);
+      if (!win_.full()) return nan;
+      exact([this](std::size_t i) { return win_.at(i); });
+      return moments(s1_, s2_, mean_);
+    }
+    const double old = win_.oldest();
+    win_.push(x);
+    if (++since_ >= refresh_) {
+      exact([this](std::size_t i) { return win_.at(i); });
+    } else {
+      roll(x, old, s1_, s2_);
+    }
+    return moments(s1_, s2_, mean_);
+  }
+  /// The window's mean as of the last variance() call.
+  double mean() const noexcept { return mean_; }
+  /// n consecutive variance() calls over x; emit(i, variance, mean) for each.
+  template <class F>
+  void each(const double* x, std::size_t n, F&& emit) noexcept {
+    const std::size_t p = win_.capacity();
+    std::size_t i = 0;
+    const std::size_t warm = n < 2 * p ? n : p;
+    for (; i < warm; ++i) {
+      const double v = variance(x[i]);
+      emit(i, v, mean_);
+    }
+    if (i == n) return;
+    double s1 = s1_, s2 = s2_, mean = mean_;
+    int since = since_;
+    for (; i < n; ++i) {
+      if (++since >= refresh_) {
+        const double* w = x + (i + 1 - p);
+        exact([w](std::size_t j) { return w[j]; });
+        s1 = s1_;
+        s2 = s2_;
+        since = 0;
+      } else {
+        roll(x[i], x[i - p], s1, s2);
+      }
+      const double v = moments(s1, s2, mean);
+      emit(i, v, mean);
+    }
+    s1_ = s1;
+    s2_ = s2;
+    mean_ = mean;
+    since_ = since;
+    win_.assign_tail(x + n - p);
+  }
+  void update(const double* in, double* out) noexcept { out[0] = variance(in[0]); }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    double* o = out[0];
+    each(in[0], n, [o](std::size_t i, double v, double) { o[i] = v; });
+  }
+  void reset() noexcept {
+    win_.reset();
+    k_ = s1_ = s2_ = mean_ = 0.0;
+    since_ = 0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(win_);
+    v(k_);
+    v(s1_);
+    v(s2_);
+    v(mean_);
+    v(since_);
+    v.check(since_ >= 0 && since_ < refresh_, "variance refresh counter");
+  }
+
+ private:
+  /// Two-pass over the window (oldest first): K = the mean, sums of deviations from it.
+  template <class At>
+  void exact(At&& at) noexcept {
+    const std::size_t p = win_.capacity();
+    double s = 0.0;
+    for (std::size_t i = 0; i < p; ++i) s += at(i);
+    const double k = s / period_;
+    double a = 0.0, q = 0.0;
+    for (std::size_t i = 0; i < p; ++i) {
+      const double d = at(i) - k;
+      a += d;
+      q += d * d;
+    }
+    k_ = k;
+    s1_ = a;
+    s2_ = q;
+    since_ = 0;
+  }
+  void roll(double x, double old, double& s1, double& s2) const noexcept {
+    const double a = x - k_, b = old - k_;
+    s1 += a - b;
+    s2 += a * a - b * b;
+  }
+  /// Variance from the shifted sums; sets the mean.
+  double moments(double s1, double s2, double& mean) const noexcept {
+    const double m1 = s1 / period_;
+    mean = k_ + m1;
+    const double v = s2 / period_ - m1 * m1;
+    return v > 0.0 ? v : 0.0;
+  }
+
+  window win_;
+  int period_;
+  int refresh_;
+  double k_ = 0.0, s1_ = 0.0, s2_ = 0.0, mean_ = 0.0;
+  int since_ = 0;
+};
+
+/// Bollinger bands: (upper, middle, lower) = MA ± nbdev × population standard deviation over
+/// `period` (the deviation is around the simple mean whatever the matype, as in TA-Lib; a
+/// variance below 1e-8 counts as zero, as in TA-Lib). Mean and deviation come from the rolling
+/// Welford state of `var`; for matype 0 the middle band is that mean.
+struct bbands {
+  static constexpr int n_in = 1, n_out = 3;
+  bbands(int period, double up, double dn, int matype)
+      : v_(period), ma_(matype, period), period_(period), up_(up), dn_(dn), matype_(matype) {}
+  int lookback() const noexcept { return ma_.lookback(); }
+  void emit(double var_, double mean, double ma, double* out) const noexcept {
+    const double mid = matype_ == 0 ? mean : ma;
+    if (std::isnan(var_) || std::isnan(mid)) {
+      out[0] = out[1] = out[2] = nan;
+      return;
+    }
+    const double sd = ta_is_zero_or_neg(var_) ? 0.0 : std::sqrt(var_);
+    out[0] = mid + up_ * sd;
+    out[1] = mid;
+    out[2] = mid - dn_ * sd;
+  }
+  void update(const double* in, double* out) noexcept {
+    const double v = v_.variance(in[0]);
+    const double ma = matype_ == 0 ? nan : ma_.update(in[0]);
+    emit(v, v_.mean(), ma, out);
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* x = in[0];
+    double* up = out[0];
+    double* md = out[1];
+    double* lo = out[2];
+    if (matype_ != 0) {
+      double o[3];
+      for (std::size_t i = 0; i < n; ++i) {
+        update(x + i, o);
+        up[i] = o[0];
+        md[i] = o[1];
+        lo[i] = o[2];
+      }
+      return;
+    }
+    v_.each(x, n, [&](std::size_t i, double v, double m) {
+      double o[3];
+      emit(v, m, nan, o);
+      up[i] = o[0];
+      md[i] = o[1];
+      lo[i] = o[2];
+    });
+  }
+  void reset() noexcept {
+    v_.reset();
+    ma_.reset();
+  }
+  template <class V>
+  void visit(V& v) {
+    v(v_);
+    v(ma_);
+  }
+
+ private:
+  var v_;
+  ma_any ma_;
+  int period_;
+  double up_, dn_;
+  int matype_;
+};
+
+/// Population standard deviation × nbdev (a variance below 1e-8 gives 0, as in TA-Lib).
+struct stddev {
+  static constexpr int n_in = 1, n_out = 1;
+  stddev(int period, double nbdev) : v_(period), period_(period), nbdev_(nbdev) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept {
+    const double x = v_.variance(in[0]);
+    if (std::isnan(x)) {
+      out[0] = nan;
+      return;
+    }
+    out[0] = ta_is_zero_or_neg(x) ? 0.0 : std::sqrt(x) * nbdev_;
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    double* o = out[0];
+    const double k = nbdev_;
+    v_.each(in[0], n, [o, k](std::size_t i, double v, double) {
+      o[i] = std::isnan(v) ? nan : (ta_is_zero_or_neg(v) ? 0.0 : std::sqrt(v) * k);
+    });
+  }
+  void reset() noexcept { v_.reset(); }
+  template <class V>
+  void visit(V& v) { v(v_); }
+
+ private:
+  var v_;
+  int period_;
+  double nbdev_;
+};
+
+/// Rolling z-score (not in TA-Lib): (x - mean) / population standard deviation over the last
+/// `period` inputs (the rolling Welford state of `var`); 0 on a flat window (variance at most
+/// 1e-20 of the squared mean, i.e. rounding noise).
+struct zscore {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit zscore(int period) : v_(period), period_(period) {}
+  int lookback() const noexcept { return period_ - 1; }
+  static double z(double x, double var, double mean) noexcept {
+    if (!(var > 1e-20 * mean * mean) || !(var > 0.0)) return 0.0;
+    return (x - mean) / std::sqrt(var);
+  }
+  void update(const double* in, double* out) noexcept {
+    const double v = v_.variance(in[0]);
+    out[0] = std::isnan(v) ? nan : z(in[0], v, v_.mean());
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    double* o = out[0];
+    const double* x = in[0];
+    v_.each(x, n, [o, x](std::size_t i, double v, double m) { o[i] = std::isnan(v) ? nan : z(x[i], v, m); });
+  }
+  void reset() noexcept { v_.reset(); }
+  template <class V>
+  void visit(V& v) { v(v_); }
+
+ private:
+  var v_;
+  int period_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Momentum
+
+/// Relative strength index, Wilder's smoothing of gains and losses, TA-Lib's seeding (the
+/// first value averages the first `period` changes); 0 when gains + losses are below 1e-8.
+struct rsi {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit rsi(int period) : gain_(period), loss_(period), period_(period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0];
+    if (!have_prev_) {
+      have_prev_ = true;
+      prev_ = x;
+      out[0] = nan;
+      return;
+    }
+    const double d = x - prev_;
+    prev_ = x;
+    const double g = gain_.update(d > 0 ? d : 0.0);
+    const double l = loss_.update(d < 0 ? -d : 0.0);
+    if (!gain_.ready()) {
+      out[0] = nan;
+      return;
+    }
+    const double t = g + l;
+    out[0] = ta_is_zero(t) ? 0.0 : 100.0 * (g / t);
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT x = in[0];
+    double* NT_RESTRICT o = out[0];
+    std::size_t i = 0;
+    for (; i < n && !gain_.ready(); ++i) update(x + i, o + i);
+    if (i == n) return;
+    const double a = gain_.decay(), b = gain_.gain();
+    double g = gain_.value(), l = loss_.value(), prev = prev_;
+    for (; i < n; ++i) {
+      const double d = x[i] - prev;
+      prev = x[i];
+      g = g * a + (d > 0 ? d : 0.0) * b;
+      l = l * a + (d < 0 ? -d : 0.0) * b;
+      const double t = g + l;
+      o[i] = ta_is_zero(t) ? 0.0 : 100.0 * (g / t);
+    }
+    gain_.set_value(g);
+    loss_.set_value(l);
+    prev_ = prev;
+  }
+  void reset() noexcept {
+    gain_.reset();
+    loss_.reset();
+    have_prev_ = false;
+    prev_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(gain_);
+    v(loss_);
+    v(have_prev_);
+    v(prev_);
+  }
+
+ private:
+  wilder_state gain_, loss_;
+  int period_;
+  bool have_prev_ = false;
+  double prev_ = 0.0;
+};
+
+/// MACD (macd, signal, hist). As in TA-Lib the fast EMA starts late, so that both EMAs are
+/// seeded over windows ending on the same input (the slow one's first); the signal EMA is seeded
+/// by the mean of the first `signalperiod` MACD values. A slow period below the fast one is
+/// swapped, as TA-Lib does.
+struct macd {
+  static constexpr int n_in = 1, n_out = 3;
+  macd(int fast, int slow, int signal)
+      : fast_p_(slow < fast ? slow : fast),
+        slow_p_(slow < fast ? fast : slow),
+        sig_p_(signal),
+        fast_(fast_p_),
+        slow_(slow_p_),
+        sig_(signal) {}
+  int lookback() const noexcept { return (slow_p_ - 1) + (sig_p_ - 1); }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0];
+    ++n_;
+    const double s = slow_.update(x);
+    double f = nan;
+    if (n_ > slow_p_ - fast_p_) f = fast_.update(x);
+    out[0] = out[1] = out[2] = nan;
+    if (!slow_.ready()) return;
+    const double m = f - s;
+    const double sg = sig_.update(m);
+    if (!sig_.ready()) return;
+    out[0] = m;
+    out[1] = sg;
+    out[2] = m - sg;
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT x = in[0];
+    double* NT_RESTRICT om = out[0];
+    double* NT_RESTRICT os = out[1];
+    double* NT_RESTRICT oh = out[2];
+    std::size_t i = 0;
+    double o3[3];
+    for (; i < n && !sig_.ready(); ++i) {
+      update(x + i, o3);
+      om[i] = o3[0];
+      os[i] = o3[1];
+      oh[i] = o3[2];
+    }
+    if (i == n) return;
+    const double fd = fast_.decay(), fg = fast_.gain(), sd = slow_.decay(), sgn = slow_.gain();
+    const double gd = sig_.decay(), gg = sig_.gain();
+    double f = fast_.value(), s = slow_.value(), sg = sig_.value();
+    for (; i < n; ++i) {
+      f = f * fd + x[i] * fg;
+      s = s * sd + x[i] * sgn;
+      const double m = f - s;
+      sg = sg * gd + m * gg;
+      om[i] = m;
+      os[i] = sg;
+      oh[i] = m - sg;
+    }
+    n_ += static_cast<std::int64_t>(n);  // only compared with slow - fast, long passed
+    fast_.set_value(f);
+    slow_.set_value(s);
+    sig_.set_value(sg);
+  }
+  void reset() noexcept {
+    n_ = 0;
+    fast_.reset();
+    slow_.reset();
+    sig_.reset();
+  }
+  template <class V>
+  void visit(V& v) {
+    v(n_);
+    v(fast_);
+    v(slow_);
+    v(sig_);
+  }
+
+ private:
+  int fast_p_, slow_p_, sig_p_;
+  ema_state fast_, slow_, sig_;
+  std::int64_t n_ = 0;
+};
+
+/// Momentum: x - x[t - period].
+struct mom {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit mom(int period) : win_(period), period_(period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0];
+    out[0] = win_.full() ? x - win_.oldest() : nan;
+    win_.push(x);
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* x = in[0];
+    double* o = out[0];
+    const std::size_t p = win_.capacity();
+    if (n < 2 * p) {
+      for (std::size_t i = 0; i < n; ++i) update(x + i, o + i);
+      return;
+    }
+    for (std::size_t i = 0; i < p; ++i) update(x + i, o + i);
+    for (std::size_t i = p; i < n; ++i) o[i] = x[i] - x[i - p];
+    win_.assign_tail(x + n - p);
+  }
+  void reset() noexcept { win_.reset(); }
+  template <class V>
+  void visit(V& v) { v(win_); }
+
+ private:
+  window win_;
+  int period_;
+};
+
+/// Rate of change: (x / x[t - period] - 1) × 100; 0 where the old value is 0 (TA-Lib).
+struct roc {
+  static constexpr int n_in = 1, n_out = 1;
+  explicit roc(int period) : win_(period), period_(period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0];
+    if (win_.full()) {
+      const double old = win_.oldest();
+      out[0] = old != 0.0 ? ((x / old) - 1.0) * 100.0 : 0.0;
+    } else {
+      out[0] = nan;
+    }
+    win_.push(x);
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* x = in[0];
+    double* o = out[0];
+    const std::size_t p = win_.capacity();
+    if (n < 2 * p) {
+      for (std::size_t i = 0; i < n; ++i) update(x + i, o + i);
+      return;
+    }
+    for (std::size_t i = 0; i < p; ++i) update(x + i, o + i);
+    for (std::size_t i = p; i < n; ++i) {
+      const double old = x[i - p];
+      o[i] = old != 0.0 ? ((x[i] / old) - 1.0) * 100.0 : 0.0;
+    }
+    win_.assign_tail(x + n - p);
+  }
+  void reset() noexcept { win_.reset(); }
+  template <class V>
+  void visit(V& v) { v(win_); }
+
+ private:
+  window win_;
+  int period_;
+};
+
+/// Fast stochastic (fastk, fastd): fastk = 100 (close - lowest low) / (highest high - lowest
+/// low) over `fastk_period` (0 on a flat range), fastd = MA(fastk, fastd_period).
+struct stochf {
+  static constexpr int n_in = 3, n_out = 2;
+  stochf(int fastk, int fastd, int fastd_matype)
+      : hi_(fastk), lo_(fastk), d_(fastd_matype, fastd), fastk_(fastk) {}
+  int lookback() const noexcept { return (fastk_ - 1) + d_.lookback(); }
+  /// fastk of this bar, NaN while the range window fills.
+  double fast_k(double high, double low, double close) noexcept {
+    hi_.push(high, seq_);
+    lo_.push(low, seq_);
+    ++seq_;
+    if (seq_ < fastk_) return nan;
+    const double hh = hi_.value(), ll = lo_.value();
+    const double diff = (hh - ll) / 100.0;
+    return diff != 0.0 ? (close - ll) / diff : 0.0;
+  }
+  void update(const double* in, double* out) noexcept {
+    const double k = fast_k(in[0], in[1], in[2]);
+    out[0] = out[1] = nan;
+    if (std::isnan(k)) return;
+    const double d = d_.update(k);
+    if (std::isnan(d)) return;
+    out[0] = k;
+    out[1] = d;
+  }
+  /// fast_k() over n contiguous bars into k (equal to n fast_k() calls).
+  void fast_k_block(const double* h, const double* l, const double* c, double* k, std::size_t n) noexcept {
+    const std::size_t span = static_cast<std::size_t>(fastk_);
+    if (n < 2 * span) {
+      for (std::size_t i = 0; i < n; ++i) k[i] = fast_k(h[i], l[i], c[i]);
+      return;
+    }
+    const std::int64_t seq0 = seq_;
+    for (std::size_t i = 0; i < span; ++i) k[i] = fast_k(h[i], l[i], c[i]);
+    const auto sc = scratch_buffers();
+    sc[0].resize(n);
+    sc[1].resize(n);
+    double* hh = sc[0].data();
+    double* ll = sc[1].data();
+    rolling_extreme<true>(h, n, span, hh, sc[2]);
+    rolling_extreme<false>(l, n, span, ll, sc[2]);
+    for (std::size_t i = span; i < n; ++i) {
+      const double diff = (hh[i] - ll[i]) / 100.0;
+      k[i] = diff != 0.0 ? (c[i] - ll[i]) / diff : 0.0;
+    }
+    hi_.rebuild(h, n, seq0);
+    lo_.rebuild(l, n, seq0);
+    seq_ = seq0 + static_cast<std::int64_t>(n);
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    double* fk = out[0];
+    double* fd = out[1];
+    fast_k_block(in[0], in[1], in[2], fk, n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double k = fk[i];
+      if (std::isnan(k)) {
+        fd[i] = nan;
+        continue;
+      }
+      const double d = d_.update(k);
+      fd[i] = d;
+      if (std::isnan(d)) fk[i] = nan;
+    }
+  }
+  void reset() noexcept {
+    hi_.reset();
+    lo_.reset();
+    d_.reset();
+    seq_ = 0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(hi_);
+    v(lo_);
+    v(d_);
+    v(seq_);
+  }
+
+ private:
+  extremes<true> hi_;
+  extremes<false> lo_;
+  ma_any d_;
+  int fastk_;
+  std::int64_t seq_ = 0;
+};
+
+/// Slow stochastic (slowk, slowd): slowk = MA(fastk, slowk_period), slowd = MA(slowk, slowd_period).
+struct stoch {
+  static constexpr int n_in = 3, n_out = 2;
+  stoch(int fastk, int slowk, int slowk_matype, int slowd, int slowd_matype)
+      : f_(fastk, 1, 0), k_(slowk_matype, slowk), d_(slowd_matype, slowd), fastk_(fastk) {}
+  int lookback() const noexcept { return (fastk_ - 1) + k_.lookback() + d_.lookback(); }
+  void update(const double* in, double* out) noexcept {
+    out[0] = out[1] = nan;
+    const double fk = f_.fast_k(in[0], in[1], in[2]);
+    if (std::isnan(fk)) return;
+    const double sk = k_.update(fk);
+    if (std::isnan(sk)) return;
+    const double sd = d_.update(sk);
+    if (std::isnan(sd)) return;
+    out[0] = sk;
+    out[1] = sd;
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    double* sk_out = out[0];
+    double* sd_out = out[1];
+    f_.fast_k_block(in[0], in[1], in[2], sk_out, n);  // fastk, overwritten below
+    for (std::size_t i = 0; i < n; ++i) {
+      const double fk = sk_out[i];
+      sk_out[i] = sd_out[i] = nan;
+      if (std::isnan(fk)) continue;
+      const double sk = k_.update(fk);
+      if (std::isnan(sk)) continue;
+      const double sd = d_.update(sk);
+      if (std::isnan(sd)) continue;
+      sk_out[i] = sk;
+      sd_out[i] = sd;
+    }
+  }
+  void reset() noexcept {
+    f_.reset();
+    k_.reset();
+    d_.reset();
+  }
+  template <class V>
+  void visit(V& v) {
+    v(f_);
+    v(k_);
+    v(d_);
+  }
+
+ private:
+  stochf f_;
+  ma_any k_, d_;
+  int fastk_;
+};
+
+/// Williams' %R: -100 (highest high - close) / (highest high - lowest low); 0 on a flat range.
+struct willr {
+  static constexpr int n_in = 3, n_out = 1;
+  explicit willr(int period) : hi_(period), lo_(period), period_(period) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept {
+    hi_.push(in[0], seq_);
+    lo_.push(in[1], seq_);
+    ++seq_;
+    if (seq_ < period_) {
+      out[0] = nan;
+      return;
+    }
+    const double hh = hi_.value(), ll = lo_.value();
+    const double diff = (hh - ll) / (-100.0);
+    out[0] = diff != 0.0 ? (hh - in[2]) / diff : 0.0;
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const std::size_t span = static_cast<std::size_t>(period_);
+    if (n < 2 * span) {
+      step_range(*this, in, out, 0, n);
+      return;
+    }
+    const std::int64_t seq0 = seq_;
+    step_range(*this, in, out, 0, span);
+    const double *h = in[0], *l = in[1], *c = in[2];
+    double* o = out[0];
+    const auto sc = scratch_buffers();
+    sc[0].resize(n);
+    sc[1].resize(n);
+    double* hh = sc[0].data();
+    double* ll = sc[1].data();
+    rolling_extreme<true>(h, n, span, hh, sc[2]);
+    rolling_extreme<false>(l, n, span, ll, sc[2]);
+    for (std::size_t i = span; i < n; ++i) {
+      const double diff = (hh[i] - ll[i]) / (-100.0);
+      o[i] = diff != 0.0 ? (hh[i] - c[i]) / diff : 0.0;
+    }
+    hi_.rebuild(h, n, seq0);
+    lo_.rebuild(l, n, seq0);
+    seq_ = seq0 + static_cast<std::int64_t>(n);
+  }
+  void reset() noexcept {
+    hi_.reset();
+    lo_.reset();
+    seq_ = 0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(hi_);
+    v(lo_);
+    v(seq_);
+  }
+
+ private:
+  extremes<true> hi_;
+  extremes<false> lo_;
+  int period_;
+  std::int64_t seq_ = 0;
+};
+
+/// Commodity channel index: (tp - mean(tp)) / (0.015 × mean absolute deviation), tp = (h+l+c)/3.
+/// The mean absolute deviation has no O(1) update: each update costs O(period) (as in TA-Lib);
+/// the state is O(period) like every other indicator's.
+struct cci {
+  static constexpr int n_in = 3, n_out = 1;
+  explicit cci(int period) : win_(period), period_(period) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept {
+    const double tp = (in[0] + in[1] + in[2]) / 3.0;
+    sum_ += tp - win_.oldest();
+    win_.push(tp);
+    if (!win_.full()) {
+      out[0] = nan;
+      return;
+    }
+    const double avg = sum_ / period_;
+    // mean absolute deviation over the slots, four partial sums (independent dependency chains)
+    const auto& s = win_.slots();
+    const std::size_t p = s.size();
+    double d0 = 0.0, d1 = 0.0, d2 = 0.0, d3 = 0.0;
+    std::size_t j = 0;
+    for (; j + 4 <= p; j += 4) {
+      d0 += std::fabs(s[j] - avg);
+      d1 += std::fabs(s[j + 1] - avg);
+      d2 += std::fabs(s[j + 2] - avg);
+      d3 += std::fabs(s[j + 3] - avg);
+    }
+    for (; j < p; ++j) d0 += std::fabs(s[j] - avg);
+    const double dev = (d0 + d1) + (d2 + d3);
+    const double num = tp - avg;
+    out[0] = (num != 0.0 && dev != 0.0) ? num / (0.015 * (dev / period_)) : 0.0;
+  }
+  void reset() noexcept {
+    win_.reset();
+    sum_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(win_);
+    v(sum_);
+  }
+
+ private:
+  window win_;
+  int period_;
+  double sum_ = 0.0;
+};
+
+/// Aroon (aroondown, aroonup) over the last period + 1 bars: 100 / period × (period - bars since
+/// the lowest low / highest high); the latest bar wins ties (TA-Lib).
+struct aroon {
+  static constexpr int n_in = 2, n_out = 2;
+  explicit aroon(int period) : hi_(period + 1), lo_(period + 1), period_(period), factor_(100.0 / period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    hi_.push(in[0], seq_);
+    lo_.push(in[1], seq_);
+    const std::int64_t today = seq_++;
+    if (seq_ <= period_) {
+      out[0] = out[1] = nan;
+      return;
+    }
+    out[0] = factor_ * static_cast<double>(period_ - (today - lo_.seq()));
+    out[1] = factor_ * static_cast<double>(period_ - (today - hi_.seq()));
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const std::size_t span = static_cast<std::size_t>(period_) + 1;
+    if (n < 2 * span) {
+      step_range(*this, in, out, 0, n);
+      return;
+    }
+    const std::int64_t seq0 = seq_;
+    step_range(*this, in, out, 0, span);
+    extreme_scan sc(span);
+    const double *h = in[0], *l = in[1];
+    double *dn = out[0], *up = out[1];
+    for (std::size_t i = span; i < n; ++i) {
+      sc.step(h, l, i);
+      dn[i] = factor_ * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.lo_i));
+      up[i] = factor_ * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.hi_i));
+    }
+    hi_.rebuild(h, n, seq0);
+    lo_.rebuild(l, n, seq0);
+    seq_ = seq0 + static_cast<std::int64_t>(n);
+  }
+  void reset() noexcept {
+    hi_.reset();
+    lo_.reset();
+    seq_ = 0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(hi_);
+    v(lo_);
+    v(seq_);
+  }
+
+ private:
+  extremes<true> hi_;
+  extremes<false> lo_;
+  int period_;
+  double factor_;
+  std::int64_t seq_ = 0;
+};
+
+/// Money flow index over `period` bars: 100 × positive flow / total flow, flow = typical price ×
+/// volume signed by the change of the typical price; 0 when the total flow is below 1 (TA-Lib).
+struct mfi {
+  static constexpr int n_in = 4, n_out = 1;
+  explicit mfi(int period) : pos_(period), neg_(period), period_(period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    const double tp = (in[0] + in[1] + in[2]) / 3.0;
+    if (!have_prev_) {
+      have_prev_ = true;
+      prev_ = tp;
+      out[0] = nan;
+      return;
+    }
+    const double d = tp - prev_;
+    prev_ = tp;
+    const double flow = tp * in[3];
+    const double p = d > 0 ? flow : 0.0;
+    const double n = d < 0 ? flow : 0.0;
+    const double old_p = pos_.oldest();
+    const double old_n = neg_.oldest();
+    pos_sum_ += p - old_p;
+    neg_sum_ += n - old_n;
+    pos_.push(p);
+    neg_.push(n);
+    if (!pos_.full()) {
+      out[0] = nan;
+      return;
+    }
+    const double t = pos_sum_ + neg_sum_;
+    out[0] = t < 1.0 ? 0.0 : 100.0 * (pos_sum_ / t);
+  }
+  void reset() noexcept {
+    pos_.reset();
+    neg_.reset();
+    pos_sum_ = neg_sum_ = 0.0;
+    have_prev_ = false;
+    prev_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(pos_);
+    v(neg_);
+    v(pos_sum_);
+    v(neg_sum_);
+    v(have_prev_);
+    v(prev_);
+  }
+
+ private:
+  window pos_, neg_;
+  int period_;
+  double pos_sum_ = 0.0, neg_sum_ = 0.0;
+  bool have_prev_ = false;
+  double prev_ = 0.0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Volatility and trend
+
+struct trange {
+  static constexpr int n_in = 3, n_out = 1;
+  trange() = default;
+  int lookback() const noexcept { return 1; }
+  void update(const double* in, double* out) noexcept { out[0] = tr_.update(in[0], in[1], in[2]); }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    if (n == 0) return;
+    const double* NT_RESTRICT h = in[0];
+    const double* NT_RESTRICT l = in[1];
+    const double* NT_RESTRICT c = in[2];
+    double* NT_RESTRICT o = out[0];
+    const double first[3] = {h[0], l[0], c[0]};
+    update(first, o);
+    for (std::size_t i = 1; i < n; ++i) o[i] = true_range(h[i], l[i], c[i - 1]);
+    tr_.set_prev_close(c[n - 1]);
+  }
+  void reset() noexcept { tr_.reset(); }
+  template <class V>
+  void visit(V& v) { v(tr_); }
+
+ private:
+  trange_state tr_;
+};
+
+/// Average true range: Wilder's smoothing of the true range, seeded by the mean of the first
+/// `period` true ranges (from the second bar on). NATR = ATR / close × 100 (0 where close is 0).
+template <bool Normalised>
+struct atr_t {
+  static constexpr int n_in = 3, n_out = 1;
+  explicit atr_t(int period) : w_(period), period_(period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    const double tr = tr_.update(in[0], in[1], in[2]);
+    if (std::isnan(tr)) {
+      out[0] = nan;
+      return;
+    }
+    const double a = w_.update(tr);
+    if (!w_.ready()) {
+      out[0] = nan;
+      return;
+    }
+    if constexpr (Normalised) {
+      out[0] = ta_is_zero(in[2]) ? 0.0 : (a / in[2]) * 100.0;
+    } else {
+      out[0] = a;
+    }
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT h = in[0];
+    const double* NT_RESTRICT l = in[1];
+    const double* NT_RESTRICT c = in[2];
+    double* NT_RESTRICT o = out[0];
+    std::size_t i = 0;
+    for (; i < n && !(w_.ready() && i > 0); ++i) {
+      const double bar[3] = {h[i], l[i], c[i]};
+      update(bar, o + i);
+    }
+    if (i == n) return;
+    const double a = w_.decay(), b = w_.gain();
+    double v = w_.value();
+    for (; i < n; ++i) {
+      v = v * a + true_range(h[i], l[i], c[i - 1]) * b;
+      if constexpr (Normalised) {
+        o[i] = ta_is_zero(c[i]) ? 0.0 : (v / c[i]) * 100.0;
+      } else {
+        o[i] = v;
+      }
+    }
+    w_.set_value(v);
+    tr_.set_prev_close(c[n - 1]);
+  }
+  void reset() noexcept {
+    tr_.reset();
+    w_.reset();
+  }
+  template <class V>
+  void visit(V& v) {
+    v(tr_);
+    v(w_);
+  }
+
+ private:
+  trange_state tr_;
+  wilder_state w_;
+  int period_;
+};
+using atr = atr_t<false>;
+using natr = atr_t<true>;
+
+/// Directional movement as TA-Lib runs it for PLUS_DI, MINUS_DI and ADX: sums of +DM, -DM and
+/// TR over the first period - 1 changes, then prev - prev / period + new.
+class dm_state {
+ public:
+  dm_state() = default;
+  explicit dm_state(int period) : period_(period), a_(static_cast<double>(period - 1) / period) {}
+  /// Feeds one bar; returns true once +DM/-DM/TR are smoothed (from the period-th change on).
+  bool update(double high, double low, double close) noexcept {
+    if (n_ == 0) {
+      prev_high_ = high;
+      prev_low_ = low;
+      prev_close_ = close;
+      n_ = 1;
+      return false;
+    }
+    const double diff_p = high - prev_high_;
+    const double diff_m = prev_low_ - low;
+    prev_high_ = high;
+    prev_low_ = low;
+    const double tr = true_range(high, low, prev_close_);
+    prev_close_ = close;
+    // TA-Lib: -DM = diff_m when diff_m > 0 and diff_p < diff_m, else +DM = diff_p when diff_p > 0
+    // and diff_p > diff_m. Multiplying by 0/1 keeps it branch-free (the cases are coin flips).
+    const bool m_case = (diff_m > 0) & (diff_p < diff_m);
+    const bool p_case = !m_case & (diff_p > 0) & (diff_p > diff_m);
+    const double mdm = diff_m * static_cast<double>(static_cast<int>(m_case));
+    const double pdm = diff_p * static_cast<double>(static_cast<int>(p_case));
+    if (n_ < period_) {  // changes 1 .. period-1: plain sums
+      plus_ += pdm;
+      minus_ += mdm;
+      tr_ += tr;
+      ++n_;
+      return false;
+    }
+    plus_ = plus_ * a_ + pdm;  // TA-Lib: prev - prev / period + new (equal to rounding)
+    minus_ = minus_ * a_ + mdm;
+    tr_ = tr_ * a_ + tr;
+    if (n_ == period_) ++n_;
+    return true;
+  }
+  double plus_di() const noexcept { return ta_is_zero(tr_) ? 0.0 : 100.0 * (plus_ / tr_); }
+  double minus_di() const noexcept { return ta_is_zero(tr_) ? 0.0 : 100.0 * (minus_ / tr_); }
+  bool tr_zero() const noexcept { return ta_is_zero(tr_); }
+  void reset() noexcept {
+    n_ = 0;
+    plus_ = minus_ = tr_ = 0.0;
+    prev_high_ = prev_low_ = prev_close_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(n_);
+    v(plus_);
+    v(minus_);
+    v(tr_);
+    v(prev_high_);
+    v(prev_low_);
+    v(prev_close_);
+    v.check(n_ >= 0 && n_ <= period_ + 1, "directional movement count");
+  }
+
+ private:
+  int period_ = 2;
+  double a_ = 0.5;
+  int n_ = 0;
+  double plus_ = 0.0, minus_ = 0.0, tr_ = 0.0;
+  double prev_high_ = 0.0, prev_low_ = 0.0, prev_close_ = 0.0;
+};
+
+template <bool Plus>
+struct di_t {
+  static constexpr int n_in = 3, n_out = 1;
+  explicit di_t(int period) : dm_(period), period_(period) {}
+  int lookback() const noexcept { return period_; }
+  void update(const double* in, double* out) noexcept {
+    if (!dm_.update(in[0], in[1], in[2])) {
+      out[0] = nan;
+      return;
+    }
+    out[0] = Plus ? dm_.plus_di() : dm_.minus_di();
+  }
+  void reset() noexcept { dm_.reset(); }
+  template <class V>
+  void visit(V& v) { v(dm_); }
+
+ private:
+  dm_state dm_;
+  int period_;
+};
+using plus_di = di_t<true>;
+using minus_di = di_t<false>;
+
+/// Average directional index: the first value is the mean of the first `period` DX values,
+/// then Wilder's smoothing; a bar whose TR or DI sum is zero leaves the ADX unchanged (TA-Lib).
+struct adx {
+  static constexpr int n_in = 3, n_out = 1;
+  explicit adx(int period)
+      : dm_(period), period_(period), a_(static_cast<double>(period - 1) / period), b_(1.0 / period) {}
+  int lookback() const noexcept { return 2 * period_ - 1; }
+  void update(const double* in, double* out) noexcept {
+    out[0] = nan;
+    if (!dm_.update(in[0], in[1], in[2])) return;
+    double dx = 0.0;
+    bool have_dx = false;
+    if (!dm_.tr_zero()) {
+      const double mdi = dm_.minus_di(), pdi = dm_.plus_di();
+      const double t = mdi + pdi;
+      if (!ta_is_zero(t)) {
+        dx = 100.0 * (std::fabs(mdi - pdi) / t);
+        have_dx = true;
+      }
+    }
+    if (n_dx_ < period_) {
+      if (have_dx) sum_dx_ += dx;
+      if (++n_dx_ < period_) return;
+      adx_ = sum_dx_ / period_;
+      out[0] = adx_;
+      return;
+    }
+    if (have_dx) adx_ = adx_ * a_ + dx * b_;  // TA-Lib: (adx * (period - 1) + dx) / period
+    out[0] = adx_;
+  }
+  void reset() noexcept {
+    dm_.reset();
+    n_dx_ = 0;
+    sum_dx_ = adx_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(dm_);
+    v(n_dx_);
+    v(sum_dx_);
+    v(adx_);
+    v.check(n_dx_ >= 0 && n_dx_ <= period_, "adx count");
+  }
+
+ private:
+  dm_state dm_;
+  int period_;
+  double a_, b_;
+  int n_dx_ = 0;
+  double sum_dx_ = 0.0, adx_ = 0.0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Volume
+
+/// +1, -1 or 0 as x is above, below or equal to prev, computed without branches (price
+/// direction is a coin flip to a branch predictor).
+inline double signum(double x, double prev) noexcept {
+  const int s = static_cast<int>(x > prev) - static_cast<int>(x < prev);
+  return static_cast<double>(s);
+}
+
+/// On-balance volume: starts at the first volume, then ± volume as the price rises or falls.
+struct obv {
+  static constexpr int n_in = 2, n_out = 1;
+  obv() = default;
+  int lookback() const noexcept { return 0; }
+  void update(const double* in, double* out) noexcept {
+    const double x = in[0], vol = in[1];
+    if (!started_) {
+      started_ = true;
+      obv_ = vol;
+    } else {
+      obv_ += signum(x, prev_) * vol;
+    }
+    prev_ = x;
+    out[0] = obv_;
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* NT_RESTRICT x = in[0];
+    const double* NT_RESTRICT v = in[1];
+    double* NT_RESTRICT o = out[0];
+    if (n == 0) return;
+    const double first[2] = {x[0], v[0]};
+    update(first, o);
+    double acc = obv_;
+    for (std::size_t i = 1; i < n; ++i) {
+      acc += signum(x[i], x[i - 1]) * v[i];
+      o[i] = acc;
+    }
+    obv_ = acc;
+    prev_ = x[n - 1];
+  }
+  void reset() noexcept {
+    started_ = false;
+    prev_ = obv_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(started_);
+    v(prev_);
+    v(obv_);
+  }
+
+ private:
+  bool started_ = false;
+  double prev_ = 0.0, obv_ = 0.0;
+};
+
+/// Rolling volume-weighted average price (not in TA-Lib): sum(price × volume) / sum(volume) over
+/// the last `period` bars; NaN when the window's volume is 0.
+struct vwap {
+  static constexpr int n_in = 2, n_out = 1;
+  explicit vwap(int period) : pv_(period), v_(period), period_(period) {}
+  int lookback() const noexcept { return period_ - 1; }
+  void update(const double* in, double* out) noexcept {
+    const double pv = in[0] * in[1];
+    const double old_pv = pv_.oldest();
+    const double old_v = v_.oldest();
+    spv_ += pv - old_pv;
+    sv_ += in[1] - old_v;
+    pv_.push(pv);
+    v_.push(in[1]);
+    out[0] = (pv_.full() && sv_ != 0.0) ? spv_ / sv_ : nan;
+  }
+  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double* x = in[0];
+    const double* vol = in[1];
+    double* o = out[0];
+    const std::size_t p = pv_.capacity();
+    if (n < 2 * p) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const double b[2] = {x[i], vol[i]};
+        update(b, o + i);
+      }
+      return;
+    }
+    for (std::size_t i = 0; i < p; ++i) {
+      const double b[2] = {x[i], vol[i]};
+      update(b, o + i);
+    }
+    double spv = spv_, sv = sv_;
+    for (std::size_t i = p; i < n; ++i) {
+      const double pv = x[i] * vol[i];
+      const double old_pv = x[i - p] * vol[i - p];
+      spv += pv - old_pv;
+      sv += vol[i] - vol[i - p];
+      o[i] = sv != 0.0 ? spv / sv : nan;
+    }
+    spv_ = spv;
+    sv_ = sv;
+    for (std::size_t k = 0; k < p; ++k) {
+      pv_.push(x[n - p + k] * vol[n - p + k]);
+      v_.push(vol[n - p + k]);
+    }
+  }
+  void reset() noexcept {
+    pv_.reset();
+    v_.reset();
+    spv_ = sv_ = 0.0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(pv_);
+    v(v_);
+    v(spv_);
+    v(sv_);
+  }
+
+ private:
+  window pv_, v_;
+  int period_;
+  double spv_ = 0.0, sv_ = 0.0;
+};
+
+}  // namespace neural_trader::ta

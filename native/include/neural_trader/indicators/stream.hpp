@@ -1,0 +1,515 @@
+/// @file stream.hpp
+/// @brief The streaming wrapper shared by every indicator, the batch loop, persistence of
+/// half-warm states, and the registry that makes indicators by name.
+///
+/// Policy for missing inputs (NaN, +-inf in any input): the output at that step is NaN and the
+/// state is left exactly as it was, so the indicator continues as if the bar had not been there
+/// (a window covers the last `period` finite bars). Batch and streaming apply it alike.
+///
+/// The forming bar: `update(in, out, /*replace=*/true)` first restores the state from before the
+/// previous update (kept as a copy on each update), then applies the new input, so a live bar
+/// can be revised tick by tick; the result equals a fresh run over the revised series.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "../common/serialize.hpp"
+#include "indicators.hpp"
+
+namespace neural_trader::ta {
+
+inline constexpr std::uint32_t state_magic = 0x4154544eu;  // "NTTA" little-endian
+inline constexpr std::uint16_t state_version = 1;
+
+/// Writes a state's fields (see the visit() members) into a frame.
+struct state_writer {
+  frame_writer& w;
+  void operator()(double x) { w.put(x); }
+  void operator()(int x) { w.put<std::int64_t>(x); }
+  void operator()(std::int64_t x) { w.put(x); }
+  void operator()(std::size_t x) { w.put<std::uint64_t>(x); }
+  void operator()(bool x) { w.put<std::uint8_t>(x ? 1 : 0); }
+  void operator()(std::vector<double>& v) {
+    w.put<std::uint64_t>(v.size());
+    w.put_array(v.data(), v.size());
+  }
+  void operator()(std::vector<std::int64_t>& v) {
+    w.put<std::uint64_t>(v.size());
+    w.put_array(v.data(), v.size());
+  }
+  template <class T, std::enable_if_t<std::is_class_v<T>, int> = 0>
+  void operator()(T& obj) { obj.visit(*this); }
+  void check(bool, const char*) {}
+};
+
+/// Reads fields back into a state constructed with the same parameters; every size must equal
+/// the one the parameters gave, every count must be in range, or the input is reported corrupt.
+struct state_reader {
+  frame_reader& r;
+  void operator()(double& x) { x = r.get<double>(); }
+  void operator()(int& x) {
+    const auto v = r.get<std::int64_t>();
+    if (v < -2147483647 || v > 2147483647) r.fail("integer field out of range");
+    x = static_cast<int>(v);
+  }
+  void operator()(std::int64_t& x) { x = r.get<std::int64_t>(); }
+  void operator()(std::size_t& x) {
+    const auto v = r.get<std::uint64_t>();
+    if (v > static_cast<std::uint64_t>(max_period) * 4) r.fail("position field out of range");
+    x = static_cast<std::size_t>(v);
+  }
+  void operator()(bool& x) {
+    const auto v = r.get<std::uint8_t>();
+    if (v > 1) r.fail("boolean field out of range");
+    x = v == 1;
+  }
+  template <class T>
+  void read_vec(std::vector<T>& v) {
+    const auto n = r.get<std::uint64_t>();
+    if (n != v.size()) r.fail("window size does not match the indicator's parameters");
+    auto got = r.get_array<T>(n);
+    v.swap(got);
+  }
+  void operator()(std::vector<double>& v) { read_vec(v); }
+  void operator()(std::vector<std::int64_t>& v) { read_vec(v); }
+  template <class T, std::enable_if_t<std::is_class_v<T>, int> = 0>
+  void operator()(T& obj) { obj.visit(*this); }
+  void check(bool ok, const char* what) {
+    if (!ok) r.fail(std::string(what) + " out of range");
+  }
+};
+
+/// One indicator with the missing-input policy, the count of accepted inputs, the last output
+/// and the state before the last update (for replace).
+template <class Ind>
+class stream {
+ public:
+  static constexpr int n_in = Ind::n_in;
+  static constexpr int n_out = Ind::n_out;
+
+  explicit stream(const Ind& proto) : cur_(proto), prev_(proto), fresh_(proto) {
+    for (auto& v : last_) v = nan;
+  }
+
+  int lookback() const noexcept { return cur_.lookback(); }
+
+  /// One step. Returns through `out` (n_out values).
+  void update(const double* in, double* out, bool replace) noexcept {
+    if (replace && has_prev_) {
+      cur_ = prev_;
+      n_ = prev_n_;
+    } else {
+      prev_ = cur_;
+      prev_n_ = n_;
+      has_prev_ = true;
+    }
+    step(in, out);
+  }
+
+  /// Continues the stream over n steps; input k of step i is in[k][i * stride[k]]; output j of
+  /// step i goes to out[j][i]. Only the last step's previous state is kept for replace.
+  void run(const double* const* in, const std::ptrdiff_t* stride, double* const* out, std::size_t n) noexcept {
+    if (n == 0) return;
+    run_range(in, stride, out, 0, n - 1);
+    prev_ = cur_;
+    prev_n_ = n_;
+    has_prev_ = true;
+    run_range(in, stride, out, n - 1, n);
+    for (int j = 0; j < n_out; ++j) last_[j] = out[j][n - 1];
+  }
+
+  void reset() noexcept {
+    cur_ = fresh_;
+    prev_ = fresh_;
+    n_ = prev_n_ = 0;
+    has_prev_ = false;
+    for (auto& v : last_) v = nan;
+  }
+
+  const double* value() const noexcept { return last_; }
+  bool ready() const noexcept { return n_ > static_cast<std::int64_t>(cur_.lookback()); }
+  std::int64_t count() const noexcept { return n_; }
+
+  void save(frame_writer& w) {
+    state_writer sw{w};
+    sw(n_);
+    sw(prev_n_);
+    sw(has_prev_);
+    for (auto& v : last_) sw(v);
+    sw(cur_);
+    sw(prev_);
+  }
+  void load(frame_reader& r) {
+    state_reader sr{r};
+    Ind cur = fresh_, prev = fresh_;
+    std::int64_t n = 0, pn = 0;
+    bool hp = false;
+    double last[n_out];
+    sr(n);
+    sr(pn);
+    sr(hp);
+    for (auto& v : last) sr(v);
+    sr(cur);
+    sr(prev);
+    if (n < 0 || pn < 0 || pn > n) r.fail("update counts out of range");
+    cur_ = cur;
+    prev_ = prev;
+    n_ = n;
+    prev_n_ = pn;
+    has_prev_ = hp;
+    for (int j = 0; j < n_out; ++j) last_[j] = last[j];
+  }
+
+ private:
+  void step(const double* in, double* out) noexcept {
+    bool ok = true;
+    for (int k = 0; k < n_in; ++k) ok &= std::isfinite(in[k]);
+    if (ok) {
+      cur_.update(in, out);
+      ++n_;
+    } else {
+      for (int j = 0; j < n_out; ++j) out[j] = nan;
+    }
+    for (int j = 0; j < n_out; ++j) last_[j] = out[j];
+  }
+
+  /// Steps [b, e) without touching last_ or the replace snapshot (run() does those once).
+  /// Contiguous inputs are cut into runs of finite bars; an indicator with a `run_block` kernel
+  /// processes each run in one call (equal to as many update() calls), others step one by one.
+  void run_range(const double* const* in, const std::ptrdiff_t* stride, double* const* out, std::size_t b,
+                 std::size_t e) noexcept {
+    if (b >= e) return;
+    Ind s = cur_;  // a local copy the compiler can keep in registers
+    std::int64_t count = n_;
+    bool contiguous = true;
+    for (int k = 0; k < n_in; ++k) contiguous &= stride[k] == 1;
+    if (contiguous) {
+      // Scan a chunk for missing values, then run the finite bars while they are still in cache
+      // (runs are flushed every `flush_at` bars; cutting a run changes no value).
+      constexpr std::size_t chunk = 1024;
+      constexpr std::size_t flush_at = 8192;
+      const double* ip[n_in];
+      double* op[n_out];
+      auto flush = [&](std::size_t a, std::size_t z) {
+        if (z <= a) return;
+        for (int k = 0; k < n_in; ++k) ip[k] = in[k] + a;
+        for (int m = 0; m < n_out; ++m) op[m] = out[m] + a;
+        run_finite(s, ip, op, z - a);
+        count += static_cast<std::int64_t>(z - a);
+      };
+      std::size_t i = b;
+      std::size_t run_start = b;
+      while (i < e) {
+        const std::size_t stop = std::min(e, i + chunk);
+        const std::size_t j = first_missing(in, i, stop);
+        if (j == stop) {
+          i = stop;
+          if (i - run_start >= flush_at) {
+            flush(run_start, i);
+            run_start = i;
+          }
+          continue;
+        }
+        flush(run_start, j);
+        for (int m = 0; m < n_out; ++m) out[m][j] = nan;
+        i = j + 1;
+        run_start = i;
+      }
+      flush(run_start, i);
+    } else {
+      double x[n_in];
+      double o[n_out];
+      for (std::size_t i = b; i < e; ++i) {
+        bool ok = true;
+        for (int k = 0; k < n_in; ++k) {
+          x[k] = in[k][static_cast<std::ptrdiff_t>(i) * stride[k]];
+          ok &= std::isfinite(x[k]);
+        }
+        if (ok) [[likely]] {
+          s.update(x, o);
+          ++count;
+        } else {
+          for (int m = 0; m < n_out; ++m) o[m] = nan;
+        }
+        for (int m = 0; m < n_out; ++m) out[m][i] = o[m];
+      }
+    }
+    cur_ = std::move(s);
+    n_ = count;
+  }
+
+  /// n finite bars, contiguous.
+  static void run_finite(Ind& s, const double* const* in, double* const* out, std::size_t n) noexcept {
+    if constexpr (requires { s.run_block(in, out, n); }) {
+      s.run_block(in, out, n);
+    } else {
+      // The state works on a local copy and the arrays are declared unaliased, so that the
+      // compiler keeps the recursion in registers instead of reloading it after every store.
+      Ind local = s;
+      const double* NT_RESTRICT ip[n_in];
+      double* NT_RESTRICT op[n_out];
+      for (int k = 0; k < n_in; ++k) ip[k] = in[k];
+      for (int m = 0; m < n_out; ++m) op[m] = out[m];
+      double x[n_in];
+      double o[n_out];
+      for (std::size_t i = 0; i < n; ++i) {
+        for (int k = 0; k < n_in; ++k) x[k] = ip[k][i];
+        local.update(x, o);
+        for (int m = 0; m < n_out; ++m) op[m][i] = o[m];
+      }
+      s = std::move(local);
+    }
+  }
+
+  /// The first index in [b, e) where some input is NaN or infinite, or e. Scans in chunks with
+  /// a branch-free test on the exponent bits that the compiler vectorises.
+  static std::size_t first_missing(const double* const* in, std::size_t b, std::size_t e) noexcept {
+    constexpr std::size_t chunk = 1024;
+    constexpr std::uint64_t exp_mask = 0x7ff0000000000000ull;
+    std::size_t i = b;
+    while (i < e) {
+      const std::size_t stop = std::min(e, i + chunk);
+      // (bits & exp_mask) + 2^52 reaches bit 63 exactly when the exponent is all ones (NaN, inf):
+      // and/add/or on 64-bit lanes, which SSE2 and NEON vectorise (a 64-bit compare would not).
+      std::uint64_t bad = 0;
+      for (int k = 0; k < n_in; ++k) {
+        const double* p = in[k];
+        for (std::size_t t = i; t < stop; ++t) {
+          std::uint64_t bits;
+          std::memcpy(&bits, p + t, sizeof bits);
+          bad |= (bits & exp_mask) + (std::uint64_t{1} << 52);
+        }
+      }
+      if ((bad >> 63) != 0) {
+        for (std::size_t t = i; t < stop; ++t) {
+          for (int k = 0; k < n_in; ++k) {
+            if (!std::isfinite(in[k][t])) return t;
+          }
+        }
+      }
+      i = stop;
+    }
+    return e;
+  }
+
+  Ind cur_, prev_, fresh_;
+  std::int64_t n_ = 0, prev_n_ = 0;
+  bool has_prev_ = false;
+  double last_[n_out];
+};
+
+/// Any indicator behind one interface (the bindings and the feature extractor use this).
+class indicator {
+ public:
+  virtual ~indicator() = default;
+  virtual const std::string& name() const noexcept = 0;
+  virtual const std::vector<double>& params() const noexcept = 0;
+  virtual int n_in() const noexcept = 0;
+  virtual int n_out() const noexcept = 0;
+  virtual int lookback() const noexcept = 0;
+  virtual void update(const double* in, double* out, bool replace) noexcept = 0;
+  virtual void run(const double* const* in, const std::ptrdiff_t* stride, double* const* out,
+                   std::size_t n) noexcept = 0;
+  virtual void reset() noexcept = 0;
+  virtual const double* value() const noexcept = 0;
+  virtual bool ready() const noexcept = 0;
+  virtual std::int64_t count() const noexcept = 0;
+  virtual std::unique_ptr<indicator> clone() const = 0;
+
+  /// The state as a checksummed frame: name, parameters, then the stream's state.
+  std::vector<unsigned char> save() const {
+    frame_writer w(state_magic, state_version);
+    w.put_string(name());
+    w.put<std::uint64_t>(params().size());
+    w.put_array(params().data(), params().size());
+    save_state(w);
+    return w.finish();
+  }
+  /// Loads a state saved by an indicator of the same name and parameters (else
+  /// corrupt_data_error); the object is unchanged when it throws.
+  void load(const void* data, std::size_t size) {
+    frame_reader r(data, size, state_magic, 1, state_version, "indicator state");
+    if (r.get_string(64) != name()) r.fail("saved by a different indicator");
+    const auto np = r.get_size(0, 16, "parameter count");
+    const auto p = r.get_array<double>(np);
+    if (p != params()) r.fail("saved with different parameters");
+    load_state(r);
+    r.expect_end();
+  }
+
+ protected:
+  virtual void save_state(frame_writer& w) const = 0;
+  virtual void load_state(frame_reader& r) = 0;
+};
+
+template <class Ind>
+class indicator_impl final : public indicator {
+ public:
+  indicator_impl(std::string name, std::vector<double> params, const Ind& proto)
+      : name_(std::move(name)), params_(std::move(params)), s_(proto) {}
+  const std::string& name() const noexcept override { return name_; }
+  const std::vector<double>& params() const noexcept override { return params_; }
+  int n_in() const noexcept override { return Ind::n_in; }
+  int n_out() const noexcept override { return Ind::n_out; }
+  int lookback() const noexcept override { return s_.lookback(); }
+  void update(const double* in, double* out, bool replace) noexcept override { s_.update(in, out, replace); }
+  void run(const double* const* in, const std::ptrdiff_t* stride, double* const* out,
+           std::size_t n) noexcept override {
+    s_.run(in, stride, out, n);
+  }
+  void reset() noexcept override { s_.reset(); }
+  const double* value() const noexcept override { return s_.value(); }
+  bool ready() const noexcept override { return s_.ready(); }
+  std::int64_t count() const noexcept override { return s_.count(); }
+  std::unique_ptr<indicator> clone() const override { return std::make_unique<indicator_impl>(*this); }
+
+ protected:
+  void save_state(frame_writer& w) const override { const_cast<stream<Ind>&>(s_).save(w); }
+  void load_state(frame_reader& r) override {
+    stream<Ind> tmp = s_;
+    tmp.load(r);
+    s_ = tmp;
+  }
+
+ private:
+  std::string name_;
+  std::vector<double> params_;
+  stream<Ind> s_;
+};
+
+/// What the registry knows of one indicator.
+struct indicator_spec {
+  const char* name;
+  int n_in;
+  int n_out;
+  int n_params;
+  std::unique_ptr<indicator> (*make)(const std::vector<double>& p);
+};
+
+namespace detail {
+
+template <class Ind, class... A>
+std::unique_ptr<indicator> wrap(const char* name, const std::vector<double>& p, A... args) {
+  return std::make_unique<indicator_impl<Ind>>(name, p, Ind(args...));
+}
+inline int period(const std::vector<double>& p, std::size_t i, int lo, const char* what) {
+  return int_param(p[i], lo, max_period, what);
+}
+inline int matype(const std::vector<double>& p, std::size_t i, const char* what) {
+  const int k = int_param(p[i], 0, 8, what);
+  ma_any::check_kind(k, what);
+  return k;
+}
+
+}  // namespace detail
+
+/// Every indicator by name (lower case, TA-Lib's names), with its parameter count.
+inline const std::vector<indicator_spec>& registry() {
+  using namespace detail;
+  using P = const std::vector<double>&;
+  static const std::vector<indicator_spec> specs = {
+      {"sma", 1, 1, 1, [](P p) { return wrap<sma>("sma", p, period(p, 0, 1, "timeperiod")); }},
+      {"ema", 1, 1, 1, [](P p) { return wrap<ema>("ema", p, period(p, 0, 1, "timeperiod")); }},
+      {"wma", 1, 1, 1, [](P p) { return wrap<wma>("wma", p, period(p, 0, 1, "timeperiod")); }},
+      {"dema", 1, 1, 1, [](P p) { return wrap<dema>("dema", p, period(p, 0, 1, "timeperiod")); }},
+      {"tema", 1, 1, 1, [](P p) { return wrap<tema>("tema", p, period(p, 0, 1, "timeperiod")); }},
+      {"kama", 1, 1, 1, [](P p) { return wrap<kama>("kama", p, period(p, 0, 1, "timeperiod")); }},
+      {"rsi", 1, 1, 1, [](P p) { return wrap<rsi>("rsi", p, period(p, 0, 1, "timeperiod")); }},
+      {"macd", 1, 3, 3,
+       [](P p) {
+         return wrap<macd>("macd", p, period(p, 0, 1, "fastperiod"), period(p, 1, 1, "slowperiod"),
+                           period(p, 2, 1, "signalperiod"));
+       }},
+      {"bbands", 1, 3, 4,
+       [](P p) {
+         return wrap<bbands>("bbands", p, period(p, 0, 1, "timeperiod"), real_param(p[1], "nbdevup"),
+                             real_param(p[2], "nbdevdn"), matype(p, 3, "matype"));
+       }},
+      {"stddev", 1, 1, 2,
+       [](P p) { return wrap<stddev>("stddev", p, period(p, 0, 1, "timeperiod"), real_param(p[1], "nbdev")); }},
+      {"var", 1, 1, 2,
+       [](P p) {
+         real_param(p[1], "nbdev");
+         return wrap<var>("var", p, period(p, 0, 1, "timeperiod"));
+       }},
+      {"zscore", 1, 1, 1, [](P p) { return wrap<zscore>("zscore", p, period(p, 0, 1, "timeperiod")); }},
+      {"mom", 1, 1, 1, [](P p) { return wrap<mom>("mom", p, period(p, 0, 1, "timeperiod")); }},
+      {"roc", 1, 1, 1, [](P p) { return wrap<roc>("roc", p, period(p, 0, 1, "timeperiod")); }},
+      {"atr", 3, 1, 1, [](P p) { return wrap<atr>("atr", p, period(p, 0, 1, "timeperiod")); }},
+      {"natr", 3, 1, 1, [](P p) { return wrap<natr>("natr", p, period(p, 0, 1, "timeperiod")); }},
+      {"trange", 3, 1, 0, [](P p) { return wrap<trange>("trange", p); }},
+      {"stoch", 3, 2, 5,
+       [](P p) {
+         return wrap<stoch>("stoch", p, period(p, 0, 1, "fastk_period"), period(p, 1, 1, "slowk_period"),
+                            matype(p, 2, "slowk_matype"), period(p, 3, 1, "slowd_period"),
+                            matype(p, 4, "slowd_matype"));
+       }},
+      {"stochf", 3, 2, 3,
+       [](P p) {
+         return wrap<stochf>("stochf", p, period(p, 0, 1, "fastk_period"), period(p, 1, 1, "fastd_period"),
+                             matype(p, 2, "fastd_matype"));
+       }},
+      {"willr", 3, 1, 1, [](P p) { return wrap<willr>("willr", p, period(p, 0, 1, "timeperiod")); }},
+      {"cci", 3, 1, 1, [](P p) { return wrap<cci>("cci", p, period(p, 0, 1, "timeperiod")); }},
+      {"adx", 3, 1, 1, [](P p) { return wrap<adx>("adx", p, period(p, 0, 2, "timeperiod")); }},
+      {"plus_di", 3, 1, 1, [](P p) { return wrap<plus_di>("plus_di", p, period(p, 0, 2, "timeperiod")); }},
+      {"minus_di", 3, 1, 1, [](P p) { return wrap<minus_di>("minus_di", p, period(p, 0, 2, "timeperiod")); }},
+      {"aroon", 2, 2, 1, [](P p) { return wrap<aroon>("aroon", p, period(p, 0, 1, "timeperiod")); }},
+      {"mfi", 4, 1, 1, [](P p) { return wrap<mfi>("mfi", p, period(p, 0, 1, "timeperiod")); }},
+      {"obv", 2, 1, 0, [](P p) { return wrap<obv>("obv", p); }},
+      {"vwap", 2, 1, 1, [](P p) { return wrap<vwap>("vwap", p, period(p, 0, 1, "timeperiod")); }},
+  };
+  return specs;
+}
+
+/// The registry entry for `name`, or nullptr.
+inline const indicator_spec* find_indicator(std::string_view name) noexcept {
+  for (const auto& s : registry()) {
+    if (name == s.name) return &s;
+  }
+  return nullptr;
+}
+
+/// Makes an indicator by name; throws std::invalid_argument on an unknown name, a wrong
+/// parameter count or an out-of-range parameter.
+inline std::unique_ptr<indicator> make_indicator(std::string_view name, const std::vector<double>& params) {
+  const indicator_spec* s = find_indicator(name);
+  if (s == nullptr) throw std::invalid_argument("unknown indicator '" + std::string(name) + "'");
+  if (params.size() != static_cast<std::size_t>(s->n_params)) {
+    throw std::invalid_argument(std::string(name) + " takes " + std::to_string(s->n_params) + " parameters, got " +
+                                std::to_string(params.size()));
+  }
+  return s->make(params);
+}
+
+/// Makes an indicator from bytes that indicator::save() wrote (name and parameters included).
+inline std::unique_ptr<indicator> load_indicator(const void* data, std::size_t size) {
+  std::string name;
+  std::vector<double> params;
+  {
+    frame_reader r(data, size, state_magic, 1, state_version, "indicator state");
+    name = r.get_string(64);
+    const auto np = r.get_size(0, 16, "parameter count");
+    params = r.get_array<double>(np);
+  }
+  std::unique_ptr<indicator> ind;
+  try {
+    ind = make_indicator(name, params);
+  } catch (const std::invalid_argument& e) {
+    throw corrupt_data_error(std::string("corrupt indicator state data: ") + e.what());
+  }
+  ind->load(data, size);
+  return ind;
+}
+
+}  // namespace neural_trader::ta

@@ -1,0 +1,207 @@
+// Indicators in C++ alone: every registered indicator, streaming = batch bit for bit, the
+// forming bar, save/load round trips and corrupted states, the missing-input policy, look-backs.
+#include "check.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include <neural_trader/common/errors.hpp>
+#include <neural_trader/indicators/stream.hpp>
+
+namespace ta = neural_trader::ta;
+
+namespace {
+
+struct bars {
+  std::vector<double> high, low, close, volume;
+};
+
+bars make_bars(std::size_t n, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> step(0.0, 1.0);
+  std::exponential_distribution<double> wick(2.0);
+  std::uniform_int_distribution<int> vol(100, 10000);
+  bars b;
+  double px = 100.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    px = std::fabs(px + step(rng)) + 1.0;
+    b.close.push_back(px);
+    b.high.push_back(px + wick(rng));
+    b.low.push_back(px - wick(rng));
+    b.volume.push_back(vol(rng));
+  }
+  return b;
+}
+
+std::vector<double> default_params(const ta::indicator_spec& s) {
+  const std::string n = s.name;
+  if (n == "macd") return {5, 13, 4};
+  if (n == "bbands") return {10, 2.0, 1.5, 0};
+  if (n == "stddev" || n == "var") return {7, 1.0};
+  if (n == "stoch") return {9, 3, 1, 4, 0};
+  if (n == "stochf") return {9, 3, 0};
+  if (s.n_params == 0) return {};
+  return {9};
+}
+
+std::vector<const double*> inputs_for(const ta::indicator_spec& s, const bars& b) {
+  const std::string n = s.name;
+  if (s.n_in == 1) return {b.close.data()};
+  if (s.n_in == 2) return n == "aroon" ? std::vector<const double*>{b.high.data(), b.low.data()}
+                                       : std::vector<const double*>{b.close.data(), b.volume.data()};
+  if (s.n_in == 3) return {b.high.data(), b.low.data(), b.close.data()};
+  return {b.high.data(), b.low.data(), b.close.data(), b.volume.data()};
+}
+
+bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+std::vector<std::vector<double>> run_batch(ta::indicator& ind, const std::vector<const double*>& in, std::size_t n,
+                                           std::size_t offset = 0) {
+  std::vector<std::vector<double>> out(static_cast<std::size_t>(ind.n_out()), std::vector<double>(n));
+  std::vector<const double*> ip;
+  for (auto* p : in) ip.push_back(p + offset);
+  std::vector<std::ptrdiff_t> st(in.size(), 1);
+  std::vector<double*> op;
+  for (auto& o : out) op.push_back(o.data());
+  ind.run(ip.data(), st.data(), op.data(), n);
+  return out;
+}
+
+void test_streaming_equals_batch_and_lookback() {
+  const std::size_t n = 600;
+  const bars b = make_bars(n, 7);
+  for (const auto& s : ta::registry()) {
+    auto params = default_params(s);
+    auto batch_ind = ta::make_indicator(s.name, params);
+    const auto in = inputs_for(s, b);
+    const auto batch = run_batch(*batch_ind, in, n);
+    auto ind = ta::make_indicator(s.name, params);
+    double x[4], o[3];
+    bool all_same = true;
+    for (std::size_t i = 0; i < n; ++i) {
+      for (int k = 0; k < s.n_in; ++k) x[k] = in[static_cast<std::size_t>(k)][i];
+      ind->update(x, o, false);
+      for (int j = 0; j < s.n_out; ++j) all_same &= same(o[j], batch[static_cast<std::size_t>(j)][i]);
+    }
+    CHECK(all_same);
+    const int lb = ind->lookback();
+    for (int j = 0; j < s.n_out; ++j) {
+      for (int i = 0; i < lb; ++i) CHECK(std::isnan(batch[static_cast<std::size_t>(j)][static_cast<std::size_t>(i)]));
+      CHECK(!std::isnan(batch[static_cast<std::size_t>(j)][static_cast<std::size_t>(lb)]));
+    }
+    CHECK(ind->ready());
+    CHECK_EQ(ind->count(), static_cast<std::int64_t>(n));
+  }
+}
+
+void test_replace_and_persistence() {
+  const std::size_t n = 300;
+  const bars b = make_bars(n, 11);
+  for (const auto& s : ta::registry()) {
+    auto params = default_params(s);
+    const auto in = inputs_for(s, b);
+    auto ref = ta::make_indicator(s.name, params);
+    const auto expect = run_batch(*ref, in, n);
+    // forming bar: feed a wrong value first, then replace it with the right one
+    auto ind = ta::make_indicator(s.name, params);
+    double x[4], o[3];
+    bool ok = true;
+    for (std::size_t i = 0; i < n; ++i) {
+      for (int k = 0; k < s.n_in; ++k) x[k] = in[static_cast<std::size_t>(k)][i] * 1.01;
+      ind->update(x, o, false);
+      for (int k = 0; k < s.n_in; ++k) x[k] = in[static_cast<std::size_t>(k)][i];
+      ind->update(x, o, true);
+      for (int j = 0; j < s.n_out; ++j) ok &= same(o[j], expect[static_cast<std::size_t>(j)][i]);
+      if (i == 150) {  // save, load into a fresh object, continue there
+        const auto bytes = ind->save();
+        auto loaded = ta::load_indicator(bytes.data(), bytes.size());
+        CHECK_EQ(loaded->count(), ind->count());
+        CHECK(loaded->save() == bytes);
+        ind = std::move(loaded);
+      }
+    }
+    CHECK(ok);
+    // corrupted and truncated states are reported, never crash, leave the target unchanged
+    const auto bytes = ind->save();
+    const auto before = ind->save();
+    for (std::size_t i = 0; i < bytes.size(); i += 3) {
+      auto bad = bytes;
+      bad[i] ^= 0x20;
+      CHECK_THROWS(ind->load(bad.data(), bad.size()), neural_trader::corrupt_data_error);
+      CHECK_THROWS(ta::load_indicator(bad.data(), bad.size()), neural_trader::corrupt_data_error);
+    }
+    for (std::size_t cut = 0; cut < bytes.size(); cut += 5) {
+      CHECK_THROWS(ta::load_indicator(bytes.data(), cut), neural_trader::corrupt_data_error);
+    }
+    CHECK(ind->save() == before);
+  }
+}
+
+void missing_inputs_case(std::size_t n, std::size_t gap) {
+  const bars b = make_bars(n, 5);
+  for (const auto& s : ta::registry()) {
+    auto params = default_params(s);
+    const auto in = inputs_for(s, b);
+    std::vector<std::vector<double>> dirty;
+    std::vector<std::vector<double>> clean(in.size());
+    for (const double* p : in) dirty.emplace_back(p, p + n);
+    std::vector<bool> hole(n, false);
+    for (std::size_t i = 3; i < n; i += gap) {
+      hole[i] = true;
+      dirty[i % in.size()][i] = (i % 2) ? std::nan("") : INFINITY;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      if (hole[i]) continue;
+      for (std::size_t k = 0; k < in.size(); ++k) clean[k].push_back(in[k][i]);
+    }
+    std::vector<const double*> dp, cp;
+    for (auto& d : dirty) dp.push_back(d.data());
+    for (auto& c : clean) cp.push_back(c.data());
+    auto a = ta::make_indicator(s.name, params);
+    auto c = ta::make_indicator(s.name, params);
+    const auto got = run_batch(*a, dp, n);
+    const auto ref = run_batch(*c, cp, clean[0].size());
+    bool ok = true;
+    for (std::size_t j = 0; j < got.size(); ++j) {
+      std::size_t r = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (hole[i]) {
+          ok &= std::isnan(got[j][i]);
+        } else {
+          ok &= same(got[j][i], ref[j][r++]);
+        }
+      }
+    }
+    CHECK(ok);
+  }
+}
+
+// dense holes (runs shorter than the kernels' warm-up) and sparse ones (long runs, kernels)
+void test_missing_inputs_are_skipped() {
+  missing_inputs_case(400, 17);
+  missing_inputs_case(30000, 1201);
+}
+
+void test_bad_parameters() {
+  CHECK_THROWS(ta::make_indicator("sma", {0}), std::invalid_argument);
+  CHECK_THROWS(ta::make_indicator("sma", {2.5}), std::invalid_argument);
+  CHECK_THROWS(ta::make_indicator("sma", {}), std::invalid_argument);
+  CHECK_THROWS(ta::make_indicator("nope", {3}), std::invalid_argument);
+  CHECK_THROWS(ta::make_indicator("bbands", {5, 2, 2, 7}), std::invalid_argument);
+  CHECK_THROWS(ta::make_indicator("bbands", {5, NAN, 2, 0}), std::invalid_argument);
+  CHECK_THROWS(ta::make_indicator("adx", {1}), std::invalid_argument);
+  CHECK_NOTHROW(ta::make_indicator("macd", {26, 12, 9}));
+}
+
+}  // namespace
+
+int main() {
+  NT_RUN(test_streaming_equals_batch_and_lookback);
+  NT_RUN(test_replace_and_persistence);
+  NT_RUN(test_missing_inputs_are_skipped);
+  NT_RUN(test_bad_parameters);
+  return nt_check::finish("test_ta");
+}
