@@ -107,6 +107,22 @@ def test_equals_talib(name: str, n: int) -> None:
             assert_close(a, b, f"{name}{params} output {k} n={n}")
 
 
+def test_long_wandering_series_still_equal_talib() -> None:
+    # running sums must not drift: 300,000 bars of a geometric walk that wanders over decades
+    rng = np.random.default_rng(77)
+    n = 300_000
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+    high = close * (1 + rng.exponential(0.002, n))
+    low = close * (1 - rng.exponential(0.002, n))
+    m = {"real": close, "close": close, "high": high, "low": low, "volume": rng.uniform(100, 1e4, n)}
+    for name in sorted(CASES):
+        params = CASES[name][-1]
+        ours = as_tuple(getattr(nt.ta, name)(*inputs_of(name, m), **params))
+        ref = as_tuple(getattr(talib, name.upper())(*inputs_of(name, m), **params))
+        for k, (a, b) in enumerate(zip(ours, ref)):
+            assert_close(a, b, f"{name}{params} output {k} n={n}")
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_lookback_matches_talib_and_leading_nans(name: str) -> None:
     from talib import abstract

@@ -69,11 +69,17 @@ struct ema {
   int period_;
 };
 
-/// Weighted moving average: weights 1..period, the latest input weighing most.
+/// Weighted moving average: weights 1..period, the latest input weighing most. Running sums
+/// (the window's sum and its weighted sum, kept shifted for the next step) with an exact
+/// recomputation from the window every max(2 period, 128) steps, so rounding cannot drift over
+/// long series (amortised O(1); batch and streaming refresh at the same steps).
 struct wma {
   static constexpr int n_in = 1, n_out = 1;
   explicit wma(int period)
-      : win_(period), period_(period), divider_(static_cast<double>(period) * (period + 1) / 2.0) {}
+      : win_(period),
+        period_(period),
+        refresh_(period * 2 > 128 ? period * 2 : 128),
+        divider_(static_cast<double>(period) * (period + 1) / 2.0) {}
   int lookback() const noexcept { return period_ - 1; }
   void update(const double* in, double* out) noexcept {
     const double x = in[0];
@@ -96,7 +102,11 @@ struct wma {
     sub_ += x - old;
     win_.push(x);
     out[0] = (wsum_ + t) / divider_;
-    wsum_ += t - sub_;  // one addition on the dependency chain
+    if (++since_ >= refresh_) {
+      exact([this](std::size_t i) { return win_.at(i); });
+    } else {
+      wsum_ += t - sub_;  // one addition on the dependency chain
+    }
   }
   void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* x = in[0];
@@ -109,34 +119,64 @@ struct wma {
     for (std::size_t i = 0; i < p; ++i) update(x + i, o + i);
     const double pw = period_;
     double sub = sub_, wsum = wsum_;
+    int since = since_;
     for (std::size_t i = p; i < n; ++i) {
       const double t = x[i] * pw;
       sub += x[i] - x[i - p];
       o[i] = (wsum + t) / divider_;
-      wsum += t - sub;
+      if (++since >= refresh_) {
+        const double* w = x + (i + 1 - p);
+        exact([w](std::size_t j) { return w[j]; });
+        sub = sub_;
+        wsum = wsum_;
+        since = 0;
+      } else {
+        wsum += t - sub;
+      }
     }
     sub_ = sub;
     wsum_ = wsum;
+    since_ = since;
     win_.assign_tail(x + n - p);
   }
   void reset() noexcept {
     win_.reset();
     sub_ = 0.0;
     wsum_ = 0.0;
+    since_ = 0;
   }
   template <class V>
   void visit(V& v) {
     v(win_);
     v(sub_);
     v(wsum_);
+    v(since_);
+    v.check(since_ >= 0 && since_ < refresh_, "wma refresh counter");
   }
 
  private:
+  /// The sums from the window (oldest first): sub = sum, wsum = weights 0..period-1 (shifted).
+  template <class At>
+  void exact(At&& at) noexcept {
+    const std::size_t p = win_.capacity();
+    double a = 0.0, b = 0.0;
+    for (std::size_t i = 0; i < p; ++i) {
+      const double v = at(i);
+      a += v;
+      b += v * static_cast<double>(i);
+    }
+    sub_ = a;
+    wsum_ = b;
+    since_ = 0;
+  }
+
   window win_;
   int period_;
+  int refresh_;
   double divider_;
   double sub_ = 0.0;   // sum of the window
   double wsum_ = 0.0;  // weighted sum, weights already shifted for the next input
+  int since_ = 0;
 };
 
 /// Double EMA: 2 * EMA(x) - EMA(EMA(x)); the second EMA is seeded by the mean of the first
@@ -654,6 +694,14 @@ struct zscore {
 // ---------------------------------------------------------------------------------------------
 // Momentum
 
+/// max(d, 0) and max(-d, 0) for a price change d, written so that compilers emit maxsd rather
+/// than a branch (the sign of a price change is a coin flip to a branch predictor).
+inline double up_part(double d) noexcept { return 0.0 < d ? d : 0.0; }
+inline double down_part(double d) noexcept {
+  const double m = -d;
+  return 0.0 < m ? m : 0.0;
+}
+
 /// Relative strength index, Wilder's smoothing of gains and losses, TA-Lib's seeding (the
 /// first value averages the first `period` changes); 0 when gains + losses are below 1e-8.
 struct rsi {
@@ -670,8 +718,8 @@ struct rsi {
     }
     const double d = x - prev_;
     prev_ = x;
-    const double g = gain_.update(d > 0 ? d : 0.0);
-    const double l = loss_.update(d < 0 ? -d : 0.0);
+    const double g = gain_.update(up_part(d));
+    const double l = loss_.update(down_part(d));
     if (!gain_.ready()) {
       out[0] = nan;
       return;
@@ -690,8 +738,8 @@ struct rsi {
     for (; i < n; ++i) {
       const double d = x[i] - prev;
       prev = x[i];
-      g = g * a + (d > 0 ? d : 0.0) * b;
-      l = l * a + (d < 0 ? -d : 0.0) * b;
+      g = g * a + up_part(d) * b;
+      l = l * a + down_part(d) * b;
       const double t = g + l;
       o[i] = ta_is_zero(t) ? 0.0 : 100.0 * (g / t);
     }
@@ -1078,18 +1126,27 @@ struct cci {
   int lookback() const noexcept { return period_ - 1; }
   void update(const double* in, double* out) noexcept {
     const double tp = (in[0] + in[1] + in[2]) / 3.0;
-    sum_ += tp - win_.oldest();
     win_.push(tp);
     if (!win_.full()) {
       out[0] = nan;
       return;
     }
-    const double avg = sum_ / period_;
-    // mean absolute deviation over the slots, four partial sums (independent dependency chains)
+    // the mean and the mean absolute deviation over the slots, each with four partial sums
+    // (independent dependency chains), recomputed every step like TA-Lib's (no drift)
     const auto& s = win_.slots();
     const std::size_t p = s.size();
-    double d0 = 0.0, d1 = 0.0, d2 = 0.0, d3 = 0.0;
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
     std::size_t j = 0;
+    for (; j + 4 <= p; j += 4) {
+      a0 += s[j];
+      a1 += s[j + 1];
+      a2 += s[j + 2];
+      a3 += s[j + 3];
+    }
+    for (; j < p; ++j) a0 += s[j];
+    const double avg = ((a0 + a1) + (a2 + a3)) / period_;
+    double d0 = 0.0, d1 = 0.0, d2 = 0.0, d3 = 0.0;
+    j = 0;
     for (; j + 4 <= p; j += 4) {
       d0 += std::fabs(s[j] - avg);
       d1 += std::fabs(s[j + 1] - avg);
@@ -1101,20 +1158,13 @@ struct cci {
     const double num = tp - avg;
     out[0] = (num != 0.0 && dev != 0.0) ? num / (0.015 * (dev / period_)) : 0.0;
   }
-  void reset() noexcept {
-    win_.reset();
-    sum_ = 0.0;
-  }
+  void reset() noexcept { win_.reset(); }
   template <class V>
-  void visit(V& v) {
-    v(win_);
-    v(sum_);
-  }
+  void visit(V& v) { v(win_); }
 
  private:
   window win_;
   int period_;
-  double sum_ = 0.0;
 };
 
 /// Aroon (aroondown, aroonup) over the last period + 1 bars: 100 / period × (period - bars since
