@@ -321,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
             "cases": [{"section": w.section, "case": w.case, "engine": w.engine, "ours": w.ours,
                        "unit": w.unit, "n": w.n, "seconds": times.get(w.label, []),
                        "median_ns_per_unit": (med[w.label] / w.n * 1e9) if w.label in med else None,
-                       "skipped": skipped.get(w.label), "failure": failures.get(w.label)}
+                       "skipped": skipped.get(w.label), "failure": failures.get(w.label),
+                       "wrong_result_ns_per_unit": wrong_ns.get(w.label)}
                       for w in workloads],
             "targets": target_rows,
         }
