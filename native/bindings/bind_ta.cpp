@@ -20,7 +20,6 @@ namespace ta = neural_trader::ta;
 
 namespace {
 
-using f64array = py::array;
 
 struct view2d {
   const double* data;

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -216,18 +217,16 @@ class sma_state {
   int period_ = 1;
 };
 
-/// Exponential moving average with TA-Lib's default seeding: the first value is the simple mean
-/// of the first `period` inputs, then prev + k * (x - prev) with k = 2 / (period + 1) (or a
-/// given k). The recursion is evaluated as prev * (1 - k) + x * k (TA-Lib: (x - prev) * k + prev):
-/// equal to rounding, one operation shorter on the dependency chain.
-class ema_state {
+/// A recursive average seeded TA-Lib's way: NaN for the first period - 1 inputs, then the simple
+/// mean of the first `period` inputs, then prev * decay + x * gain. EMA and Wilder's smoothing are
+/// this with their own coefficients (below).
+class smoothing_state {
  public:
-  ema_state() = default;
-  explicit ema_state(int period) : ema_state(period, 2.0 / (period + 1)) {}
-  ema_state(int period, double k) : k_(k), om_(1.0 - k), period_(period) {}
+  smoothing_state() = default;
+  smoothing_state(int period, double decay, double gain) : decay_(decay), gain_(gain), period_(period) {}
   double update(double x) noexcept {
     if (n_ >= period_) [[likely]] {
-      prev_ = prev_ * om_ + x * k_;  // one multiply and one add on the dependency chain
+      prev_ = prev_ * decay_ + x * gain_;  // one multiply and one add on the dependency chain
       return prev_;
     }
     sum_ += x;
@@ -239,8 +238,8 @@ class ema_state {
   double value() const noexcept { return prev_; }
   /// The recursion's coefficients, for batch kernels that run it on local variables:
   /// next = prev * decay() + x * gain().
-  double decay() const noexcept { return om_; }
-  double gain() const noexcept { return k_; }
+  double decay() const noexcept { return decay_; }
+  double gain() const noexcept { return gain_; }
   /// Sets the value after steps a batch kernel ran (only once ready()).
   void set_value(double v) noexcept { prev_ = v; }
   void reset() noexcept {
@@ -253,60 +252,35 @@ class ema_state {
     v(n_);
     v(sum_);
     v(prev_);
-    v.check(n_ >= 0 && n_ <= period_, "ema count");
+    v.check(n_ >= 0 && n_ <= period_, "smoothing count");
   }
 
  private:
-  double k_ = 1.0;
-  double om_ = 0.0;
+  double decay_ = 0.0;
+  double gain_ = 1.0;
   int period_ = 1;
   int n_ = 0;
   double sum_ = 0.0;
   double prev_ = 0.0;
 };
 
-/// Wilder's smoothing seeded TA-Lib's way: the first value is the mean of the first `period`
-/// inputs, then (prev * (period - 1) + x) / period, evaluated as prev * ((period - 1) / period) +
-/// x * (1 / period) (equal to rounding; no division on the dependency chain).
-class wilder_state {
+/// Exponential moving average, k = 2 / (period + 1) (or a given k). TA-Lib evaluates
+/// (x - prev) * k + prev; prev * (1 - k) + x * k is equal to rounding and one operation shorter on
+/// the dependency chain.
+class ema_state : public smoothing_state {
+ public:
+  ema_state() = default;
+  explicit ema_state(int period) : ema_state(period, 2.0 / (period + 1)) {}
+  ema_state(int period, double k) : smoothing_state(period, 1.0 - k, k) {}
+};
+
+/// Wilder's smoothing: TA-Lib's (prev * (period - 1) + x) / period, evaluated as
+/// prev * ((period - 1) / period) + x * (1 / period) (equal to rounding; no division on the chain).
+class wilder_state : public smoothing_state {
  public:
   wilder_state() = default;
   explicit wilder_state(int period)
-      : period_(period), a_(static_cast<double>(period - 1) / period), b_(1.0 / period) {}
-  double update(double x) noexcept {
-    if (n_ >= period_) [[likely]] {
-      prev_ = prev_ * a_ + x * b_;
-      return prev_;
-    }
-    sum_ += x;
-    if (++n_ < period_) return nan;
-    prev_ = sum_ / period_;
-    return prev_;
-  }
-  bool ready() const noexcept { return n_ >= period_; }
-  double value() const noexcept { return prev_; }
-  double decay() const noexcept { return a_; }
-  double gain() const noexcept { return b_; }
-  void set_value(double v) noexcept { prev_ = v; }
-  void reset() noexcept {
-    n_ = 0;
-    sum_ = 0.0;
-    prev_ = 0.0;
-  }
-  template <class V>
-  void visit(V& v) {
-    v(n_);
-    v(sum_);
-    v(prev_);
-    v.check(n_ >= 0 && n_ <= period_, "wilder count");
-  }
-
- private:
-  int period_ = 1;
-  double a_ = 0.0, b_ = 1.0;
-  int n_ = 0;
-  double sum_ = 0.0;
-  double prev_ = 0.0;
+      : smoothing_state(period, static_cast<double>(period - 1) / period, 1.0 / period) {}
 };
 
 /// The largest of high - low, |prev_close - high|, |prev_close - low| (TA-Lib's TRUE_RANGE;
@@ -360,43 +334,95 @@ void rolling_extreme(const double* x, std::size_t n, std::size_t w, double* out,
   for (std::size_t i = w - 1; i < n; ++i) out[i] = pick(h[i + 1 - w], g[i]);
 }
 
-/// Rolling highest high and lowest low over arrays, TA-Lib's way: remember where the extreme is,
+/// Rolling extreme of an array and where it is, TA-Lib's way: remember the extreme's position,
 /// rescan the window only when it leaves. The latest bar wins ties. Windows are [i - span + 1, i].
-struct extreme_scan {
+template <bool Greater>
+struct extreme_track {
   static constexpr std::size_t none = static_cast<std::size_t>(-1);
-  std::size_t span;
-  std::size_t hi_i = none, lo_i = none;
-  double hh = 0.0, ll = 0.0;
-  explicit extreme_scan(std::size_t s) : span(s) {}
-  void step(const double* h, const double* l, std::size_t i) noexcept {
+  std::size_t at = none;
+  double value = 0.0;
+  static bool wins(double x, double best) noexcept { return Greater ? x >= best : x <= best; }
+  void step(const double* x, std::size_t i, std::size_t span) noexcept {
     const std::size_t start = i + 1 - span;
-    if (hi_i == none || hi_i < start) {
-      hi_i = start;
-      hh = h[start];
+    if (at == none || at < start) {
+      at = start;
+      value = x[start];
       for (std::size_t j = start + 1; j <= i; ++j) {
-        if (h[j] >= hh) {
-          hh = h[j];
-          hi_i = j;
+        if (wins(x[j], value)) {
+          value = x[j];
+          at = j;
         }
       }
-    } else if (h[i] >= hh) {
-      hh = h[i];
-      hi_i = i;
-    }
-    if (lo_i == none || lo_i < start) {
-      lo_i = start;
-      ll = l[start];
-      for (std::size_t j = start + 1; j <= i; ++j) {
-        if (l[j] <= ll) {
-          ll = l[j];
-          lo_i = j;
-        }
-      }
-    } else if (l[i] <= ll) {
-      ll = l[i];
-      lo_i = i;
+    } else if (wins(x[i], value)) {
+      value = x[i];
+      at = i;
     }
   }
+};
+
+/// Highest high and lowest low over arrays, with positions (AROON's batch kernel).
+struct extreme_scan {
+  std::size_t span;
+  extreme_track<true> hi;
+  extreme_track<false> lo;
+  explicit extreme_scan(std::size_t s) : span(s) {}
+  void step(const double* h, const double* l, std::size_t i) noexcept {
+    hi.step(h, i, span);
+    lo.step(l, i, span);
+  }
+};
+
+/// Highest high and lowest low over the last `span` bars, with the bar number of each (two
+/// monotonic queues): the state of WILLR, STOCHF/STOCH and AROON. Batch kernels compute the
+/// extremes from the arrays (block_extremes) and then set the state as the pushes would have.
+class range_window {
+ public:
+  range_window() = default;
+  explicit range_window(int span) : hi_(span), lo_(span) {}
+  void push(double high, double low) noexcept {
+    hi_.push(high, seq_);
+    lo_.push(low, seq_);
+    ++seq_;
+  }
+  /// Bars pushed since the last reset (the next bar's number).
+  std::int64_t count() const noexcept { return seq_; }
+  double high() const noexcept { return hi_.value(); }
+  double low() const noexcept { return lo_.value(); }
+  std::int64_t high_seq() const noexcept { return hi_.seq(); }
+  std::int64_t low_seq() const noexcept { return lo_.seq(); }
+  /// Rolling extremes of h and l over windows of `span` ending at each bar i in [span - 1, n):
+  /// hh[i], ll[i] in per-thread scratch arrays, valid until the next call on this thread.
+  static std::pair<const double*, const double*> block_extremes(const double* h, const double* l, std::size_t n,
+                                                                std::size_t span) {
+    const auto sc = scratch_buffers();
+    sc[0].resize(n);
+    sc[1].resize(n);
+    rolling_extreme<true>(h, n, span, sc[0].data(), sc[2]);
+    rolling_extreme<false>(l, n, span, sc[1].data(), sc[2]);
+    return {sc[0].data(), sc[1].data()};
+  }
+  /// The state after the bars h/l[0, n), numbered from first_seq (n >= span).
+  void assign_tail(const double* h, const double* l, std::size_t n, std::int64_t first_seq) noexcept {
+    hi_.rebuild(h, n, first_seq);
+    lo_.rebuild(l, n, first_seq);
+    seq_ = first_seq + static_cast<std::int64_t>(n);
+  }
+  void reset() noexcept {
+    hi_.reset();
+    lo_.reset();
+    seq_ = 0;
+  }
+  template <class V>
+  void visit(V& v) {
+    v(hi_);
+    v(lo_);
+    v(seq_);
+  }
+
+ private:
+  extremes<true> hi_;
+  extremes<false> lo_;
+  std::int64_t seq_ = 0;
 };
 
 /// True range as TA-Lib computes it (the largest of high-low, |prev close - high|,

@@ -923,15 +923,13 @@ struct roc {
 struct stochf {
   static constexpr int n_in = 3, n_out = 2;
   stochf(int fastk, int fastd, int fastd_matype)
-      : hi_(fastk), lo_(fastk), d_(fastd_matype, fastd), fastk_(fastk) {}
+      : range_(fastk), d_(fastd_matype, fastd), fastk_(fastk) {}
   int lookback() const noexcept { return (fastk_ - 1) + d_.lookback(); }
   /// fastk of this bar, NaN while the range window fills.
   double fast_k(double high, double low, double close) noexcept {
-    hi_.push(high, seq_);
-    lo_.push(low, seq_);
-    ++seq_;
-    if (seq_ < fastk_) return nan;
-    const double hh = hi_.value(), ll = lo_.value();
+    range_.push(high, low);
+    if (range_.count() < fastk_) return nan;
+    const double hh = range_.high(), ll = range_.low();
     const double diff = (hh - ll) / 100.0;
     return diff != 0.0 ? (close - ll) / diff : 0.0;
   }
@@ -951,22 +949,14 @@ struct stochf {
       for (std::size_t i = 0; i < n; ++i) k[i] = fast_k(h[i], l[i], c[i]);
       return;
     }
-    const std::int64_t seq0 = seq_;
+    const std::int64_t seq0 = range_.count();
     for (std::size_t i = 0; i < span; ++i) k[i] = fast_k(h[i], l[i], c[i]);
-    const auto sc = scratch_buffers();
-    sc[0].resize(n);
-    sc[1].resize(n);
-    double* hh = sc[0].data();
-    double* ll = sc[1].data();
-    rolling_extreme<true>(h, n, span, hh, sc[2]);
-    rolling_extreme<false>(l, n, span, ll, sc[2]);
+    const auto [hh, ll] = range_window::block_extremes(h, l, n, span);
     for (std::size_t i = span; i < n; ++i) {
       const double diff = (hh[i] - ll[i]) / 100.0;
       k[i] = diff != 0.0 ? (c[i] - ll[i]) / diff : 0.0;
     }
-    hi_.rebuild(h, n, seq0);
-    lo_.rebuild(l, n, seq0);
-    seq_ = seq0 + static_cast<std::int64_t>(n);
+    range_.assign_tail(h, l, n, seq0);
   }
   void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     double* fk = out[0];
@@ -984,25 +974,19 @@ struct stochf {
     }
   }
   void reset() noexcept {
-    hi_.reset();
-    lo_.reset();
+    range_.reset();
     d_.reset();
-    seq_ = 0;
   }
   template <class V>
   void visit(V& v) {
-    v(hi_);
-    v(lo_);
+    v(range_);
     v(d_);
-    v(seq_);
   }
 
  private:
-  extremes<true> hi_;
-  extremes<false> lo_;
+  range_window range_;
   ma_any d_;
   int fastk_;
-  std::int64_t seq_ = 0;
 };
 
 /// Slow stochastic (slowk, slowd): slowk = MA(fastk, slowk_period), slowd = MA(slowk, slowd_period).
@@ -1059,17 +1043,15 @@ struct stoch {
 /// Williams' %R: -100 (highest high - close) / (highest high - lowest low); 0 on a flat range.
 struct willr {
   static constexpr int n_in = 3, n_out = 1;
-  explicit willr(int period) : hi_(period), lo_(period), period_(period) {}
+  explicit willr(int period) : range_(period), period_(period) {}
   int lookback() const noexcept { return period_ - 1; }
   void update(const double* in, double* out) noexcept {
-    hi_.push(in[0], seq_);
-    lo_.push(in[1], seq_);
-    ++seq_;
-    if (seq_ < period_) {
+    range_.push(in[0], in[1]);
+    if (range_.count() < period_) {
       out[0] = nan;
       return;
     }
-    const double hh = hi_.value(), ll = lo_.value();
+    const double hh = range_.high(), ll = range_.low();
     const double diff = (hh - ll) / (-100.0);
     out[0] = diff != 0.0 ? (hh - in[2]) / diff : 0.0;
   }
@@ -1079,42 +1061,24 @@ struct willr {
       step_range(*this, in, out, 0, n);
       return;
     }
-    const std::int64_t seq0 = seq_;
+    const std::int64_t seq0 = range_.count();
     step_range(*this, in, out, 0, span);
     const double *h = in[0], *l = in[1], *c = in[2];
     double* o = out[0];
-    const auto sc = scratch_buffers();
-    sc[0].resize(n);
-    sc[1].resize(n);
-    double* hh = sc[0].data();
-    double* ll = sc[1].data();
-    rolling_extreme<true>(h, n, span, hh, sc[2]);
-    rolling_extreme<false>(l, n, span, ll, sc[2]);
+    const auto [hh, ll] = range_window::block_extremes(h, l, n, span);
     for (std::size_t i = span; i < n; ++i) {
       const double diff = (hh[i] - ll[i]) / (-100.0);
       o[i] = diff != 0.0 ? (hh[i] - c[i]) / diff : 0.0;
     }
-    hi_.rebuild(h, n, seq0);
-    lo_.rebuild(l, n, seq0);
-    seq_ = seq0 + static_cast<std::int64_t>(n);
+    range_.assign_tail(h, l, n, seq0);
   }
-  void reset() noexcept {
-    hi_.reset();
-    lo_.reset();
-    seq_ = 0;
-  }
+  void reset() noexcept { range_.reset(); }
   template <class V>
-  void visit(V& v) {
-    v(hi_);
-    v(lo_);
-    v(seq_);
-  }
+  void visit(V& v) { v(range_); }
 
  private:
-  extremes<true> hi_;
-  extremes<false> lo_;
+  range_window range_;
   int period_;
-  std::int64_t seq_ = 0;
 };
 
 /// Commodity channel index: (tp - mean(tp)) / (0.015 × mean absolute deviation), tp = (h+l+c)/3.
@@ -1171,18 +1135,17 @@ struct cci {
 /// the lowest low / highest high); the latest bar wins ties (TA-Lib).
 struct aroon {
   static constexpr int n_in = 2, n_out = 2;
-  explicit aroon(int period) : hi_(period + 1), lo_(period + 1), period_(period), factor_(100.0 / period) {}
+  explicit aroon(int period) : range_(period + 1), period_(period), factor_(100.0 / period) {}
   int lookback() const noexcept { return period_; }
   void update(const double* in, double* out) noexcept {
-    hi_.push(in[0], seq_);
-    lo_.push(in[1], seq_);
-    const std::int64_t today = seq_++;
-    if (seq_ <= period_) {
+    const std::int64_t today = range_.count();
+    range_.push(in[0], in[1]);
+    if (range_.count() <= period_) {
       out[0] = out[1] = nan;
       return;
     }
-    out[0] = factor_ * static_cast<double>(period_ - (today - lo_.seq()));
-    out[1] = factor_ * static_cast<double>(period_ - (today - hi_.seq()));
+    out[0] = factor_ * static_cast<double>(period_ - (today - range_.low_seq()));
+    out[1] = factor_ * static_cast<double>(period_ - (today - range_.high_seq()));
   }
   void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const std::size_t span = static_cast<std::size_t>(period_) + 1;
@@ -1190,38 +1153,26 @@ struct aroon {
       step_range(*this, in, out, 0, n);
       return;
     }
-    const std::int64_t seq0 = seq_;
+    const std::int64_t seq0 = range_.count();
     step_range(*this, in, out, 0, span);
     extreme_scan sc(span);
     const double *h = in[0], *l = in[1];
     double *dn = out[0], *up = out[1];
     for (std::size_t i = span; i < n; ++i) {
       sc.step(h, l, i);
-      dn[i] = factor_ * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.lo_i));
-      up[i] = factor_ * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.hi_i));
+      dn[i] = factor_ * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.lo.at));
+      up[i] = factor_ * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.hi.at));
     }
-    hi_.rebuild(h, n, seq0);
-    lo_.rebuild(l, n, seq0);
-    seq_ = seq0 + static_cast<std::int64_t>(n);
+    range_.assign_tail(h, l, n, seq0);
   }
-  void reset() noexcept {
-    hi_.reset();
-    lo_.reset();
-    seq_ = 0;
-  }
+  void reset() noexcept { range_.reset(); }
   template <class V>
-  void visit(V& v) {
-    v(hi_);
-    v(lo_);
-    v(seq_);
-  }
+  void visit(V& v) { v(range_); }
 
  private:
-  extremes<true> hi_;
-  extremes<false> lo_;
+  range_window range_;
   int period_;
   double factor_;
-  std::int64_t seq_ = 0;
 };
 
 /// Money flow index over `period` bars: 100 × positive flow / total flow, flow = typical price ×
