@@ -33,7 +33,7 @@ import operator
 import pickle
 import secrets
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -149,7 +149,46 @@ def hash64(items: Any, seed: int = 0) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-class HyperLogLog(HyperLogLogPort):
+class _CompiledSketch:
+    """Copy, bytes, pickling and equality of a sketch held in a compiled object ``_impl``, whose
+    class ``_core_type`` has ``from_bytes``. Subclasses provide ``_wrap(impl)``."""
+
+    _impl: Any
+    _core_type: Any
+
+    @classmethod
+    def _wrap(cls, impl: Any) -> Any:
+        raise NotImplementedError
+
+    def copy(self: _S) -> _S:
+        """A deep copy."""
+        return type(self)._wrap(self._impl.copy())  # type: ignore[no-any-return]
+
+    def to_bytes(self) -> bytes:
+        """Serialised form: a checksummed, versioned envelope."""
+        return self._impl.to_bytes()  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_bytes(cls: type[_S], data: bytes) -> _S:
+        """Load from :meth:`to_bytes` output; raises CorruptDataError on bad input."""
+        return cls._wrap(cls._core_type.from_bytes(_check_bytes(data)))  # type: ignore[no-any-return]
+
+    def __reduce__(self) -> Any:
+        return (type(self).from_bytes, (self.to_bytes(),))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _CompiledSketch) or other._core_type is not self._core_type:
+            return NotImplemented
+        return bool(self._impl.equals(other._impl))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_S = TypeVar("_S", bound=_CompiledSketch)
+
+
+# ---------------------------------------------------------------------------------------------
+class HyperLogLog(_CompiledSketch, HyperLogLogPort):
     """Distinct-count sketch: 2^lg_k one-byte registers, relative error about 1/sqrt(2^lg_k).
 
     Parameters
@@ -185,6 +224,8 @@ class HyperLogLog(HyperLogLogPort):
         if not 4 <= lg <= 21:
             raise InvalidArgumentError(f"lg_k must be in [4, 21], got {lg}")
         super().__init__(_core.HyperLogLog(lg, _seed(seed)))
+
+    _core_type = _core.HyperLogLog
 
     @classmethod
     def _wrap(cls, impl: Any) -> HyperLogLog:
@@ -251,39 +292,16 @@ class HyperLogLog(HyperLogLogPort):
         self.merge(other)
         return self
 
-    def copy(self) -> HyperLogLog:
-        """A deep copy."""
-        return type(self)._wrap(self._impl.copy())
-
     def clear(self) -> None:
         """Forget every item (lg_k and seed stay)."""
         self._impl.clear()
-
-    def to_bytes(self) -> bytes:
-        """Serialised form: a checksummed, versioned envelope (format 1)."""
-        return self._impl.to_bytes()  # type: ignore[no-any-return]
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> HyperLogLog:
-        """Load a sketch from :meth:`to_bytes` output; raises CorruptDataError on bad input."""
-        return cls._wrap(_core.HyperLogLog.from_bytes(_check_bytes(data)))
-
-    def __reduce__(self) -> Any:
-        return (type(self).from_bytes, (self.to_bytes(),))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, HyperLogLog):
-            return NotImplemented
-        return bool(self._impl.equals(other._impl))
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"HyperLogLog(lg_k={self.lg_k}, seed={self.seed}, estimate={self.estimate():.6g})"
 
 
 # ---------------------------------------------------------------------------------------------
-class CountMinSketch:
+class CountMinSketch(_CompiledSketch):
     """Frequency sketch: ``depth`` rows of ``width`` 64-bit counters; estimates never
     under-count.
 
@@ -336,6 +354,9 @@ class CountMinSketch:
             raise InvalidArgumentError(f"epsilon and delta must be in (0, 1), got {eps}, {dl}")
         w, d = _core.CountMinSketch.dimensions_for(eps, dl)
         return cls(w, d, seed=seed, conservative=conservative, top=top)
+
+    _impl: _core.CountMinSketch
+    _core_type = _core.CountMinSketch
 
     @classmethod
     def _wrap(cls, impl: Any) -> CountMinSketch:
@@ -450,32 +471,9 @@ class CountMinSketch:
         out.merge(other)
         return out
 
-    def copy(self) -> CountMinSketch:
-        """A deep copy."""
-        return type(self)._wrap(self._impl.copy())
-
     def clear(self) -> None:
         """Reset all counters and candidates."""
         self._impl.clear()
-
-    def to_bytes(self) -> bytes:
-        """Serialised form: a checksummed, versioned envelope (format 1)."""
-        return self._impl.to_bytes()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> CountMinSketch:
-        """Load a sketch from :meth:`to_bytes` output; raises CorruptDataError on bad input."""
-        return cls._wrap(_core.CountMinSketch.from_bytes(_check_bytes(data)))
-
-    def __reduce__(self) -> Any:
-        return (type(self).from_bytes, (self.to_bytes(),))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, CountMinSketch):
-            return NotImplemented
-        return bool(self._impl.equals(other._impl))
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         extra = " conservative" if self.conservative else ""
@@ -483,7 +481,7 @@ class CountMinSketch:
 
 
 # ---------------------------------------------------------------------------------------------
-class BloomFilter(BloomFilterPort):
+class BloomFilter(_CompiledSketch, BloomFilterPort):
     """Membership filter: no false negatives, false positives at about ``fp_rate`` once
     ``capacity`` distinct items are in.
 
@@ -524,6 +522,8 @@ class BloomFilter(BloomFilterPort):
         if not 1e-12 <= fp < 1:
             raise InvalidArgumentError(f"fp_rate must be in [1e-12, 1), got {fp}")
         super().__init__(_core.BloomFilter(cap, fp, _seed(seed)))
+
+    _core_type = _core.BloomFilter
 
     @classmethod
     def _wrap(cls, impl: Any) -> BloomFilter:
@@ -626,32 +626,9 @@ class BloomFilter(BloomFilterPort):
         self.intersection_update(other)
         return self
 
-    def copy(self) -> BloomFilter:
-        """A deep copy."""
-        return type(self)._wrap(self._impl.copy())
-
     def clear(self) -> None:
         """Remove every item."""
         self._impl.clear()
-
-    def to_bytes(self) -> bytes:
-        """Serialised form: a checksummed, versioned envelope (format 1)."""
-        return self._impl.to_bytes()  # type: ignore[no-any-return]
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> BloomFilter:
-        """Load a filter from :meth:`to_bytes` output; raises CorruptDataError on bad input."""
-        return cls._wrap(_core.BloomFilter.from_bytes(_check_bytes(data)))
-
-    def __reduce__(self) -> Any:
-        return (type(self).from_bytes, (self.to_bytes(),))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, BloomFilter):
-            return NotImplemented
-        return bool(self._impl.equals(other._impl))
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return (
