@@ -372,3 +372,4 @@ cdef class RingPort:
 
 include "ta.pxi"
 include "sketch.pxi"
+include "book.pxi"

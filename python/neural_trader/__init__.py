@@ -17,6 +17,22 @@ from .ring import MPMCRingBuffer, RingBuffer, SharedRingBuffer
 from .sketch import BloomFilter, CountMinSketch, HyperLogLog, Reservoir, hash64
 from .hnsw import HNSWIndex, Where, knn_exact
 from .pattern import PatternForecast, PatternMemory
+from . import book
+from .book import (
+    BOOK_ORDER_DTYPE,
+    EVENT_DTYPE,
+    FILL_DTYPE,
+    ORDER_MSG_DTYPE,
+    STP,
+    TIF,
+    Action,
+    EventKind,
+    Exchange,
+    OrderBook,
+    OrderType,
+    Reason,
+    Side,
+)
 
 __all__ = [
     "__version__",
@@ -43,4 +59,18 @@ __all__ = [
     "knn_exact",
     "PatternMemory",
     "PatternForecast",
+    "book",
+    "OrderBook",
+    "Exchange",
+    "Side",
+    "OrderType",
+    "TIF",
+    "STP",
+    "Action",
+    "EventKind",
+    "Reason",
+    "ORDER_MSG_DTYPE",
+    "FILL_DTYPE",
+    "EVENT_DTYPE",
+    "BOOK_ORDER_DTYPE",
 ]

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "version.hpp"
+#include "book/order_book.hpp"
 #include "common/aligned_buffer.hpp"
 #include "common/backoff.hpp"
 #include "common/checked.hpp"

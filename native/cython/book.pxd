@@ -1,0 +1,101 @@
+# Declarations of the C++ order book (book/order_book.hpp) and its Cython glue
+# (bindings/book_glue.hpp), for Cython modules: the backtester's event loop drives the same book
+# through these. The core header is declared here once.
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
+from libcpp cimport bool as cbool
+from libcpp.string cimport string
+from libcpp.vector cimport vector
+
+
+cdef extern from "neural_trader/book/order_book.hpp" namespace "neural_trader::book" nogil:
+    cdef struct order_msg:
+        int64_t ts
+        int64_t id
+        int64_t owner
+        double price
+        double quantity
+        double stop_price
+        int32_t symbol
+        uint8_t action
+        int8_t side
+        uint8_t type
+        uint8_t tif
+        uint8_t flags
+
+    cdef struct fill_record:
+        int64_t ts
+        int64_t maker_id
+        int64_t taker_id
+        double price
+        double quantity
+        int64_t msg
+        int32_t symbol
+        int8_t side
+
+    cdef struct event_record:
+        int64_t ts
+        int64_t order_id
+        double price
+        double quantity
+        int64_t msg
+        int32_t symbol
+        uint8_t kind
+        uint8_t reason
+        int8_t side
+        uint8_t type
+
+    cdef cppclass order_book:
+        vector[fill_record]& fills()
+        vector[event_record]& events()
+        void clear_output()
+        void set_context(int64_t msg, int32_t symbol)
+        int32_t symbol()
+        double tick_size()
+        double lot_size()
+        size_t size()
+        cbool contains(int64_t id)
+        cbool has_last_price()
+        void end_of_day(int64_t ts) except +
+        void apply(const order_msg& m) except +
+
+
+cdef extern from "book_glue.hpp" namespace "nt_bind" nogil:
+    cdef struct book_call:
+        int64_t order_id
+        int status
+        int why
+
+    cdef struct book_order:
+        int64_t id
+        int64_t owner
+        double price
+        double stop_price
+        double quantity
+        double ahead
+        int64_t ts
+        int side
+        int type
+        int tif
+        int post_only
+        int pending
+
+    order_book* book_new(double tick_size, double lot_size, int self_trade) except +
+    order_book* book_load(const unsigned char* data, size_t size) except +
+    order_book* book_clone(const order_book& b) except +
+    book_call book_submit(order_book& b, int side, int type, int tif, double quantity, double price,
+                          double stop_price, int64_t id, int64_t owner, cbool post_only, int64_t ts) except +
+    book_call book_cancel(order_book& b, int64_t id, int64_t ts) except +
+    book_call book_modify(order_book& b, int64_t id, double quantity, double price, double stop_price,
+                          int64_t ts) except +
+    void book_process(order_book& b, const unsigned char* msgs, size_t n, int64_t first) except +
+    int book_has_best(const order_book& b, int side)
+    double book_best(const order_book& b, int side)
+    double book_last(const order_book& b)
+    int book_self_trade(const order_book& b)
+    size_t book_depth(const order_book& b, int side, size_t max_levels, double* price, double* qty,
+                      int64_t* count)
+    double book_volume_at(const order_book& b, double price, int* ok)
+    int book_find(const order_book& b, int64_t id, book_order* out)
+    size_t book_orders(const order_book& b, book_order* out, size_t capacity)
+    string book_validate(const order_book& b) except +
+    vector[unsigned char] book_bytes(const order_book& b) except +
