@@ -5,6 +5,7 @@
 # reach. process() replays a structured array of messages in C++ with the GIL released.
 # The rules of the book are written out in python/neural_trader/book.py.
 cimport cython
+from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
 from cpython.float cimport PyFloat_AsDouble
 from libc.math cimport NAN as _BOOK_NAN, isnan as _isnan
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
@@ -63,6 +64,7 @@ for _m in _OrderType:
     _TYPE_CODES[_m.name.lower()] = int(_m)
 _SIDE_CODES = {"buy": 1, "sell": -1, "BUY": 1, "SELL": -1, "Buy": 1, "Sell": -1}
 
+cdef char* _FORMAT_B = b"B"
 cdef int64_t _CHUNK = 1 << 18  # messages between Ctrl-C checks in process()
 
 
@@ -377,20 +379,72 @@ cdef Report _report(order_book* b, book_call c):
     return r
 
 
-cdef object _fills_to_array(const _book_vector[fill_record]& v):
+@cython.final
+cdef class _RecordBuffer:
+    """Owns the fills or events a call produced (moved out of the book, not copied) and lends
+    their bytes to NumPy through the buffer protocol: the arrays process() returns are views
+    that keep this owner alive."""
+
+    cdef _book_vector[fill_record] _fills
+    cdef _book_vector[event_record] _events
+    cdef bint _is_fills
+    cdef Py_ssize_t _shape[1]
+    cdef Py_ssize_t _strides[1]
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        cdef size_t nbytes = self._fills.size() * sizeof(fill_record) if self._is_fills else \
+            self._events.size() * sizeof(event_record)
+        cdef void* data = <void*>self._fills.data() if self._is_fills else <void*>self._events.data()
+        self._shape[0] = nbytes
+        self._strides[0] = 1
+        view.buf = data
+        view.obj = self
+        view.len = nbytes
+        view.readonly = 0
+        view.itemsize = 1
+        view.format = _FORMAT_B if (flags & PyBUF_FORMAT) else NULL
+        view.ndim = 1
+        view.shape = NULL
+        view.strides = NULL
+        if flags & PyBUF_ND:
+            view.shape = self._shape
+        if (flags & PyBUF_STRIDES) == PyBUF_STRIDES:
+            view.strides = self._strides
+        view.suboffsets = NULL
+        view.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
+
+
+cdef object _fills_to_array(_book_vector[fill_record]& v, bint steal=False):
+    """FILL_DTYPE array of v: a copy, or with steal=True a view of v's memory (v is emptied)."""
     import numpy as _np
-    out = _np.empty(v.size(), dtype=_bt.FILL_DTYPE)
+    cdef _RecordBuffer holder
     cdef unsigned char[::1] raw
+    if steal and v.size():
+        holder = _RecordBuffer.__new__(_RecordBuffer)
+        holder._is_fills = True
+        holder._fills.swap(v)
+        return _np.frombuffer(holder, dtype=_bt.FILL_DTYPE)
+    out = _np.empty(v.size(), dtype=_bt.FILL_DTYPE)
     if v.size():
         raw = out.view(_np.uint8)
         _book_memcpy(&raw[0], v.data(), v.size() * sizeof(fill_record))
     return out
 
 
-cdef object _events_to_array(const _book_vector[event_record]& v):
+cdef object _events_to_array(_book_vector[event_record]& v, bint steal=False):
+    """EVENT_DTYPE array of v: a copy, or with steal=True a view of v's memory (v is emptied)."""
     import numpy as _np
-    out = _np.empty(v.size(), dtype=_bt.EVENT_DTYPE)
+    cdef _RecordBuffer holder
     cdef unsigned char[::1] raw
+    if steal and v.size():
+        holder = _RecordBuffer.__new__(_RecordBuffer)
+        holder._is_fills = False
+        holder._events.swap(v)
+        return _np.frombuffer(holder, dtype=_bt.EVENT_DTYPE)
+    out = _np.empty(v.size(), dtype=_bt.EVENT_DTYPE)
     if v.size():
         raw = out.view(_np.uint8)
         _book_memcpy(&raw[0], v.data(), v.size() * sizeof(event_record))
@@ -582,7 +636,7 @@ cdef class OrderBook:
         arr = _bt.as_messages(messages)
         b.clear_output()
         _run_messages(b, arr, 0)
-        out = _bt.Replay(_fills_to_array(b.fills()), _events_to_array(b.events()))
+        out = _bt.Replay(_fills_to_array(b.fills(), True), _events_to_array(b.events(), True))
         b.clear_output()
         return out
 
@@ -945,7 +999,7 @@ cdef class Exchange:
                 PyErr_CheckSignals()
         for ob in self._books:
             ob._b.set_context(-1, ob._b.symbol())
-        return _bt.Replay(_fills_to_array(fills), _events_to_array(events))
+        return _bt.Replay(_fills_to_array(fills, True), _events_to_array(events, True))
 
     def __len__(self):
         return len(self._books)

@@ -28,11 +28,16 @@
 #include <vector>
 
 #include "../common/errors.hpp"
+#include "../common/huge_page_allocator.hpp"
 #include "../common/serialize.hpp"
 #include "id_index.hpp"
 #include "types.hpp"
 
 namespace neural_trader::book {
+
+/// Output arrays of a book (large replays: huge pages where the OS offers them).
+using fill_vector = std::vector<fill_record, huge_page_allocator<fill_record>>;
+using event_vector = std::vector<event_record, huge_page_allocator<event_record>>;
 
 /// What an API call did to the order it was about.
 struct call_result {
@@ -79,8 +84,10 @@ class order_book {
   const grid& price_grid() const noexcept { return price_grid_; }
   const grid& quantity_grid() const noexcept { return qty_grid_; }
 
-  std::vector<fill_record>& fills() noexcept { return fills_; }
-  std::vector<event_record>& events() noexcept { return events_; }
+  fill_vector& fills() noexcept { return fills_; }
+  event_vector& events() noexcept { return events_; }
+  const fill_vector& fills() const noexcept { return fills_; }
+  const event_vector& events() const noexcept { return events_; }
   void clear_output() noexcept {
     fills_.clear();
     events_.clear();
@@ -190,11 +197,12 @@ class order_book {
     };
     if (slot == nil) return reject(reason::unknown_id, side::buy, order_type::limit, 0);
     const order_node o = nodes_[slot];
+    const order_cold oc = cold_[slot];
     const auto sd = static_cast<side>(o.side);
     const auto type = static_cast<order_type>(o.type);
     std::int64_t lots = o.open;
     std::int64_t ticks = o.price;
-    std::int64_t stop_ticks = o.stop;
+    std::int64_t stop_ticks = oc.stop;
     if (!std::isnan(quantity)) {
       if (const reason why = parse_quantity(quantity, lots); why != reason::none) return reject(why, sd, type, o.side);
     }
@@ -210,14 +218,14 @@ class order_book {
     const double shown_limit = has_limit ? price_grid_.to_value(ticks) : nan_value;
     if (o.pending) {
       push_event(ts, id, shown_limit, qty_grid_.to_value(lots), event_kind::modified, reason::none, sd, type);
-      if (ticks == o.price && stop_ticks == o.stop && lots <= o.open) {
+      if (ticks == o.price && stop_ticks == oc.stop && lots <= o.open) {
         nodes_[slot].open = lots;
       } else {
         unlink_stop(slot);
         order_node& n = nodes_[slot];
         n.open = lots;
         n.price = ticks;
-        n.stop = stop_ticks;
+        cold_[slot].stop = stop_ticks;
         n.seq = next_seq_++;
         link_stop(slot);
       }
@@ -239,7 +247,7 @@ class order_book {
     unlink_resting(slot);
     free_node(slot);
     push_event(ts, id, shown_limit, qty_grid_.to_value(lots), event_kind::modified, reason::none, sd, type);
-    taker t{id, o.owner, ticks, 0, lots, ts, next_seq_++, sd, type, static_cast<tif>(o.tif), o.flags};
+    taker t{id, oc.owner, ticks, 0, lots, ts, next_seq_++, sd, type, static_cast<tif>(o.tif), o.flags};
     execute(t, ts);
     run_triggers(ts);
     r.status = status_of(id, r.why);
@@ -286,6 +294,9 @@ class order_book {
 
   /// Applies messages [0, n); message i is recorded as msg = first_index + i.
   void process(const order_msg* msgs, std::size_t n, std::int64_t first_index = 0) {
+    // About one event per message and a fill per few: reserve once instead of regrowing.
+    events_.reserve(events_.size() + n + n / 4);
+    fills_.reserve(fills_.size() + n / 4);
     for (std::size_t i = 0; i < n; ++i) {
       msg_ = first_index + static_cast<std::int64_t>(i);
       apply(msgs[i]);
@@ -391,7 +402,7 @@ class order_book {
       for (std::size_t i = 0; i < st.size(); ++i) {
         const order_node& n = nodes_[st[i]];
         if (!n.live || !n.pending || n.side != static_cast<std::int8_t>(sd)) return "bad entry in the trigger book";
-        if (i > 0 && !fires_before(sd, n, nodes_[st[i - 1]])) return "trigger book out of order";
+        if (i > 0 && !fires_before(sd, st[i], st[i - 1])) return "trigger book out of order";
         if (ids_.find(n.id) != st[i]) return "id index does not point at a pending stop";
         if (n.open <= 0) return "pending stop with no open quantity";
       }
@@ -438,12 +449,13 @@ class order_book {
     constexpr std::int64_t limit = static_cast<std::int64_t>(1) << 53;
     for (std::uint64_t i = 0; i < count; ++i) {
       order_node n{};
+      order_cold c{};
       n.id = r.get<std::int64_t>();
-      n.owner = r.get<std::int64_t>();
+      c.owner = r.get<std::int64_t>();
       n.price = r.get<std::int64_t>();
-      n.stop = r.get<std::int64_t>();
+      c.stop = r.get<std::int64_t>();
       n.open = r.get<std::int64_t>();
-      n.ts = r.get<std::int64_t>();
+      c.ts = r.get<std::int64_t>();
       n.seq = r.get<std::uint64_t>();
       n.side = r.get<std::int8_t>();
       n.type = r.get<std::uint8_t>();
@@ -452,8 +464,8 @@ class order_book {
       const auto pending = r.get<std::uint8_t>();
       const bool stop_type = n.type == static_cast<std::uint8_t>(order_type::stop) ||
                              n.type == static_cast<std::uint8_t>(order_type::stop_limit);
-      if (n.id < 0 || n.owner < -1 || n.open <= 0 || n.open > limit || n.price < -limit || n.price > limit ||
-          n.stop < -limit || n.stop > limit || (n.side != 1 && n.side != -1) || n.type > 3 || n.tif > 3 ||
+      if (n.id < 0 || c.owner < -1 || n.open <= 0 || n.open > limit || n.price < -limit || n.price > limit ||
+          c.stop < -limit || c.stop > limit || (n.side != 1 && n.side != -1) || n.type > 3 || n.tif > 3 ||
           n.flags > 1 || pending > 1 || n.seq >= b.next_seq_ || (pending == 1) != stop_type ||
           (pending == 0 && n.type != static_cast<std::uint8_t>(order_type::limit))) {
         r.fail("bad order record " + std::to_string(i));
@@ -463,6 +475,7 @@ class order_book {
       const std::uint32_t slot = b.alloc_node();
       n.live = true;
       b.nodes_[slot] = n;
+      b.cold_[slot] = c;
       b.ids_.insert(n.id, slot);
       if (n.pending) {
         b.link_stop(slot);
@@ -481,13 +494,11 @@ class order_book {
  private:
   static constexpr std::size_t npos_index = static_cast<std::size_t>(-1);
 
-  struct order_node {
+  /// What matching and cancelling touch: one cache line per order.
+  struct alignas(64) order_node {
     std::int64_t id;
-    std::int64_t owner;
     std::int64_t price;
-    std::int64_t stop;
     std::int64_t open;
-    std::int64_t ts;
     std::uint64_t seq;
     std::uint32_t prev;
     std::uint32_t next;
@@ -498,6 +509,14 @@ class order_book {
     std::uint8_t flags;
     bool live;
     bool pending;
+  };
+  static_assert(sizeof(order_node) == 64);
+
+  /// What they rarely touch, in a parallel array (same slot).
+  struct order_cold {
+    std::int64_t owner;
+    std::int64_t stop;
+    std::int64_t ts;
   };
 
   struct level {
@@ -607,6 +626,7 @@ class order_book {
     }
     if (nodes_.size() >= nil - 1) throw std::length_error("order book: too many live orders");
     nodes_.push_back(order_node{});
+    cold_.push_back(order_cold{});
     return static_cast<std::uint32_t>(nodes_.size() - 1);
   }
   void free_node(std::uint32_t slot) {
@@ -733,7 +753,7 @@ class order_book {
       }
       for (std::uint32_t m = L.head; m != nil; m = nodes_[m].next) {
         const order_node& mk = nodes_[m];
-        if (self_trade(owner, mk.owner)) {
+        if (self_trade(owner, cold_[m].owner)) {
           if (stp_ == stp::cancel_oldest) continue;
           return got;
         }
@@ -758,7 +778,7 @@ class order_book {
       while (m != nil && t.open > 0) {
         order_node& mk = nodes_[m];
         const std::uint32_t next = mk.next;
-        if (self_trade(t.owner, mk.owner)) {
+        if (stp_ != stp::none && t.owner >= 0 && t.owner == cold_[m].owner) {
           if (stp_ == stp::cancel_newest) {
             push_taker_event(t, ts, event_kind::cancelled, reason::self_trade);
             return;
@@ -827,12 +847,10 @@ class order_book {
     const std::uint32_t slot = alloc_node();
     order_node& n = nodes_[slot];
     n.id = t.id;
-    n.owner = t.owner;
     n.price = t.price;
-    n.stop = t.stop;
     n.open = t.open;
-    n.ts = t.ts;
     n.seq = t.seq;
+    cold_[slot] = order_cold{t.owner, t.stop, t.ts};
     n.side = static_cast<std::int8_t>(t.sd);
     n.type = static_cast<std::uint8_t>(t.type);
     n.tif = static_cast<std::uint8_t>(t.tf);
@@ -846,19 +864,20 @@ class order_book {
 
   // ---------------------------------------------------------------- stops
   /// Whether stop a fires before stop b on side sd (both pending).
-  static bool fires_before(side sd, const order_node& a, const order_node& b) noexcept {
-    if (a.stop != b.stop) return sd == side::buy ? a.stop < b.stop : a.stop > b.stop;
-    return a.seq < b.seq;
+  bool fires_before(side sd, std::uint32_t a, std::uint32_t b) const noexcept {
+    const std::int64_t sa = cold_[a].stop;
+    const std::int64_t sb = cold_[b].stop;
+    if (sa != sb) return sd == side::buy ? sa < sb : sa > sb;
+    return nodes_[a].seq < nodes_[b].seq;
   }
 
   /// Inserts a pending stop into its trigger list (kept with the next to fire at the back).
   void link_stop(std::uint32_t slot) {
     auto& st = stops(static_cast<side>(nodes_[slot].side));
     const side sd = static_cast<side>(nodes_[slot].side);
-    const order_node& n = nodes_[slot];
     // Sorted so that fires_before(back, ...) holds: the list runs from last-to-fire to first.
     const auto it = std::lower_bound(st.begin(), st.end(), slot, [&](std::uint32_t e, std::uint32_t) {
-      return fires_before(sd, n, nodes_[e]);  // e fires after n: e goes before n in the vector
+      return fires_before(sd, slot, e);  // e fires after slot: e goes before it in the vector
     });
     st.insert(it, slot);
   }
@@ -871,9 +890,10 @@ class order_book {
   void add_stop(const taker& t) {
     const std::uint32_t slot = alloc_node();
     order_node& n = nodes_[slot];
-    n = order_node{t.id, t.owner, t.price, t.stop, t.open, t.ts, t.seq, nil, nil, nil,
+    n = order_node{t.id, t.price, t.open, t.seq, nil, nil, nil,
                    static_cast<std::int8_t>(t.sd), static_cast<std::uint8_t>(t.type),
                    static_cast<std::uint8_t>(t.tf), t.flags, true, true};
+    cold_[slot] = order_cold{t.owner, t.stop, t.ts};
     link_stop(slot);
     ids_.insert(t.id, slot);
   }
@@ -889,13 +909,14 @@ class order_book {
   void run_triggers(std::int64_t ts) {
     while (has_last_) {
       std::uint32_t pick = nil;
-      if (!buy_stops_.empty() && nodes_[buy_stops_.back()].stop <= last_) pick = buy_stops_.back();
-      if (!sell_stops_.empty() && nodes_[sell_stops_.back()].stop >= last_) {
+      if (!buy_stops_.empty() && cold_[buy_stops_.back()].stop <= last_) pick = buy_stops_.back();
+      if (!sell_stops_.empty() && cold_[sell_stops_.back()].stop >= last_) {
         const std::uint32_t s = sell_stops_.back();
         if (pick == nil || nodes_[s].seq < nodes_[pick].seq) pick = s;
       }
       if (pick == nil) return;
       const order_node n = nodes_[pick];
+      const order_cold nc = cold_[pick];
       stops(static_cast<side>(n.side)).pop_back();
       ids_.erase(n.id);
       free_node(pick);
@@ -903,13 +924,13 @@ class order_book {
       const auto sd = static_cast<side>(n.side);
       const bool is_limit = n.type == static_cast<std::uint8_t>(order_type::stop_limit);
       // A triggered stop trades as a market order, a stop-limit as a limit order.
-      taker t{n.id, n.owner, n.price, n.stop, n.open, ts, next_seq_++, sd,
+      taker t{n.id, nc.owner, n.price, nc.stop, n.open, ts, next_seq_++, sd,
               is_limit ? order_type::limit : order_type::market, static_cast<tif>(n.tif), n.flags};
       if (is_limit && (n.flags & flag_post_only) != 0 && crosses_opposite(sd, n.price)) {
         push_taker_event(t, ts, event_kind::cancelled, reason::post_only_would_cross);
         continue;
       }
-      if (t.tf == tif::fok && fillable(sd, is_limit, n.price, n.owner, n.open) < n.open) {
+      if (t.tf == tif::fok && fillable(sd, is_limit, n.price, nc.owner, n.open) < n.open) {
         push_taker_event(t, ts, event_kind::cancelled, reason::fok_unfillable);
         continue;
       }
@@ -932,7 +953,8 @@ class order_book {
 
   order_view view(std::uint32_t slot) const noexcept {
     const order_node& n = nodes_[slot];
-    return order_view{n.id, n.owner, n.price, n.stop, n.open, n.ts, n.seq, static_cast<side>(n.side),
+    const order_cold& c = cold_[slot];
+    return order_view{n.id, c.owner, n.price, c.stop, n.open, c.ts, n.seq, static_cast<side>(n.side),
                       static_cast<order_type>(n.type), static_cast<tif>(n.tif), n.flags, n.pending};
   }
 
@@ -940,6 +962,7 @@ class order_book {
   grid qty_grid_;
   stp stp_;
   std::vector<order_node> nodes_;
+  std::vector<order_cold> cold_;
   std::vector<std::uint32_t> free_nodes_;
   std::vector<level> levels_;
   std::vector<std::uint32_t> free_levels_;
@@ -952,8 +975,8 @@ class order_book {
   std::int64_t auto_id_ = 1;
   std::int64_t last_ = 0;
   bool has_last_ = false;
-  std::vector<fill_record> fills_;
-  std::vector<event_record> events_;
+  fill_vector fills_;
+  event_vector events_;
   std::int64_t msg_ = -1;
   std::int32_t symbol_ = 0;
 };
