@@ -127,6 +127,14 @@ inline std::size_t book_orders(const order_book& b, book_order* out, std::size_t
   return k;
 }
 
+/// Appends the book's fills and events to the given vectors and clears the book's.
+inline void book_move_output(order_book& b, neural_trader::book::fill_vector& fills,
+                             neural_trader::book::event_vector& events) {
+  fills.insert(fills.end(), b.fills().begin(), b.fills().end());
+  events.insert(events.end(), b.events().begin(), b.events().end());
+  b.clear_output();
+}
+
 inline std::string book_validate(const order_book& b) { return b.validate(); }
 inline std::vector<unsigned char> book_bytes(const order_book& b) { return b.to_bytes(); }
 

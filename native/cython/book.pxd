@@ -44,9 +44,23 @@ cdef extern from "neural_trader/book/order_book.hpp" namespace "neural_trader::b
         int8_t side
         uint8_t type
 
+    cdef cppclass fill_vector:
+        size_t size()
+        fill_record& operator[](size_t)
+        fill_record* data()
+        void swap(fill_vector&)
+        void clear()
+
+    cdef cppclass event_vector:
+        size_t size()
+        event_record& operator[](size_t)
+        event_record* data()
+        void swap(event_vector&)
+        void clear()
+
     cdef cppclass order_book:
-        vector[fill_record]& fills()
-        vector[event_record]& events()
+        fill_vector& fills()
+        event_vector& events()
         void clear_output()
         void set_context(int64_t msg, int32_t symbol)
         int32_t symbol()
@@ -99,3 +113,4 @@ cdef extern from "book_glue.hpp" namespace "nt_bind" nogil:
     size_t book_orders(const order_book& b, book_order* out, size_t capacity)
     string book_validate(const order_book& b) except +
     vector[unsigned char] book_bytes(const order_book& b) except +
+    void book_move_output(order_book& b, fill_vector& fills, event_vector& events) except +

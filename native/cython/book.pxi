@@ -32,9 +32,12 @@ from book cimport (
     book_submit,
     book_validate,
     book_volume_at,
-    event_record,
+    book_move_output,
     book_self_trade,
+    event_record,
+    event_vector,
     fill_record,
+    fill_vector,
     order_book,
     order_msg,
 )
@@ -291,8 +294,8 @@ cdef class Report:
     cdef readonly int64_t order_id
     cdef int _status
     cdef int _reason
-    cdef _book_vector[fill_record] _fills
-    cdef _book_vector[event_record] _events
+    cdef fill_vector _fills
+    cdef event_vector _events
     cdef object _fills_t
     cdef object _events_t
 
@@ -385,8 +388,8 @@ cdef class _RecordBuffer:
     their bytes to NumPy through the buffer protocol: the arrays process() returns are views
     that keep this owner alive."""
 
-    cdef _book_vector[fill_record] _fills
-    cdef _book_vector[event_record] _events
+    cdef fill_vector _fills
+    cdef event_vector _events
     cdef bint _is_fills
     cdef Py_ssize_t _shape[1]
     cdef Py_ssize_t _strides[1]
@@ -417,7 +420,7 @@ cdef class _RecordBuffer:
         pass
 
 
-cdef object _fills_to_array(_book_vector[fill_record]& v, bint steal=False):
+cdef object _fills_to_array(fill_vector& v, bint steal=False):
     """FILL_DTYPE array of v: a copy, or with steal=True a view of v's memory (v is emptied)."""
     import numpy as _np
     cdef _RecordBuffer holder
@@ -434,7 +437,7 @@ cdef object _fills_to_array(_book_vector[fill_record]& v, bint steal=False):
     return out
 
 
-cdef object _events_to_array(_book_vector[event_record]& v, bint steal=False):
+cdef object _events_to_array(event_vector& v, bint steal=False):
     """EVENT_DTYPE array of v: a copy, or with steal=True a view of v's memory (v is emptied)."""
     import numpy as _np
     cdef _RecordBuffer holder
@@ -974,8 +977,8 @@ cdef class Exchange:
         cdef const order_msg* msgs
         cdef int64_t start = 0, stop, i
         cdef order_book* target
-        cdef _book_vector[fill_record] fills
-        cdef _book_vector[event_record] events
+        cdef fill_vector fills
+        cdef event_vector events
         if n:
             raw = arr.view(_np.uint8)
             msgs = <const order_msg*>&raw[0]
@@ -988,11 +991,7 @@ cdef class Exchange:
                             target.set_context(i, msgs[i].symbol)
                             target.apply(msgs[i])
                             # Keep the streams in message order across books.
-                            if target.fills().size():
-                                fills.insert(fills.end(), target.fills().begin(), target.fills().end())
-                            if target.events().size():
-                                events.insert(events.end(), target.events().begin(), target.events().end())
-                            target.clear_output()
+                            book_move_output(target[0], fills, events)
                 except:
                     _book_translate()
                 start = stop
