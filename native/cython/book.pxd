@@ -6,6 +6,8 @@ from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.vector cimport vector
 
+from ta cimport translate_exception
+
 
 cdef extern from "neural_trader/book/order_book.hpp" namespace "neural_trader::book" nogil:
     cdef struct order_msg:
@@ -69,8 +71,8 @@ cdef extern from "neural_trader/book/order_book.hpp" namespace "neural_trader::b
         size_t size()
         cbool contains(int64_t id)
         cbool has_last_price()
-        void end_of_day(int64_t ts) except +
-        void apply(const order_msg& m) except +
+        void end_of_day(int64_t ts) except +translate_exception
+        void apply(const order_msg& m) except +translate_exception
 
 
 cdef extern from "book_glue.hpp" namespace "nt_bind" nogil:
@@ -93,15 +95,15 @@ cdef extern from "book_glue.hpp" namespace "nt_bind" nogil:
         int post_only
         int pending
 
-    order_book* book_new(double tick_size, double lot_size, int self_trade) except +
-    order_book* book_load(const unsigned char* data, size_t size) except +
-    order_book* book_clone(const order_book& b) except +
+    order_book* book_new(double tick_size, double lot_size, int self_trade) except +translate_exception
+    order_book* book_load(const unsigned char* data, size_t size) except +translate_exception
+    order_book* book_clone(const order_book& b) except +translate_exception
     book_call book_submit(order_book& b, int side, int type, int tif, double quantity, double price,
-                          double stop_price, int64_t id, int64_t owner, cbool post_only, int64_t ts) except +
-    book_call book_cancel(order_book& b, int64_t id, int64_t ts) except +
+                          double stop_price, int64_t id, int64_t owner, cbool post_only, int64_t ts) except +translate_exception
+    book_call book_cancel(order_book& b, int64_t id, int64_t ts) except +translate_exception
     book_call book_modify(order_book& b, int64_t id, double quantity, double price, double stop_price,
-                          int64_t ts) except +
-    void book_process(order_book& b, const unsigned char* msgs, size_t n, int64_t first) except +
+                          int64_t ts) except +translate_exception
+    void book_process(order_book& b, const unsigned char* msgs, size_t n, int64_t first) except +translate_exception
     int book_has_best(const order_book& b, int side)
     double book_best(const order_book& b, int side)
     double book_last(const order_book& b)
@@ -111,6 +113,6 @@ cdef extern from "book_glue.hpp" namespace "nt_bind" nogil:
     double book_volume_at(const order_book& b, double price, int* ok)
     int book_find(const order_book& b, int64_t id, book_order* out)
     size_t book_orders(const order_book& b, book_order* out, size_t capacity)
-    string book_validate(const order_book& b) except +
-    vector[unsigned char] book_bytes(const order_book& b) except +
-    void book_move_output(order_book& b, fill_vector& fills, event_vector& events) except +
+    string book_validate(const order_book& b) except +translate_exception
+    vector[unsigned char] book_bytes(const order_book& b) except +translate_exception
+    void book_move_output(order_book& b, fill_vector& fills, event_vector& events) except +translate_exception

@@ -41,7 +41,6 @@ from book cimport (
     order_book,
     order_msg,
 )
-from ta cimport translate_exception as _book_translate
 
 from neural_trader import _book_types as _bt
 
@@ -499,10 +498,7 @@ cdef class OrderBook:
         if self._b != NULL:
             del self._b
             self._b = NULL
-        try:
-            self._b = book_new(tick, lot, mode)
-        except:
-            _book_translate()
+        self._b = book_new(tick, lot, mode)
         self.symbol = None
 
     def __dealloc__(self):
@@ -554,10 +550,7 @@ cdef class OrderBook:
         cdef bint po = post_only
         cdef book_call c
         b.clear_output()
-        try:
-            c = book_submit(b[0], sd, tp, tf, q, px, stop, oid, own, po, t)
-        except:
-            _book_translate()
+        c = book_submit(b[0], sd, tp, tf, q, px, stop, oid, own, po, t)
         return _report(b, c)
 
     def cancel(self, order_id, *, ts=None):
@@ -570,10 +563,7 @@ cdef class OrderBook:
         cdef int64_t t = _ts(ts)
         cdef book_call c
         b.clear_output()
-        try:
-            c = book_cancel(b[0], oid, t)
-        except:
-            _book_translate()
+        c = book_cancel(b[0], oid, t)
         return _report(b, c)
 
     def modify(self, order_id, *, quantity=None, price=None, stop_price=None, ts=None):
@@ -603,10 +593,7 @@ cdef class OrderBook:
         cdef int64_t t = _ts(ts)
         cdef book_call c
         b.clear_output()
-        try:
-            c = book_modify(b[0], oid, q, px, stop, t)
-        except:
-            _book_translate()
+        c = book_modify(b[0], oid, q, px, stop, t)
         return _report(b, c)
 
     def end_of_day(self, ts=None):
@@ -621,10 +608,7 @@ cdef class OrderBook:
         c.status = 0
         c.why = 0
         b.clear_output()
-        try:
-            b.end_of_day(t)
-        except:
-            _book_translate()
+        b.end_of_day(t)
         return _report(b, c)
 
     def process(self, messages):
@@ -828,10 +812,7 @@ cdef class OrderBook:
         except TypeError:
             raise _errors.DTypeError(f"from_bytes takes bytes, not {type(data).__name__}") from None
         cdef OrderBook out = OrderBook.__new__(OrderBook)
-        try:
-            out._b = book_load(&view[0] if view.shape[0] else NULL, view.shape[0])
-        except:
-            _book_translate()
+        out._b = book_load(&view[0] if view.shape[0] else NULL, view.shape[0])
         out.symbol = None
         return out
 
@@ -871,11 +852,8 @@ cdef int _run_messages(order_book* b, object arr, int32_t symbol) except -1:
     cdef int64_t start = 0, stop
     while start < n:
         stop = min(start + _CHUNK, n)
-        try:
-            with nogil:
-                book_process(b[0], p + start * 64, <size_t>(stop - start), start)
-        except:
-            _book_translate()
+        with nogil:
+            book_process(b[0], p + start * 64, <size_t>(stop - start), start)
         start = stop
         PyErr_CheckSignals()
     return 0
@@ -984,16 +962,13 @@ cdef class Exchange:
             msgs = <const order_msg*>&raw[0]
             while start < n:
                 stop = min(start + _CHUNK, n)
-                try:
-                    with nogil:
-                        for i in range(start, stop):
-                            target = books[msgs[i].symbol]
-                            target.set_context(i, msgs[i].symbol)
-                            target.apply(msgs[i])
-                            # Keep the streams in message order across books.
-                            book_move_output(target[0], fills, events)
-                except:
-                    _book_translate()
+                with nogil:
+                    for i in range(start, stop):
+                        target = books[msgs[i].symbol]
+                        target.set_context(i, msgs[i].symbol)
+                        target.apply(msgs[i])
+                        # Keep the streams in message order across books.
+                        book_move_output(target[0], fills, events)
                 start = stop
                 PyErr_CheckSignals()
         for ob in self._books:
