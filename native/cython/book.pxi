@@ -204,6 +204,7 @@ cdef class Event:
 
     @property
     def kind(self):
+        """What happened (nt.EventKind)."""
         return _KINDS[self._kind]
 
     @property
@@ -218,6 +219,7 @@ cdef class Event:
 
     @property
     def type(self):
+        """The order's type (nt.OrderType; a fired stop trades as MARKET / LIMIT)."""
         return _TYPES[self._type]
 
     def _key(self):
@@ -303,10 +305,13 @@ cdef class Report:
 
     @property
     def status(self):
+        """The order's state after the call: "rejected", "resting", "pending", "filled", "cancelled"
+        ("none" for end_of_day)."""
         return _STATUS[self._status]
 
     @property
     def reason(self):
+        """Why it was rejected or cancelled (nt.Reason), else None."""
         return _REASONS[self._reason] if self._reason else None
 
     @property
@@ -316,6 +321,7 @@ cdef class Report:
 
     @property
     def fills(self):
+        """Every trade the call caused (tuple of nt.Fill), in order."""
         cdef size_t i
         if self._fills_t is None:
             self._fills_t = tuple([_fill_obj(self._fills[i]) for i in range(self._fills.size())])
@@ -323,6 +329,7 @@ cdef class Report:
 
     @property
     def events(self):
+        """Every order event the call caused (tuple of nt.Event), in order."""
         cdef size_t i
         if self._events_t is None:
             self._events_t = tuple([_event_obj(self._events[i]) for i in range(self._events.size())])
@@ -350,9 +357,11 @@ cdef class Report:
         return pq / q if q > 0 else None
 
     def fills_array(self):
+        """The fills as a FILL_DTYPE array."""
         return _fills_to_array(self._fills)
 
     def events_array(self):
+        """The events as an EVENT_DTYPE array."""
         return _events_to_array(self._events)
 
     def __bool__(self):
@@ -484,7 +493,7 @@ cdef class OrderBook:
     """
 
     cdef order_book* _b
-    cdef readonly object symbol
+    cdef object _symbol
 
     def __cinit__(self, *args, **kwargs):
         self._b = NULL
@@ -499,7 +508,7 @@ cdef class OrderBook:
             del self._b
             self._b = NULL
         self._b = book_new(tick, lot, mode)
-        self.symbol = None
+        self._symbol = None
 
     def __dealloc__(self):
         if self._b != NULL:
@@ -629,11 +638,18 @@ cdef class OrderBook:
 
     # ------------------------------------------------------------------ queries
     @property
+    def symbol(self):
+        """The symbol this book trades in an Exchange (None for a lone book)."""
+        return self._symbol
+
+    @property
     def tick_size(self):
+        """Price grid step (caller units)."""
         return self._book().tick_size()
 
     @property
     def lot_size(self):
+        """Quantity grid step (caller units)."""
         return self._book().lot_size()
 
     @property
@@ -789,7 +805,7 @@ cdef class OrderBook:
         cdef order_book* b = self._book()
         bid = self.best_bid
         ask = self.best_ask
-        sym = f"symbol={self.symbol!r}, " if self.symbol is not None else ""
+        sym = f"symbol={self._symbol!r}, " if self._symbol is not None else ""
         return (f"OrderBook({sym}tick_size={b.tick_size()!r}, lot_size={b.lot_size()!r}, orders={b.size()}, "
                 f"best_bid={bid!r}, best_ask={ask!r}, last_price={self.last_price!r})")
 
@@ -813,14 +829,14 @@ cdef class OrderBook:
             raise _errors.DTypeError(f"from_bytes takes bytes, not {type(data).__name__}") from None
         cdef OrderBook out = OrderBook.__new__(OrderBook)
         out._b = book_load(&view[0] if view.shape[0] else NULL, view.shape[0])
-        out.symbol = None
+        out._symbol = None
         return out
 
     def copy(self):
         """An independent copy of the book."""
         cdef OrderBook out = OrderBook.__new__(OrderBook)
         out._b = book_clone(self._book()[0])
-        out.symbol = self.symbol
+        out._symbol = self._symbol
         return out
 
     def __copy__(self):
@@ -889,7 +905,7 @@ cdef class Exchange:
         cdef OrderBook book = OrderBook(tick_size, lot_size, self_trade=self_trade)
         cdef int32_t idx = len(self._books)
         book._b.set_context(-1, idx)
-        book.symbol = symbol
+        book._symbol = symbol
         self._books.append(book)
         self._names.append(symbol)
         self._index[symbol] = idx
@@ -995,7 +1011,7 @@ def _exchange_restore(books):
     for name, data in books:
         ob = OrderBook.from_bytes(data)
         ob._b.set_context(-1, len(ex._books))
-        ob.symbol = name
+        ob._symbol = name
         ex._index[name] = len(ex._books)
         ex._books.append(ob)
         ex._names.append(name)
