@@ -279,6 +279,7 @@ cdef Event _event_obj(const event_record& e):
 
 
 @cython.final
+@cython.no_gc
 @cython.freelist(8)
 cdef class Report:
     """What one call on a book did.

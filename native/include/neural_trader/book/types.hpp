@@ -135,8 +135,8 @@ class grid {
   /// x on the grid: writes the units and returns true; false if off the grid. Needs in_range(x).
   bool to_units(double x, std::int64_t& out) const noexcept {
     const double q = inv_ != 0.0 ? x * inv_ : x / step_;
-    const double k = std::nearbyint(q);
-    const auto units = static_cast<std::int64_t>(k);
+    // Round half away from zero without calling libm (|q| <= 2^53 here, checked by in_range).
+    const auto units = static_cast<std::int64_t>(q >= 0.0 ? q + 0.5 : q - 0.5);
     if (std::fabs(x - to_value(units)) > tolerance * std::fabs(x)) return false;
     out = units;
     return true;
