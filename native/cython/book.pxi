@@ -6,7 +6,9 @@
 # The rules of the book are written out in python/neural_trader/book.py.
 cimport cython
 from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
-from cpython.float cimport PyFloat_AsDouble
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_AsDouble
+from cpython.long cimport PyLong_AsDouble
+from cpython.number cimport PyIndex_Check, PyNumber_Index
 from libc.math cimport NAN as _BOOK_NAN, isnan as _isnan
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libc.string cimport memcpy as _book_memcpy
@@ -56,77 +58,82 @@ _TIFS = tuple(_TIF)
 _REASONS = tuple(_Reason)
 _KINDS = tuple(_EventKind)
 _STATUS = ("none", "rejected", "resting", "pending", "filled", "cancelled")
-_TIF_CODES = {}
+cdef dict _TIF_CODES = {}
+cdef dict _TYPE_CODES = {}
 for _m in _TIF:
     _TIF_CODES[_m.name] = int(_m)
     _TIF_CODES[_m.name.lower()] = int(_m)
-_TYPE_CODES = {}
 for _m in _OrderType:
     _TYPE_CODES[_m.name] = int(_m)
     _TYPE_CODES[_m.name.lower()] = int(_m)
-_SIDE_CODES = {"buy": 1, "sell": -1, "BUY": 1, "SELL": -1, "Buy": 1, "Sell": -1}
+cdef dict _SIDE_CODES = {"buy": 1, "sell": -1, "BUY": 1, "SELL": -1, "Buy": 1, "Sell": -1}
 
 cdef char* _FORMAT_B = b"B"
 cdef int64_t _CHUNK = 1 << 18  # messages between Ctrl-C checks in process()
 
+# The argument parsers below take the exact-type fast path first (a per-call budget of a few
+# hundred nanoseconds leaves no room for enum constructors or generic attribute lookups).
+
 
 cdef inline int _side_code(object side) except 0:
     cdef long v
-    if isinstance(side, int):
+    cdef object code
+    if type(side) is str:
+        code = _SIDE_CODES.get(side)
+        if code is not None:
+            return <int>code
+        return _bt.parse_side(side)
+    if isinstance(side, int) and not isinstance(side, bool):
         v = side
         if v == 1 or v == -1:
             return <int>v
         raise _errors.InvalidArgumentError(f"side must be +1 (buy) or -1 (sell), not {v}")
-    if isinstance(side, str):
-        code = _SIDE_CODES.get(side)
-        if code is None:
-            return _bt.parse_side(side)
-        return code
     return _bt.parse_side(side)
 
 
-cdef inline int _code(object value, dict codes, object enum_type, const char* what) except -1:
-    if isinstance(value, int):
-        try:
-            return int(enum_type(value))
-        except ValueError:
-            raise _errors.InvalidArgumentError(f"unknown {what.decode()} code {value}") from None
-    code = codes.get(value) if isinstance(value, str) else None
-    if code is not None:
-        return code
+cdef inline int _code(object value, dict codes, object enum_type, int count, const char* what) except -1:
+    cdef long v
+    cdef object code
+    if type(value) is str:
+        code = codes.get(value)
+        if code is not None:
+            return <int>code
+    elif isinstance(value, int) and not isinstance(value, bool):
+        v = value
+        if 0 <= v < count:
+            return <int>v
+        raise _errors.InvalidArgumentError(f"unknown {what.decode()} code {v}")
     return _bt.parse_enum(value, enum_type, what.decode())
 
 
 cdef inline double _real(object x, const char* what) except? -1.0:
-    if isinstance(x, float):
-        return <double>x
-    if isinstance(x, (str, bytes)) or isinstance(x, bool):
+    if type(x) is float:
+        return PyFloat_AS_DOUBLE(x)
+    if type(x) is int:
+        return PyLong_AsDouble(x)
+    if isinstance(x, (str, bytes, bool)) or not (isinstance(x, float) or PyIndex_Check(x) or hasattr(x, "__float__")):
         raise _errors.DTypeError(f"{what.decode()} must be a number, not {type(x).__name__}")
-    try:
-        return PyFloat_AsDouble(x)
-    except TypeError:
-        raise _errors.DTypeError(f"{what.decode()} must be a number, not {type(x).__name__}") from None
+    return PyFloat_AsDouble(x)
 
 
-cdef inline int64_t _ts(object ts) except? -1:
+cdef inline int64_t _index(object x, const char* what) except? -2:
+    if type(x) is int:
+        return x
+    if isinstance(x, bool) or not PyIndex_Check(x):
+        raise _errors.DTypeError(f"{what.decode()} must be an int, not {type(x).__name__}")
+    return PyNumber_Index(x)
+
+
+cdef inline int64_t _ts(object ts) except? -2:
     if ts is None:
         return 0
-    if isinstance(ts, bool) or not isinstance(ts, int):
-        import numpy as _np
-        if isinstance(ts, _np.integer):
-            return int(ts)
-        raise _errors.DTypeError(f"ts must be an int (nanoseconds since the epoch), not {type(ts).__name__}")
-    return ts
+    return _index(ts, b"ts (nanoseconds since the epoch)")
 
 
 cdef inline int64_t _order_id(object order_id, const char* what) except? -2:
     if order_id is None:
         return -1
-    if isinstance(order_id, bool) or not isinstance(order_id, int):
-        import numpy as _np
-        if not isinstance(order_id, _np.integer):
-            raise _errors.DTypeError(f"{what.decode()} must be an int, not {type(order_id).__name__}")
-    v = int(order_id)
+    cdef int64_t v = _index(order_id, what)
     if v < 0:
         raise _errors.InvalidArgumentError(f"{what.decode()} must be >= 0, got {v}")
     return v
@@ -296,6 +303,12 @@ cdef class Report:
     cdef readonly int64_t order_id
     cdef int _status
     cdef int _reason
+    # The usual call makes one or two events and a few fills: they live inline in the object
+    # (no allocation); longer outputs go to the vectors.
+    cdef size_t _nf
+    cdef size_t _ne
+    cdef fill_record _f[4]
+    cdef event_record _e[4]
     cdef fill_vector _fills
     cdef event_vector _events
     cdef object _fills_t
@@ -303,6 +316,16 @@ cdef class Report:
 
     def __init__(self):
         raise TypeError("Report objects are made by OrderBook calls")
+
+    cdef inline const fill_record* _fill_ptr(self):
+        if self._nf <= 4:
+            return &self._f[0]
+        return self._fills.data()
+
+    cdef inline const event_record* _event_ptr(self):
+        if self._ne <= 4:
+            return &self._e[0]
+        return self._events.data()
 
     @property
     def status(self):
@@ -324,16 +347,20 @@ cdef class Report:
     def fills(self):
         """Every trade the call caused (tuple of nt.Fill), in order."""
         cdef size_t i
+        cdef const fill_record* p
         if self._fills_t is None:
-            self._fills_t = tuple([_fill_obj(self._fills[i]) for i in range(self._fills.size())])
+            p = self._fill_ptr()
+            self._fills_t = tuple([_fill_obj(p[i]) for i in range(self._nf)])
         return self._fills_t
 
     @property
     def events(self):
         """Every order event the call caused (tuple of nt.Event), in order."""
         cdef size_t i
+        cdef const event_record* p
         if self._events_t is None:
-            self._events_t = tuple([_event_obj(self._events[i]) for i in range(self._events.size())])
+            p = self._event_ptr()
+            self._events_t = tuple([_event_obj(p[i]) for i in range(self._ne)])
         return self._events_t
 
     @property
@@ -341,9 +368,10 @@ cdef class Report:
         """Quantity this order traded in this call (as taker or maker)."""
         cdef double q = 0.0
         cdef size_t i
-        for i in range(self._fills.size()):
-            if self._fills[i].taker_id == self.order_id or self._fills[i].maker_id == self.order_id:
-                q += self._fills[i].quantity
+        cdef const fill_record* p = self._fill_ptr()
+        for i in range(self._nf):
+            if p[i].taker_id == self.order_id or p[i].maker_id == self.order_id:
+                q += p[i].quantity
         return q
 
     @property
@@ -351,19 +379,20 @@ cdef class Report:
         """Volume-weighted price of this order's trades in this call (None without any)."""
         cdef double q = 0.0, pq = 0.0
         cdef size_t i
-        for i in range(self._fills.size()):
-            if self._fills[i].taker_id == self.order_id or self._fills[i].maker_id == self.order_id:
-                q += self._fills[i].quantity
-                pq += self._fills[i].quantity * self._fills[i].price
+        cdef const fill_record* p = self._fill_ptr()
+        for i in range(self._nf):
+            if p[i].taker_id == self.order_id or p[i].maker_id == self.order_id:
+                q += p[i].quantity
+                pq += p[i].quantity * p[i].price
         return pq / q if q > 0 else None
 
     def fills_array(self):
         """The fills as a FILL_DTYPE array."""
-        return _fills_to_array(self._fills)
+        return _records_array(self._fill_ptr(), self._nf * sizeof(fill_record), self._nf, _bt.FILL_DTYPE)
 
     def events_array(self):
         """The events as an EVENT_DTYPE array."""
-        return _events_to_array(self._events)
+        return _records_array(self._event_ptr(), self._ne * sizeof(event_record), self._ne, _bt.EVENT_DTYPE)
 
     def __bool__(self):
         return self._status != 1
@@ -372,8 +401,8 @@ cdef class Report:
         parts = [f"order_id={self.order_id}", f"status={self.status!r}"]
         if self._reason:
             parts.append(f"reason={self.reason.name.lower()!r}")
-        if self._fills.size():
-            parts.append(f"fills={self._fills.size()}")
+        if self._nf:
+            parts.append(f"fills={self._nf}")
             q = self.filled_quantity
             if q:
                 parts.append(f"filled_quantity={q!r}, avg_price={self.avg_price!r}")
@@ -382,13 +411,34 @@ cdef class Report:
 
 cdef Report _report(order_book* b, book_call c):
     cdef Report r = Report.__new__(Report)
+    cdef size_t nf = b.fills().size()
+    cdef size_t ne = b.events().size()
     r.order_id = c.order_id
     r._status = c.status
     r._reason = c.why if c.status == 1 or c.status == 5 else 0
-    if b.fills().size():
-        r._fills = b.fills()
-    r._events = b.events()
+    r._nf = nf
+    r._ne = ne
+    if nf <= 4:
+        if nf:
+            _book_memcpy(&r._f[0], b.fills().data(), nf * sizeof(fill_record))
+    else:
+        r._fills.swap(b.fills())
+    if ne <= 4:
+        if ne:
+            _book_memcpy(&r._e[0], b.events().data(), ne * sizeof(event_record))
+    else:
+        r._events.swap(b.events())
     return r
+
+
+cdef object _records_array(const void* data, size_t nbytes, size_t n, object dtype):
+    import numpy as _np
+    out = _np.empty(n, dtype=dtype)
+    cdef unsigned char[::1] raw
+    if n:
+        raw = out.view(_np.uint8)
+        _book_memcpy(&raw[0], data, nbytes)
+    return out
 
 
 @cython.final
@@ -552,8 +602,8 @@ cdef class OrderBook:
             else:
                 tp = 3 if price is not None else 2
         else:
-            tp = _code(order_type, _TYPE_CODES, _OrderType, b"order_type")
-        cdef int tf = _code(tif, _TIF_CODES, _TIF, b"tif")
+            tp = _code(order_type, _TYPE_CODES, _OrderType, 4, b"order_type")
+        cdef int tf = _code(tif, _TIF_CODES, _TIF, 4, b"tif")
         cdef int64_t oid = _order_id(order_id, b"order_id")
         cdef int64_t own = _order_id(owner, b"owner")
         cdef int64_t t = _ts(ts)
