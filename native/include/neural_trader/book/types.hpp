@@ -137,7 +137,8 @@ class grid {
     const double q = inv_ != 0.0 ? x * inv_ : x / step_;
     // Round half away from zero without calling libm (|q| <= 2^53 here, checked by in_range).
     const auto units = static_cast<std::int64_t>(q >= 0.0 ? q + 0.5 : q - 0.5);
-    if (std::fabs(x - to_value(units)) > tolerance * std::fabs(x)) return false;
+    // |x - k*step| <= 1e-9 |x|, measured in grid units (the same test scaled by 1/step).
+    if (std::fabs(q - static_cast<double>(units)) > tolerance * std::fabs(q)) return false;
     out = units;
     return true;
   }
