@@ -90,7 +90,7 @@ inline std::size_t book_depth(const order_book& b, int side, std::size_t max_lev
 inline double book_volume_at(const order_book& b, double price, int* ok) {
   const auto& g = b.price_grid();
   std::int64_t ticks = 0;
-  if (!g.in_range(price) || !g.to_units(price, ticks)) {
+  if (g.to_units(price, ticks) != neural_trader::book::grid::fit::on) {
     *ok = 0;
     return 0.0;
   }

@@ -126,8 +126,8 @@ FILL_DTYPE: np.dtype[np.void] = np.dtype(
 
 #: One order event: ``kind`` an :class:`EventKind`, ``reason`` a :class:`Reason`, ``price`` the
 #: order's limit price (NaN if none), ``quantity``: accepted/triggered = order quantity,
-#: cancelled/expired = open quantity removed, modified = new open quantity, rejected = the
-#: quantity asked for (NaN if not a number).
+#: cancelled/expired = open quantity removed, modified = new open quantity; a rejection carries
+#: the price and quantity exactly as they were given (NaN where none was).
 EVENT_DTYPE: np.dtype[np.void] = np.dtype(
     {
         "names": ["ts", "order_id", "price", "quantity", "msg", "symbol", "kind", "reason", "side", "type"],

@@ -59,27 +59,41 @@ void check_valid(const order_book& b) {
 }
 
 void test_grid() {
+  using fit = grid::fit;
   grid cents(0.01);
   std::int64_t k = 0;
-  CHECK(cents.to_units(100.01, k));
+  CHECK(cents.to_units(100.01, k) == fit::on);
   CHECK_EQ(k, 10001);
   CHECK(cents.to_value(10001) == 100.01);  // exact: 10001 / 100, not 10001 * 0.01
   CHECK(cents.to_value(3) == 0.03);
-  CHECK(!cents.to_units(100.015, k));
-  CHECK(cents.to_units(100.01 * (1 + 5e-10), k));  // within 1e-9 relative: that tick
-  CHECK(!cents.to_units(100.01 * (1 + 1e-7), k));
-  CHECK(cents.to_units(-2.5, k));
+  CHECK(cents.to_units(100.015, k) == fit::off);
+  CHECK(cents.to_units(100.01 * (1 + 5e-10), k) == fit::on);  // within 1e-9 relative: that tick
+  CHECK(cents.to_units(100.01 * (1 + 1e-7), k) == fit::off);
+  CHECK(cents.to_units(-2.5, k) == fit::on);
   CHECK_EQ(k, -250);
-  CHECK(!cents.in_range(std::nan("")));
-  CHECK(!cents.in_range(1e300));
+  CHECK(cents.to_units(std::nan(""), k) == fit::out_of_range);
+  CHECK(cents.to_units(INFINITY, k) == fit::out_of_range);
+  CHECK(cents.to_units(1e300, k) == fit::out_of_range);
   grid lots(0.001);
-  CHECK(lots.to_units(0.123, k));
+  CHECK(lots.to_units(0.123, k) == fit::on);
   CHECK_EQ(k, 123);
-  CHECK(!lots.to_units(0.0005, k));
+  CHECK(lots.to_units(0.0005, k) == fit::off);
   grid odd(0.25 * 3);  // 0.75: not an integer reciprocal, values are k * step
-  CHECK(odd.to_units(2.25, k));
+  CHECK(odd.to_units(2.25, k) == fit::on);
   CHECK_EQ(k, 3);
   CHECK(odd.to_value(3) == 2.25);
+  // Exact integers between 2^52 and 2^53 units stay themselves; beyond 2^53 is out of range.
+  grid ones(1.0);
+  CHECK(ones.to_units(4503599627370497.0, k) == fit::on);
+  CHECK_EQ(k, 4503599627370497);
+  CHECK(ones.to_units(9007199254740991.0, k) == fit::on);
+  CHECK_EQ(k, 9007199254740991);
+  CHECK(ones.to_units(9007199254740992.0 * 2, k) == fit::out_of_range);
+  // Halves round away from zero (what a half-tick price means when the tolerance admits it).
+  CHECK(ones.to_units(2.5e9 + 0.5, k) == fit::on);
+  CHECK_EQ(k, 2500000001);
+  CHECK(ones.to_units(-(2.5e9 + 0.5), k) == fit::on);
+  CHECK_EQ(k, -2500000001);
 }
 
 void test_price_time_priority() {

@@ -105,8 +105,9 @@ class order_book {
   call_result submit(side sd, order_type type, tif tf, double quantity, double price, double stop_price,
                      std::int64_t id, std::int64_t owner, bool post_only, std::int64_t ts) {
     call_result r;
-    const double shown_qty = std::isfinite(quantity) ? quantity : nan_value;
-    const double shown_price = std::isfinite(price) ? price : nan_value;
+    // A rejection reports the price and quantity as they were given.
+    const double shown_qty = quantity;
+    const double shown_price = price;
     auto reject = [&](reason why) {
       r.order_id = id;
       r.status = order_status::rejected;
@@ -136,11 +137,7 @@ class order_book {
       return reject(reason::invalid_option);
     }
     if (post_only && !(needs_price && (tf == tif::gtc || tf == tif::day))) return reject(reason::invalid_option);
-    if (id >= 0) {
-      if (ids_.contains(id)) return reject(reason::duplicate_id);
-    } else {
-      id = next_auto_id();
-    }
+    if (id >= 0 && ids_.contains(id)) return reject(reason::duplicate_id);
     if (type == order_type::limit && post_only && crosses_opposite(sd, ticks)) {
       return reject(reason::post_only_would_cross);
     }
@@ -148,6 +145,7 @@ class order_book {
         fillable(sd, type == order_type::limit, ticks, owner, lots) < lots) {
       return reject(reason::fok_unfillable);
     }
+    if (id < 0) id = next_auto_id();  // only accepted orders take an automatic id
     r.order_id = id;
     push_event(ts, id, needs_price ? price_grid_.to_value(ticks) : nan_value, qty_grid_.to_value(lots),
                event_kind::accepted, reason::none, sd, type);
@@ -187,8 +185,8 @@ class order_book {
     call_result r;
     r.order_id = id;
     const std::uint32_t slot = id >= 0 ? ids_.find(id) : nil;
-    const double shown_qty = std::isfinite(quantity) ? quantity : nan_value;
-    const double shown_price = std::isfinite(price) ? price : nan_value;
+    const double shown_qty = quantity;
+    const double shown_price = price;
     auto reject = [&](reason why, side sd, order_type type, int side_code) {
       r.status = order_status::rejected;
       r.why = why;
@@ -555,15 +553,25 @@ class order_book {
   static side opposite(side sd) noexcept { return sd == side::buy ? side::sell : side::buy; }
 
   reason parse_quantity(double q, std::int64_t& lots) const noexcept {
-    if (!(q > 0.0) || !qty_grid_.in_range(q)) return reason::invalid_quantity;
-    if (!qty_grid_.to_units(q, lots)) return reason::off_lot;
-    if (lots < 1) return reason::off_lot;
-    return reason::none;
+    if (!(q > 0.0)) return reason::invalid_quantity;
+    switch (qty_grid_.to_units(q, lots)) {
+      case grid::fit::on:
+        return lots >= 1 ? reason::none : reason::off_lot;
+      case grid::fit::off:
+        return reason::off_lot;
+      default:
+        return reason::invalid_quantity;
+    }
   }
   reason parse_price(double p, std::int64_t& ticks) const noexcept {
-    if (!price_grid_.in_range(p)) return reason::invalid_price;
-    if (!price_grid_.to_units(p, ticks)) return reason::off_tick;
-    return reason::none;
+    switch (price_grid_.to_units(p, ticks)) {
+      case grid::fit::on:
+        return reason::none;
+      case grid::fit::off:
+        return reason::off_tick;
+      default:
+        return reason::invalid_price;
+    }
   }
 
   std::int64_t next_auto_id() {

@@ -109,13 +109,15 @@ static_assert(offsetof(event_record, symbol) == 40 && offsetof(event_record, typ
 
 /// A grid of prices (ticks) or quantities (lots): conversion both ways, never rounding silently.
 ///
-/// In: k = round(x / step), accepted iff |x - k*step| <= 1e-9 * |x| and |k| <= 2^53.
-/// Out: k / N when 1/step is within 1e-9 (relative) of an integer N (so 10001 ticks of 0.01 give
-/// exactly the double nearest 100.01), else k * step.
+/// In: k = round(x / step) (halves away from zero), accepted iff |x - k*step| <= 1e-9 * |x|
+/// and |k| <= 2^53. Out: k / N when 1/step is within 1e-9 (relative) of an integer N (so 10001
+/// ticks of 0.01 give exactly the double nearest 100.01), else k * step.
 class grid {
  public:
   static constexpr double tolerance = 1e-9;
   static constexpr double max_units = 9007199254740992.0;  // 2^53
+
+  enum class fit { on, off, out_of_range };
 
   grid() = default;
   explicit grid(double step) : step_(step) {
@@ -126,21 +128,21 @@ class grid {
 
   double step() const noexcept { return step_; }
 
-  /// Whether x is finite and within range of the grid (|x / step| <= 2^53).
-  bool in_range(double x) const noexcept {
-    if (!std::isfinite(x)) return false;
-    return std::fabs(inv_ != 0.0 ? x * inv_ : x / step_) <= max_units;
-  }
-
-  /// x on the grid: writes the units and returns true; false if off the grid. Needs in_range(x).
-  bool to_units(double x, std::int64_t& out) const noexcept {
-    const double q = inv_ != 0.0 ? x * inv_ : x / step_;
-    // Round half away from zero without calling libm (|q| <= 2^53 here, checked by in_range).
-    const auto units = static_cast<std::int64_t>(q >= 0.0 ? q + 0.5 : q - 0.5);
-    // |x - k*step| <= 1e-9 |x|, measured in grid units (the same test scaled by 1/step).
-    if (std::fabs(q - static_cast<double>(units)) > tolerance * std::fabs(q)) return false;
+  /// x in grid units: `on` (units written), `off` the grid, or `out_of_range` (not finite, or
+  /// more than 2^53 units away from zero).
+  fit to_units(double x, std::int64_t& out) const noexcept {
+    const double q = x / step_;
+    if (!(std::fabs(q) <= max_units)) return fit::out_of_range;  // also NaN and infinities
+    // Round half away from zero without libm: |q| <= 2^53 fits an int64 exactly, and at and
+    // above 2^52 every double is already an integer.
+    const double a = std::fabs(q);
+    const auto whole = static_cast<std::int64_t>(a);
+    const std::int64_t mag = a - static_cast<double>(whole) >= 0.5 ? whole + 1 : whole;
+    if (static_cast<double>(mag) > max_units) return fit::out_of_range;
+    const std::int64_t units = q < 0.0 ? -mag : mag;
+    if (std::fabs(x - static_cast<double>(units) * step_) > tolerance * std::fabs(x)) return fit::off;
     out = units;
-    return true;
+    return fit::on;
   }
 
   double to_value(std::int64_t units) const noexcept {
