@@ -1,7 +1,9 @@
 /// @file id_index.hpp
 /// @brief Order id -> pool slot: an open-addressing hash table (linear probing, backward-shift
 /// deletion, no tombstones), so finding, adding and removing an id are O(1) expected with no
-/// allocation per order. Keys are non-negative int64 ids; -1 marks an empty cell.
+/// allocation per order. Keys are non-negative int64 ids; -1 marks an empty cell. Keys and values
+/// live in separate arrays: a probe (most of them end in a miss: the duplicate-id check of every
+/// new order) touches 8 bytes per cell instead of 16.
 #pragma once
 
 #include <cstddef>
@@ -22,9 +24,9 @@ class id_index {
   std::uint32_t find(std::int64_t id) const noexcept {
     std::size_t i = home(id);
     while (true) {
-      const cell& c = cells_[i];
-      if (c.key == id) return c.value;
-      if (c.key == empty) return npos;
+      const std::int64_t k = keys_[i];
+      if (k == id) return values_[i];
+      if (k == empty) return npos;
       i = (i + 1) & mask_;
     }
   }
@@ -33,7 +35,7 @@ class id_index {
 
   /// Adds id -> value; the id must be absent.
   void insert(std::int64_t id, std::uint32_t value) {
-    if ((size_ + 1) * 2 > cells_.size()) rehash(cells_.size() * 2);
+    if ((size_ + 1) * 2 > keys_.size()) rehash(keys_.size() * 2);
     place(id, value);
     ++size_;
   }
@@ -41,16 +43,16 @@ class id_index {
   /// Points an existing id at another slot.
   void assign(std::int64_t id, std::uint32_t value) noexcept {
     std::size_t i = home(id);
-    while (cells_[i].key != id) i = (i + 1) & mask_;
-    cells_[i].value = value;
+    while (keys_[i] != id) i = (i + 1) & mask_;
+    values_[i] = value;
   }
 
   /// Removes id if present; returns whether it was.
   bool erase(std::int64_t id) noexcept {
     std::size_t i = home(id);
     while (true) {
-      if (cells_[i].key == id) break;
-      if (cells_[i].key == empty) return false;
+      if (keys_[i] == id) break;
+      if (keys_[i] == empty) return false;
       i = (i + 1) & mask_;
     }
     // Backward shift: pull later members of the probe run into the hole.
@@ -58,16 +60,17 @@ class id_index {
     std::size_t j = i;
     while (true) {
       j = (j + 1) & mask_;
-      if (cells_[j].key == empty) break;
-      const std::size_t h = home(cells_[j].key);
+      if (keys_[j] == empty) break;
+      const std::size_t h = home(keys_[j]);
       // Move j into the hole unless its home lies cyclically in (hole, j].
       const bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
       if (!stays) {
-        cells_[hole] = cells_[j];
+        keys_[hole] = keys_[j];
+        values_[hole] = values_[j];
         hole = j;
       }
     }
-    cells_[hole].key = empty;
+    keys_[hole] = empty;
     --size_;
     return true;
   }
@@ -79,10 +82,6 @@ class id_index {
 
  private:
   static constexpr std::int64_t empty = -1;
-  struct cell {
-    std::int64_t key;
-    std::uint32_t value;
-  };
 
   std::size_t home(std::int64_t id) const noexcept {
     auto x = static_cast<std::uint64_t>(id);
@@ -94,21 +93,26 @@ class id_index {
 
   void place(std::int64_t id, std::uint32_t value) noexcept {
     std::size_t i = home(id);
-    while (cells_[i].key != empty) i = (i + 1) & mask_;
-    cells_[i] = cell{id, value};
+    while (keys_[i] != empty) i = (i + 1) & mask_;
+    keys_[i] = id;
+    values_[i] = value;
   }
 
   void rehash(std::size_t capacity) {
-    std::vector<cell> old;
-    old.swap(cells_);
-    cells_.assign(capacity, cell{empty, 0});
+    std::vector<std::int64_t> old_keys;
+    std::vector<std::uint32_t> old_values;
+    old_keys.swap(keys_);
+    old_values.swap(values_);
+    keys_.assign(capacity, empty);
+    values_.assign(capacity, 0);
     mask_ = capacity - 1;
-    for (const cell& c : old) {
-      if (c.key != empty) place(c.key, c.value);
+    for (std::size_t i = 0; i < old_keys.size(); ++i) {
+      if (old_keys[i] != empty) place(old_keys[i], old_values[i]);
     }
   }
 
-  std::vector<cell> cells_;
+  std::vector<std::int64_t> keys_;
+  std::vector<std::uint32_t> values_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
 };
