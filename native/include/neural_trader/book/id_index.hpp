@@ -33,6 +33,9 @@ class id_index {
 
   bool contains(std::int64_t id) const noexcept { return find(id) != npos; }
 
+  /// Address of the cell where a probe for `id` starts (for prefetching).
+  const void* probe_address(std::int64_t id) const noexcept { return &keys_[home(id)]; }
+
   /// Adds id -> value; the id must be absent.
   void insert(std::int64_t id, std::uint32_t value) {
     if ((size_ + 1) * 2 > keys_.size()) rehash(keys_.size() * 2);

@@ -295,7 +295,17 @@ class order_book {
     // About one event per message and a fill per few: reserve once instead of regrowing.
     events_.reserve(events_.size() + n + n / 4);
     fills_.reserve(fills_.size() + n / 4);
+    // Software pipelining of the memory a message will touch: a cancel or modify reads its id's
+    // cell of the index, then its order, then the neighbours it unlinks from; an add probes the
+    // index for a duplicate. Those reads miss the cache on a large book, so the cells are
+    // prefetched `far` messages ahead, the orders `near` messages ahead (their slots found in
+    // cells fetched earlier) and the neighbours `close` ahead. Prefetches are hints only: a
+    // message in between may change everything, which costs a wasted prefetch, never a result.
+    constexpr std::size_t far = 16, near = 8, close = 4;
     for (std::size_t i = 0; i < n; ++i) {
+      if (i + far < n && msgs[i + far].id >= 0) prefetch(ids_.probe_address(msgs[i + far].id));
+      if (i + near < n) prefetch_order(msgs[i + near], false);
+      if (i + close < n) prefetch_order(msgs[i + close], true);
       msg_ = first_index + static_cast<std::int64_t>(i);
       apply(msgs[i]);
     }
@@ -623,6 +633,33 @@ class order_book {
       break;
     }
     return order_status::filled;
+  }
+
+  static void prefetch(const void* p) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p);
+#else
+    (void)p;
+#endif
+  }
+
+  /// The order a cancel / modify message names (and, with `links`, its neighbours and level).
+  void prefetch_order(const order_msg& m, bool links) const noexcept {
+    if ((m.action != static_cast<std::uint8_t>(action::cancel) &&
+         m.action != static_cast<std::uint8_t>(action::modify)) || m.id < 0) {
+      return;
+    }
+    const std::uint32_t slot = ids_.find(m.id);
+    if (slot == nil) return;
+    const order_node& o = nodes_[slot];
+    if (!links) {
+      prefetch(&o);
+      return;
+    }
+    if (o.pending) return;
+    if (o.prev != nil) prefetch(&nodes_[o.prev]);
+    if (o.next != nil) prefetch(&nodes_[o.next]);
+    prefetch(&levels_[o.level]);
   }
 
   // ---------------------------------------------------------------- pool
