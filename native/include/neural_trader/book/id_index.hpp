@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "../common/huge_page_allocator.hpp"
+
 namespace neural_trader::book {
 
 class id_index {
@@ -102,8 +104,8 @@ class id_index {
   }
 
   void rehash(std::size_t capacity) {
-    std::vector<std::int64_t> old_keys;
-    std::vector<std::uint32_t> old_values;
+    std::vector<std::int64_t, huge_page_allocator<std::int64_t>> old_keys;
+    std::vector<std::uint32_t, huge_page_allocator<std::uint32_t>> old_values;
     old_keys.swap(keys_);
     old_values.swap(values_);
     keys_.assign(capacity, empty);
@@ -114,8 +116,8 @@ class id_index {
     }
   }
 
-  std::vector<std::int64_t> keys_;
-  std::vector<std::uint32_t> values_;
+  std::vector<std::int64_t, huge_page_allocator<std::int64_t>> keys_;
+  std::vector<std::uint32_t, huge_page_allocator<std::uint32_t>> values_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
 };

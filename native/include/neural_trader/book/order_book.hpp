@@ -1006,8 +1006,10 @@ class order_book {
   grid price_grid_;
   grid qty_grid_;
   stp stp_;
-  std::vector<order_node> nodes_;
-  std::vector<order_cold> cold_;
+  // The pool grows by doubling into large blocks: huge pages where offered (a page fault per
+  // 2 MiB instead of per 4 KiB while a book grows).
+  std::vector<order_node, huge_page_allocator<order_node>> nodes_;
+  std::vector<order_cold, huge_page_allocator<order_cold>> cold_;
   std::vector<std::uint32_t> free_nodes_;
   std::vector<level> levels_;
   std::vector<std::uint32_t> free_levels_;
