@@ -48,6 +48,7 @@ cdef extern from "neural_trader/book/order_book.hpp" namespace "neural_trader::b
 
     cdef cppclass fill_vector:
         size_t size()
+        void resize(size_t)
         fill_record& operator[](size_t)
         fill_record* data()
         void swap(fill_vector&)
@@ -55,6 +56,7 @@ cdef extern from "neural_trader/book/order_book.hpp" namespace "neural_trader::b
 
     cdef cppclass event_vector:
         size_t size()
+        void resize(size_t)
         event_record& operator[](size_t)
         event_record* data()
         void swap(event_vector&)

@@ -397,6 +397,10 @@ cdef class Report:
     def __bool__(self):
         return self._status != 1
 
+    def __reduce__(self):
+        return (_report_restore, (self.order_id, self._status, self._reason,
+                                  bytes(self.fills_array().data), bytes(self.events_array().data)))
+
     def __repr__(self):
         parts = [f"order_id={self.order_id}", f"status={self.status!r}"]
         if self._reason:
@@ -428,6 +432,36 @@ cdef Report _report(order_book* b, book_call c):
             _book_memcpy(&r._e[0], b.events().data(), ne * sizeof(event_record))
     else:
         r._events.swap(b.events())
+    return r
+
+
+def _report_restore(int64_t order_id, int status, int reason, bytes fills, bytes events):
+    """Rebuilds a pickled Report."""
+    if not (0 <= status < len(_STATUS)) or not (0 <= reason < len(_REASONS)) \
+            or len(fills) % sizeof(fill_record) or len(events) % sizeof(event_record):
+        raise _errors.CorruptDataError("corrupt pickled Report")
+    cdef Report r = Report.__new__(Report)
+    cdef size_t nf = len(fills) // sizeof(fill_record)
+    cdef size_t ne = len(events) // sizeof(event_record)
+    cdef const unsigned char* pf = fills
+    cdef const unsigned char* pe = events
+    r.order_id = order_id
+    r._status = status
+    r._reason = reason
+    r._nf = nf
+    r._ne = ne
+    if nf <= 4:
+        if nf:
+            _book_memcpy(&r._f[0], pf, nf * sizeof(fill_record))
+    else:
+        r._fills.resize(nf)
+        _book_memcpy(r._fills.data(), pf, nf * sizeof(fill_record))
+    if ne <= 4:
+        if ne:
+            _book_memcpy(&r._e[0], pe, ne * sizeof(event_record))
+    else:
+        r._events.resize(ne)
+        _book_memcpy(r._events.data(), pe, ne * sizeof(event_record))
     return r
 
 

@@ -539,3 +539,16 @@ def test_fill_and_event_objects() -> None:
     assert r.events_array()["kind"].tolist() == [0]
     with pytest.raises(TypeError):
         nt.book.Report()
+
+
+@pytest.mark.parametrize("n_makers", [1, 6])
+def test_report_pickles(n_makers: int) -> None:
+    book = nt.OrderBook(1, 1)
+    for i in range(n_makers):
+        book.submit("sell", 1, 5 + i, order_id=i + 1)
+    r = book.submit("buy", n_makers + 1, 5 + n_makers, order_id=100, tif="IOC")
+    back = pickle.loads(pickle.dumps(r))
+    assert (back.order_id, back.status, back.reason) == (r.order_id, r.status, r.reason)
+    assert back.fills == r.fills and back.events == r.events and len(back.fills) == n_makers
+    assert back.filled_quantity == r.filled_quantity and back.avg_price == r.avg_price
+    assert repr(back) == repr(r)
