@@ -804,6 +804,15 @@ cdef class OrderBook:
             res.append((p[:k], q[:k], c[:k]))
         return _bt.Depth(res[0][0], res[0][1], res[1][0], res[1][1], res[0][2], res[1][2])
 
+    def plot_depth(self, levels=20, *, ax=None):
+        """plot_depth(levels=20, *, ax=None) -> matplotlib Axes
+
+        Cumulative depth chart of up to ``levels`` price levels per side (needs matplotlib:
+        ``pip install 'neural-trader[plot]'``)."""
+        from neural_trader._book_plot import plot_depth
+        title = f"{self._symbol} depth" if self._symbol is not None else "order book depth"
+        return plot_depth(self.depth(levels), ax=ax, title=title)
+
     def volume_at(self, price):
         """Total open quantity resting at ``price`` (either side; 0.0 if none). An off-tick price
         raises ValueError."""

@@ -552,3 +552,19 @@ def test_report_pickles(n_makers: int) -> None:
     assert back.fills == r.fills and back.events == r.events and len(back.fills) == n_makers
     assert back.filled_quantity == r.filled_quantity and back.avg_price == r.avg_price
     assert repr(back) == repr(r)
+
+
+def test_plot_depth_draws_cumulative_sides() -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    book = nt.OrderBook(0.5, 1)
+    book.submit("buy", 2, 99.5)
+    book.submit("buy", 3, 99.0)
+    book.submit("sell", 4, 100.5)
+    ax = book.plot_depth(levels=5)
+    lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()}
+    assert lines["bids"] == ([99.5, 99.0], [2.0, 5.0])
+    assert lines["asks"] == ([100.5], [4.0])
+    assert ax.get_ylabel() == "cumulative quantity"
+    empty = nt.OrderBook().plot_depth()
+    assert empty.get_lines() == []
