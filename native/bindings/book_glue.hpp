@@ -100,9 +100,8 @@ inline double book_volume_at(const order_book& b, double price, int* ok) {
 
 inline book_order to_flat(const order_book& b, const neural_trader::book::order_view& v) {
   using namespace neural_trader::book;
-  const bool has_limit = v.type == order_type::limit || v.type == order_type::stop_limit;
   const bool is_stop = v.type == order_type::stop || v.type == order_type::stop_limit;
-  return book_order{v.id, v.owner, has_limit ? b.price_grid().to_value(v.price) : nan_value,
+  return book_order{v.id, v.owner, has_limit_price(v.type) ? b.price_grid().to_value(v.price) : nan_value,
                     is_stop ? b.price_grid().to_value(v.stop_price) : nan_value, b.quantity_grid().to_value(v.open),
                     0.0, v.ts, static_cast<int>(v.sd), static_cast<int>(v.type), static_cast<int>(v.tf),
                     (v.flags & flag_post_only) != 0 ? 1 : 0, v.pending ? 1 : 0};

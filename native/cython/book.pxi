@@ -363,20 +363,8 @@ cdef class Report:
             self._events_t = tuple([_event_obj(p[i]) for i in range(self._ne)])
         return self._events_t
 
-    @property
-    def filled_quantity(self):
-        """Quantity this order traded in this call (as taker or maker)."""
-        cdef double q = 0.0
-        cdef size_t i
-        cdef const fill_record* p = self._fill_ptr()
-        for i in range(self._nf):
-            if p[i].taker_id == self.order_id or p[i].maker_id == self.order_id:
-                q += p[i].quantity
-        return q
-
-    @property
-    def avg_price(self):
-        """Volume-weighted price of this order's trades in this call (None without any)."""
+    cdef double _own_fills(self, double* notional):
+        """Quantity (returned) and price x quantity (into notional) of this order's own fills."""
         cdef double q = 0.0, pq = 0.0
         cdef size_t i
         cdef const fill_record* p = self._fill_ptr()
@@ -384,6 +372,20 @@ cdef class Report:
             if p[i].taker_id == self.order_id or p[i].maker_id == self.order_id:
                 q += p[i].quantity
                 pq += p[i].quantity * p[i].price
+        notional[0] = pq
+        return q
+
+    @property
+    def filled_quantity(self):
+        """Quantity this order traded in this call (as taker or maker)."""
+        cdef double pq
+        return self._own_fills(&pq)
+
+    @property
+    def avg_price(self):
+        """Volume-weighted price of this order's trades in this call (None without any)."""
+        cdef double pq
+        cdef double q = self._own_fills(&pq)
         return pq / q if q > 0 else None
 
     def fills_array(self):
@@ -517,34 +519,24 @@ cdef object _fills_to_array(fill_vector& v, bint steal=False):
     """FILL_DTYPE array of v: a copy, or with steal=True a view of v's memory (v is emptied)."""
     import numpy as _np
     cdef _RecordBuffer holder
-    cdef unsigned char[::1] raw
     if steal and v.size():
         holder = _RecordBuffer.__new__(_RecordBuffer)
         holder._is_fills = True
         holder._fills.swap(v)
         return _np.frombuffer(holder, dtype=_bt.FILL_DTYPE)
-    out = _np.empty(v.size(), dtype=_bt.FILL_DTYPE)
-    if v.size():
-        raw = out.view(_np.uint8)
-        _book_memcpy(&raw[0], v.data(), v.size() * sizeof(fill_record))
-    return out
+    return _records_array(v.data(), v.size() * sizeof(fill_record), v.size(), _bt.FILL_DTYPE)
 
 
 cdef object _events_to_array(event_vector& v, bint steal=False):
     """EVENT_DTYPE array of v: a copy, or with steal=True a view of v's memory (v is emptied)."""
     import numpy as _np
     cdef _RecordBuffer holder
-    cdef unsigned char[::1] raw
     if steal and v.size():
         holder = _RecordBuffer.__new__(_RecordBuffer)
         holder._is_fills = False
         holder._events.swap(v)
         return _np.frombuffer(holder, dtype=_bt.EVENT_DTYPE)
-    out = _np.empty(v.size(), dtype=_bt.EVENT_DTYPE)
-    if v.size():
-        raw = out.view(_np.uint8)
-        _book_memcpy(&raw[0], v.data(), v.size() * sizeof(event_record))
-    return out
+    return _records_array(v.data(), v.size() * sizeof(event_record), v.size(), _bt.EVENT_DTYPE)
 
 
 cdef int _check_grid(double v, const char* what) except -1:

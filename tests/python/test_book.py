@@ -191,7 +191,7 @@ def test_stop_limit_trades_as_limit_after_trigger() -> None:
     assert book.order(1).type is nt.OrderType.LIMIT and book.order(1).price == 104.0  # type: ignore[union-attr]
     # A stop already satisfied when it arrives fires at once.
     r = book.submit("sell", 1, stop_price=110, order_id=2)
-    assert [e.kind.name for e in r.events] == ["ACCEPTED", "TRIGGERED"] + [e.kind.name for e in r.events][2:]
+    assert [e.kind.name for e in r.events][:2] == ["ACCEPTED", "TRIGGERED"]
     assert fills(r) == [(1, 2, 104.0, 1.0)]
 
 

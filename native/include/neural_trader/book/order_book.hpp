@@ -104,6 +104,19 @@ class order_book {
   /// units; NaN means "not given".
   call_result submit(side sd, order_type type, tif tf, double quantity, double price, double stop_price,
                      std::int64_t id, std::int64_t owner, bool post_only, std::int64_t ts) {
+    return with_status(submit_order(sd, type, tf, quantity, price, stop_price, id, owner, post_only, ts));
+  }
+
+  /// Changes a live order; NaN arguments are unchanged. `quantity` is the new open quantity.
+  call_result modify(std::int64_t id, double quantity, double price, double stop_price, std::int64_t ts) {
+    return with_status(modify_order(id, quantity, price, stop_price, ts));
+  }
+
+ private:
+  /// submit() without the status of the order after the call (replay does not need it): a
+  /// result whose status is `none` was accepted.
+  call_result submit_order(side sd, order_type type, tif tf, double quantity, double price, double stop_price,
+                           std::int64_t id, std::int64_t owner, bool post_only, std::int64_t ts) {
     call_result r;
     // A rejection reports the price and quantity as they were given.
     const double shown_qty = quantity;
@@ -120,7 +133,7 @@ class order_book {
     }
     std::int64_t lots = 0;
     if (const reason why = parse_quantity(quantity, lots); why != reason::none) return reject(why);
-    const bool needs_price = type == order_type::limit || type == order_type::stop_limit;
+    const bool needs_price = has_limit_price(type);
     const bool is_stop = type == order_type::stop || type == order_type::stop_limit;
     std::int64_t ticks = 0;
     std::int64_t stop_ticks = 0;
@@ -158,10 +171,10 @@ class order_book {
       execute(t, ts);
       run_triggers(ts);
     }
-    r.status = status_of(id, r.why);
     return r;
   }
 
+ public:
   /// Cancels a live order or a pending stop.
   call_result cancel(std::int64_t id, std::int64_t ts) {
     call_result r;
@@ -180,8 +193,8 @@ class order_book {
     return r;
   }
 
-  /// Changes a live order; NaN arguments are unchanged. `quantity` is the new open quantity.
-  call_result modify(std::int64_t id, double quantity, double price, double stop_price, std::int64_t ts) {
+  /// modify() without the status after the call (see submit_order).
+  call_result modify_order(std::int64_t id, double quantity, double price, double stop_price, std::int64_t ts) {
     call_result r;
     r.order_id = id;
     const std::uint32_t slot = id >= 0 ? ids_.find(id) : nil;
@@ -212,8 +225,7 @@ class order_book {
       if (!o.pending) return reject(reason::invalid_option, sd, type, o.side);
       if (const reason why = parse_price(stop_price, stop_ticks); why != reason::none) return reject(why, sd, type, o.side);
     }
-    const bool has_limit = type == order_type::limit || type == order_type::stop_limit;
-    const double shown_limit = has_limit ? price_grid_.to_value(ticks) : nan_value;
+    const double shown_limit = has_limit_price(type) ? price_grid_.to_value(ticks) : nan_value;
     if (o.pending) {
       push_event(ts, id, shown_limit, qty_grid_.to_value(lots), event_kind::modified, reason::none, sd, type);
       if (ticks == o.price && stop_ticks == oc.stop && lots <= o.open) {
@@ -228,7 +240,6 @@ class order_book {
         link_stop(slot);
       }
       run_triggers(ts);
-      r.status = status_of(id, r.why);
       return r;
     }
     if (ticks == o.price && lots <= o.open) {
@@ -248,10 +259,16 @@ class order_book {
     taker t{id, oc.owner, ticks, 0, lots, ts, next_seq_++, sd, type, static_cast<tif>(o.tif), o.flags};
     execute(t, ts);
     run_triggers(ts);
-    r.status = status_of(id, r.why);
     return r;
   }
 
+  /// Fills in the status of an accepted call's order (submit_order / modify_order leave it).
+  call_result with_status(call_result r) const noexcept {
+    if (r.status == order_status::none) r.status = status_of(r.order_id, r.why);
+    return r;
+  }
+
+ public:
   /// Expires every DAY order (resting or pending), in sequence order.
   void end_of_day(std::int64_t ts) {
     std::vector<std::pair<std::uint64_t, std::uint32_t>> day;
@@ -270,15 +287,15 @@ class order_book {
       case static_cast<std::uint8_t>(action::market): {
         const auto type = m.action == static_cast<std::uint8_t>(action::market) ? order_type::market
                                                                                  : static_cast<order_type>(m.type);
-        submit(static_cast<side>(m.side), type, static_cast<tif>(m.tif), m.quantity, m.price, m.stop_price,
-               m.id, m.owner < 0 ? -1 : m.owner, (m.flags & flag_post_only) != 0, m.ts);
+        submit_order(static_cast<side>(m.side), type, static_cast<tif>(m.tif), m.quantity, m.price, m.stop_price,
+                     m.id, m.owner < 0 ? -1 : m.owner, (m.flags & flag_post_only) != 0, m.ts);
         break;
       }
       case static_cast<std::uint8_t>(action::cancel):
         cancel(m.id, m.ts);
         break;
       case static_cast<std::uint8_t>(action::modify):
-        modify(m.id, m.quantity, m.price, m.stop_price, m.ts);
+        modify_order(m.id, m.quantity, m.price, m.stop_price, m.ts);
         break;
       case static_cast<std::uint8_t>(action::end_of_day):
         end_of_day(m.ts);
@@ -428,9 +445,7 @@ class order_book {
     frame_writer w(magic, format_version);
     w.put(price_grid_.step()).put(qty_grid_.step()).put(static_cast<std::uint8_t>(stp_));
     w.put(next_seq_).put(auto_id_).put(static_cast<std::uint8_t>(has_last_ ? 1 : 0)).put(last_);
-    std::uint64_t count = 0;
-    for_each_order([&](const order_view&) { ++count; });
-    w.put(count);
+    w.put(static_cast<std::uint64_t>(size()));  // every live order, resting or pending
     for_each_order([&](const order_view& v) {
       w.put(v.id).put(v.owner).put(v.price).put(v.stop_price).put(v.open).put(v.ts).put(v.seq);
       w.put(static_cast<std::int8_t>(v.sd)).put(static_cast<std::uint8_t>(v.type)).put(static_cast<std::uint8_t>(v.tf));
@@ -606,15 +621,12 @@ class order_book {
   }
 
   void push_order_event(const order_node& n, std::int64_t ts, event_kind kind, reason why, std::int64_t lots) {
-    const bool has_limit = n.type == static_cast<std::uint8_t>(order_type::limit) ||
-                           n.type == static_cast<std::uint8_t>(order_type::stop_limit);
-    push_event(ts, n.id, has_limit ? price_grid_.to_value(n.price) : nan_value, qty_grid_.to_value(lots), kind, why,
+    push_event(ts, n.id, has_limit_price(static_cast<order_type>(n.type)) ? price_grid_.to_value(n.price) : nan_value, qty_grid_.to_value(lots), kind, why,
                static_cast<side>(n.side), static_cast<order_type>(n.type));
   }
 
   void push_taker_event(const taker& t, std::int64_t ts, event_kind kind, reason why) {
-    const bool has_limit = t.type == order_type::limit || t.type == order_type::stop_limit;
-    push_event(ts, t.id, has_limit ? price_grid_.to_value(t.price) : nan_value, qty_grid_.to_value(t.open), kind, why,
+    push_event(ts, t.id, has_limit_price(t.type) ? price_grid_.to_value(t.price) : nan_value, qty_grid_.to_value(t.open), kind, why,
                t.sd, t.type);
   }
 
@@ -812,7 +824,7 @@ class order_book {
   /// Matches a taker against the opposite side, then rests or cancels its leftover.
   void execute(taker& t, std::int64_t ts) {
     auto& opp = ladder(opposite(t.sd));
-    const bool has_limit = t.type == order_type::limit || t.type == order_type::stop_limit;
+    const bool has_limit = has_limit_price(t.type);
     const auto sd_code = static_cast<std::int8_t>(t.sd);
     while (t.open > 0 && !opp.empty()) {
       const std::uint32_t lv = opp.back().second;
@@ -877,7 +889,7 @@ class order_book {
       }
     }
     if (t.open == 0) return;
-    if (t.type == order_type::limit || t.type == order_type::stop_limit) {
+    if (has_limit) {
       if (t.tf == tif::gtc || t.tf == tif::day) {
         rest(t);
         return;

@@ -53,6 +53,11 @@ enum class order_status : std::uint8_t {
   cancelled = 5,  // by the user, an IOC/FOK/market leftover, self-trade prevention, post-only
 };
 
+/// Whether orders of this type carry a limit price (LIMIT, STOP_LIMIT).
+constexpr bool has_limit_price(order_type type) noexcept {
+  return type == order_type::limit || type == order_type::stop_limit;
+}
+
 /// Bit in order_msg::flags.
 inline constexpr std::uint8_t flag_post_only = 1;
 
