@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+import bench_workload
 import book_peers as bp
 
 SEED = 20_240_917
@@ -104,8 +105,7 @@ def get_scale(name: str | None = None) -> Scale:
 # what is installed
 
 
-class Unavailable(Exception):
-    """A case that cannot run here (a peer not installed, nt.OrderBook not built yet)."""
+Unavailable = bench_workload.Unavailable
 
 
 def have(module: str) -> bool:
@@ -560,18 +560,14 @@ def nt_l3(book: Any) -> np.ndarray:
 # workload base
 
 
-class Workload:
-    """One timed case. Subclasses fill in ``_resolve``, ``_setup``, ``run`` and ``_check``."""
+class Workload(bench_workload.Workload):
+    """One timed case (the protocol is bench_workload.Workload's); per-call cases also keep the
+    per-unit time of each timed chunk in ``samples_ns``."""
 
-    section = ""
-    case = ""
-    engine = ""
-    ours = False
     unit = "message"
     kind = ""  #: the engine's short name ("nt", "sorted", "nautilus", ...)
     # state of a round (set by _setup, dropped by _release)
     book: Any
-    out: Any
     rows: Any
     ops: Any
     calls: Any
@@ -579,71 +575,17 @@ class Workload:
     last: Any
 
     def __init__(self, n: int) -> None:
-        self.n = n
-        self.rounds_checked = 0
-        self._pending = False
-        self.last_seconds: float | None = None
+        super().__init__(n)
         self.samples_ns: list[float] = []  #: per-unit ns of each timed chunk (per-call workloads)
-
-    def available(self) -> str | None:
-        try:
-            self._resolve()
-        except Unavailable as exc:
-            return str(exc)
-        return None
-
-    def _resolve(self) -> None:
-        pass
 
     def setup(self) -> None:
         self.finish()
-        self._resolve()
         self.samples_ns = []
-        self._setup()
-        self._pending = True
-
-    def run(self) -> Any:
-        raise NotImplementedError
-
-    def finish(self) -> None:
-        if not self._pending:
-            return
-        self._pending = False
-        try:
-            self._check()
-            self.rounds_checked += 1
-        finally:
-            self._release()
-
-    def _setup(self) -> None:
-        raise NotImplementedError
-
-    def _check(self) -> None:
-        raise NotImplementedError
+        super().setup()
 
     def _release(self) -> None:
+        super()._release()
         self.book = None
-        self.out = None
-
-    def measure(self) -> float:
-        """setup, time run, finish; return the seconds ``run`` took."""
-        self.setup()
-        self.last_seconds = None
-        try:
-            t0 = time.perf_counter()
-            self.run()
-            dt = time.perf_counter() - t0
-        except BaseException:
-            self._pending = False
-            self._release()
-            raise
-        self.last_seconds = dt
-        self.finish()
-        return dt
-
-    @property
-    def label(self) -> str:
-        return f"{self.section}: {self.case}: {self.engine}"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -59,10 +59,11 @@ import functools
 import math
 import os
 import sys
-import time
 from typing import Any
 
 import numpy as np
+
+import bench_workload
 
 SEED = 20_240_601  #: the seed of every random walk here
 TOL_RTOL = 1e-9  #: |got - ref| <= TOL_ATOL + TOL_RTOL * |ref| where the definitions agree
@@ -110,8 +111,7 @@ def get_scale(name: str | None = None) -> Scale:
 # what is installed
 
 
-class Unavailable(Exception):
-    """A case that cannot run here (a peer not installed, an nt function not there yet)."""
+Unavailable = bench_workload.Unavailable
 
 
 def _import_nt_ta() -> Any:
@@ -271,79 +271,13 @@ def check_scalar(got: Any, ref: float, what: str, rtol: float = TOL_RTOL, atol: 
 # workload base
 
 
-class Workload:
-    """One timed case. Subclasses fill in ``_setup``, ``run`` and ``_check``."""
+class Workload(bench_workload.Workload):
+    """One timed case (the protocol is bench_workload.Workload's)."""
 
     section = ""  #: table section, e.g. "batch"
     case = ""  #: what is computed, e.g. "sma" (rows of one case are compared with each other)
     engine = ""  #: row label, e.g. "nt.ta.sma"
-    ours = False  #: whether this row is neural_trader (the ratios' denominator)
     unit = "element"  #: what n counts: "element" (input values) or "update" (update calls)
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.rounds_checked = 0
-        self._pending = False
-        self.last_seconds: float | None = None
-
-    def available(self) -> str | None:
-        """None when the case can run here, else why not (printed as a skip)."""
-        try:
-            self._resolve()
-        except Unavailable as exc:
-            return str(exc)
-        return None
-
-    def _resolve(self) -> None:
-        """Look up the functions the case calls; raise Unavailable when one is missing."""
-
-    def setup(self) -> None:
-        self.finish()  # a previous round that was never finished
-        self._resolve()
-        self._setup()
-        self._pending = True
-
-    def run(self) -> Any:
-        raise NotImplementedError
-
-    def finish(self) -> None:
-        if not self._pending:
-            return
-        self._pending = False
-        try:
-            self._check()
-            self.rounds_checked += 1
-        finally:
-            self._release()
-
-    def _setup(self) -> None:
-        raise NotImplementedError
-
-    def _check(self) -> None:
-        raise NotImplementedError
-
-    def _release(self) -> None:
-        self.out = None
-
-    def measure(self) -> float:
-        """setup, time run, finish; return the seconds ``run`` took."""
-        self.setup()
-        self.last_seconds = None
-        try:
-            t0 = time.perf_counter()
-            self.run()
-            dt = time.perf_counter() - t0
-        except BaseException:
-            self._pending = False
-            self._release()
-            raise
-        self.last_seconds = dt  # kept for the report even when the check below fails
-        self.finish()
-        return dt
-
-    @property
-    def label(self) -> str:
-        return f"{self.section}: {self.case}: {self.engine}"
 
 
 # --------------------------------------------------------------------------------------------------
