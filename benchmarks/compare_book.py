@@ -30,11 +30,8 @@ printed reason.
 
 from __future__ import annotations
 
-import argparse
-import gc
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -43,6 +40,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 
+import bench_cli as cli  # noqa: E402
 import book_mix as bm  # noqa: E402
 
 import neural_trader as nt  # noqa: E402
@@ -147,54 +145,13 @@ def _targets(workloads: list[bm.Workload], med: dict[str, float],
 
 
 def _environment(scale: bm.Scale, reps: int, keep_gc: bool) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    info = nt.build_info()
-    env: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "scale": scale.name,
-        "repetitions": reps,
-        "warmup_rounds": scale.warmup,
-        "gc_during_timing": keep_gc,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "neural_trader": nt.__version__,
-        "nt.OrderBook": "importable" if bm.nt_status() is None else "missing",
-        "numpy": info.get("numpy"),
-    }
-    for dist in ("sortedcontainers", "nautilus_trader"):
-        try:
-            env[dist] = version(dist)
-        except PackageNotFoundError:
-            env[dist] = None
-    if hasattr(os, "getloadavg"):
-        env["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
-    return env
-
-
-def _timed(w: bm.Workload, keep_gc: bool) -> float:
-    try:
-        if not keep_gc:
-            gc.collect()
-            gc.freeze()  # the cached streams (millions of objects): later collections skip them
-            gc.disable()
-        return w.measure()
-    finally:
-        gc.enable()
+    extra = {"nt.OrderBook": "importable" if bm.nt_status() is None else "missing",
+             "numpy": nt.build_info().get("numpy")}
+    return cli.environment(scale, reps, keep_gc, extra, ("sortedcontainers", "nautilus_trader"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--scale", choices=list(bm.SCALES), default=None,
-                    help="workload size (default: $NT_BENCH_SCALE or 'default')")
-    ap.add_argument("--reps", type=int, default=None,
-                    help="repetitions per case (default: the scale's, at least 3)")
-    ap.add_argument("--only", default=None,
-                    help="run only cases whose section, case or engine contains this text")
-    ap.add_argument("--keep-gc", action="store_true",
-                    help="leave the garbage collector on while timing (default: off for every engine alike)")
-    ap.add_argument("--json", default=None, help="also write the raw figures to this JSON file")
+    ap = cli.parser(__doc__, bm.SCALES, "run only cases whose section, case or engine contains this text")
     args = ap.parse_args(argv)
 
     scale = bm.get_scale(args.scale)
@@ -210,20 +167,7 @@ def main(argv: list[str] | None = None) -> int:
           f"scale {scale.name!r}")
     print("  " + ", ".join(f"{k}={v}" for k, v in env.items() if k != "date"))
 
-    failures: dict[str, str] = {}
-    skipped: dict[str, str] = {}
-    runnable: list[bm.Workload] = []
-    for w in workloads:
-        try:
-            why = w.available()
-        except Exception as exc:  # noqa: BLE001 - something that exists and fails is a failure
-            failures[w.label] = f"{type(exc).__name__}: {exc}"
-            traceback.print_exc()
-            continue
-        if why:
-            skipped[w.label] = why
-        else:
-            runnable.append(w)
+    runnable, skipped, failures = cli.partition(workloads)
     for why in sorted(set(skipped.values())):
         print(f"  skipped ({sum(v == why for v in skipped.values())} cases): {why}")
 
@@ -245,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         if w.label in failures:
             return
         try:
-            dt = _timed(w, args.keep_gc)
+            dt = cli.timed(w, args.keep_gc, freeze=True)  # the cached streams: millions of objects
             if keep:
                 times[w.label].append(dt)
                 chunks[w.label].append(list(w.samples_ns))

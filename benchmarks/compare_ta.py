@@ -18,12 +18,9 @@ installed, an ``nt.ta`` function that does not exist yet) is skipped with a prin
 
 from __future__ import annotations
 
-import argparse
-import gc
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -32,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 
+import bench_cli as cli  # noqa: E402
 import nt_tabench as tb  # noqa: E402
 
 import neural_trader as nt  # noqa: E402
@@ -152,55 +150,14 @@ def _fmt_ns(v: float) -> str:
 
 
 def _environment(scale: tb.Scale, reps: int, keep_gc: bool) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
     info = nt.build_info()
-    env: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "scale": scale.name,
-        "repetitions": reps,
-        "warmup_rounds": scale.warmup,
-        "gc_during_timing": keep_gc,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "neural_trader": nt.__version__,
-        "nt.ta": "importable" if tb.nt_ta_status() is None else "missing",
-        "num_threads": info.get("num_threads"),
-        "numpy": info.get("numpy"),
-        "simd": info.get("simd"),
-    }
-    for dist in ("ta-lib", "talipp", "polars", "pandas"):
-        try:
-            env[dist] = version(dist)
-        except PackageNotFoundError:
-            env[dist] = None
-    if hasattr(os, "getloadavg"):
-        env["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
-    return env
-
-
-def _timed(w: tb.Workload, keep_gc: bool) -> float:
-    try:
-        if not keep_gc:
-            gc.collect()
-            gc.disable()
-        return w.measure()
-    finally:
-        gc.enable()
+    extra = {"nt.ta": "importable" if tb.nt_ta_status() is None else "missing",
+             "num_threads": info.get("num_threads"), "numpy": info.get("numpy"), "simd": info.get("simd")}
+    return cli.environment(scale, reps, keep_gc, extra, ("ta-lib", "talipp", "polars", "pandas"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--scale", choices=list(tb.SCALES), default=None,
-                    help="workload size (default: $NT_BENCH_SCALE or 'default')")
-    ap.add_argument("--reps", type=int, default=None,
-                    help="repetitions per case (default: the scale's, at least 3)")
-    ap.add_argument("--only", default=None,
-                    help="run only cases whose section or case name contains this text")
-    ap.add_argument("--keep-gc", action="store_true",
-                    help="leave the garbage collector on while timing (default: off for every engine alike)")
-    ap.add_argument("--json", default=None, help="also write the raw figures to this JSON file")
+    ap = cli.parser(__doc__, tb.SCALES, "run only cases whose section or case name contains this text")
     args = ap.parse_args(argv)
 
     scale = tb.get_scale(args.scale)
@@ -215,20 +172,7 @@ def main(argv: list[str] | None = None) -> int:
           f"repetitions (round-robin), scale {scale.name!r}")
     print("  " + ", ".join(f"{k}={v}" for k, v in env.items() if k != "date"))
 
-    failures: dict[str, str] = {}
-    skipped: dict[str, str] = {}
-    runnable: list[tb.Workload] = []
-    for w in workloads:
-        try:
-            why = w.available()
-        except Exception as exc:  # noqa: BLE001 - something that exists and fails is a failure
-            failures[w.label] = f"{type(exc).__name__}: {exc}"
-            traceback.print_exc()
-            continue
-        if why:
-            skipped[w.label] = why
-        else:
-            runnable.append(w)
+    runnable, skipped, failures = cli.partition(workloads)
     missing_nt = tb.nt_ta_status()
     if missing_nt:
         print(f"  {missing_nt}: every nt row is skipped")
@@ -245,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         if w.label in failures:
             return
         try:
-            dt = _timed(w, args.keep_gc)
+            dt = cli.timed(w, args.keep_gc)
             if keep:
                 times[w.label].append(dt)
         except Exception as exc:  # noqa: BLE001 - reported, then the exit status says it
