@@ -102,6 +102,9 @@ _NS_PER_S = 1_000_000_000
 # quantities (0.1 + 0.2 against a limit of 0.3 passes).
 _LIMIT_RTOL = 1e-9
 
+# Absolute slack of the drawdown thresholds: round-off in 1 - equity / peak does not decide.
+_DRAWDOWN_ATOL = 1e-12
+
 _F64 = npt.NDArray[np.float64]
 _NORMAL = NormalDist()  # standard normal: inv_cdf (Wichura's AS241, ~1e-16 relative error) and pdf
 
@@ -240,6 +243,11 @@ def _drawdown(equity: float, peak: float) -> float:
     if not (math.isfinite(equity) and math.isfinite(peak)) or peak <= 0:
         return 0.0
     return 1.0 - equity / peak
+
+
+def _reached(drawdown: float, limit: float) -> bool:
+    """``drawdown >= limit`` up to an absolute 1e-12 (1 - 90/100 is 0.0999...98 in binary)."""
+    return drawdown >= limit - _DRAWDOWN_ATOL
 
 
 def reduces_position(order: OrderLike, account: AccountLike) -> bool:
@@ -629,7 +637,7 @@ class CircuitBreaker:
             self._move(ts, CLOSED)
             self._consecutive = 0
             self._reject_times.clear()
-        if self._drawdown_limit is not None and self._current_drawdown(account) >= self._drawdown_limit:
+        if self._drawdown_limit is not None and _reached(self._current_drawdown(account), self._drawdown_limit):
             self._trip(ts, "drawdown")
             return CIRCUIT_OPEN
         return None
@@ -760,7 +768,8 @@ class RiskManager:
         """``None`` to accept ``order``, else the reason code of its rejection."""
         _side(order)
         if self._max_drawdown is not None:
-            if self._halted_at is None and _drawdown(float(account.equity), float(account.peak_equity)) >= self._max_drawdown:
+            if self._halted_at is None and _reached(
+                _drawdown(float(account.equity), float(account.peak_equity)), self._max_drawdown):
                 self._halted_at = int(order.ts)
             if self._halted_at is not None and not reduces_position(order, account):
                 return self._reject(MAX_DRAWDOWN_HALT)
