@@ -21,8 +21,12 @@ Solvers
 constraints. Minimum variance and target return are convex quadratic programs. Maximum Sharpe
 is solved in the equivalent convex form (minimise ``y' Sigma y`` subject to
 ``(mu - risk_free)' y = 1``, ``sum(y) = k >= 0``, ``k min <= y <= k max``, then ``w = y / k``),
-which finds the global optimum whenever some admissible portfolio beats the risk-free rate;
-otherwise the (negative) Sharpe ratio is maximised directly, a local search.
+which finds the global optimum whenever some admissible portfolio beats the risk-free rate.
+Otherwise every Sharpe ratio is negative, the problem is no longer concave (its local optima sit
+at vertices of the admissible set) and the ratio is maximised directly from several starts (equal
+weights, the minimum-variance portfolio, and for each asset the admissible portfolio with its
+largest weight): a local search, exact in the long-only case where those vertices are the single
+assets.
 """
 
 from __future__ import annotations
@@ -367,6 +371,13 @@ class _Problem:
         w = np.asarray(res.x, dtype=np.float64)
         return float(self.mu @ w), w
 
+    def vertex(self, cost: FloatArray) -> FloatArray:
+        """An admissible portfolio minimising ``cost' w`` (infinite bounds capped at +-1000)."""
+        bounds = [(-1e3 if a is None else a, 1e3 if b is None else b) for a, b in self.scipy_bounds]
+        res = linprog(cost, A_eq=np.ones((1, self.n)), b_eq=[1.0], bounds=bounds, method="highs")
+        out: FloatArray = np.asarray(res.x, dtype=np.float64) if res.status == 0 else self.start()
+        return out
+
     def variance_fun(self) -> tuple[Callable[[FloatArray], float], Callable[[FloatArray], FloatArray]]:
         cov, s = self.cov, self.scale
 
@@ -489,7 +500,11 @@ class _Problem:
             out: FloatArray = -(excess / sd - float(excess @ w) * cw / (var * sd))
             return out
 
+        # The problem is not concave here (local optima sit at vertices): start from equal
+        # weights, the minimum-variance portfolio and, for each asset, the admissible portfolio
+        # with its largest weight, and keep the best end point.
         starts = [self.start(), self.min_variance().array]
+        starts.extend(self.vertex(-np.eye(self.n)[i]) for i in range(self.n))
         best = None
         for x0 in starts:
             res = minimize(
