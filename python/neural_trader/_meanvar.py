@@ -82,7 +82,7 @@ class Allocation:
         The solver's message.
     """
 
-    __slots__ = ("_names", "_w", "expected_return", "volatility", "sharpe", "objective", "success", "message")
+    __slots__ = ("_names", "_w", "expected_return", "message", "objective", "sharpe", "success", "volatility")
 
     _names: tuple[str, ...]
     _w: FloatArray
@@ -171,7 +171,8 @@ class Allocation:
             self._names == other._names
             and bool(np.array_equal(self._w, other._w))
             and same_float
-            and (self.objective, self.success, self.message) == (other.objective, other.success, other.message)
+            and (self.objective, self.success, self.message)
+            == (other.objective, other.success, other.message)
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -219,14 +220,20 @@ def _returns_matrix(returns: Any) -> tuple[list[str], FloatArray]:
         if any(returns[c].null_count() for c in returns.columns):
             raise InvalidArgumentError("returns contains nulls (missing values)")
         names = list(returns.columns)
-        mat = returns.to_numpy().astype(np.float64, copy=False) if returns.width else np.empty((returns.height, 0))
+        mat = (
+            returns.to_numpy().astype(np.float64, copy=False)
+            if returns.width
+            else np.empty((returns.height, 0))
+        )
     else:
         if isinstance(returns, (str, bytes)):
             raise DTypeError("returns must be a T x N array or a polars DataFrame")
         try:
             mat = np.asarray(returns, dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            raise DTypeError(f"returns must be a T x N array of numbers or a polars DataFrame: {exc}") from None
+            raise DTypeError(
+                f"returns must be a T x N array of numbers or a polars DataFrame: {exc}"
+            ) from None
         if mat.ndim != 2:
             raise InvalidArgumentError(
                 f"returns must be two-dimensional (T periods x N assets), got shape {mat.shape}"
@@ -279,7 +286,9 @@ def _bounds(spec: BoundsSpec, names: list[str], allow_short: bool) -> tuple[Floa
         index = {name: i for i, name in enumerate(names)}
         unknown = [k for k in spec if k not in index]
         if unknown:
-            raise InvalidArgumentError(f"bounds name(s) not among the assets: {', '.join(map(repr, unknown))}")
+            raise InvalidArgumentError(
+                f"bounds name(s) not among the assets: {', '.join(map(repr, unknown))}"
+            )
         for name, pair in spec.items():
             lo[index[name]], hi[index[name]] = _pair(pair, f"bounds[{name!r}]")
     elif _is_pair(spec):
@@ -317,7 +326,9 @@ class _Problem:
     ) -> None:
         ppy = float(periods_per_year)
         if not (math.isfinite(ppy) and ppy > 0):
-            raise InvalidArgumentError(f"periods_per_year must be positive and finite, got {periods_per_year!r}")
+            raise InvalidArgumentError(
+                f"periods_per_year must be positive and finite, got {periods_per_year!r}"
+            )
         rf = float(risk_free)
         if not math.isfinite(rf):
             raise InvalidArgumentError(f"risk_free must be finite, got {risk_free!r}")
@@ -390,7 +401,9 @@ class _Problem:
 
         return f, g
 
-    def allocation(self, w: FloatArray, objective: str, converged: bool, message: str, target: float | None) -> Allocation:
+    def allocation(
+        self, w: FloatArray, objective: str, converged: bool, message: str, target: float | None
+    ) -> Allocation:
         w = np.clip(w, self.lo, self.hi)
         er = float(self.mu @ w)
         var = float(w @ self.cov @ w)
@@ -421,7 +434,9 @@ class _Problem:
             f, self.start(), jac=g, method="SLSQP", bounds=self.scipy_bounds, constraints=cons, options=_SLSQP
         )
         objective = "min_variance" if target is None else "target_return"
-        return self.allocation(np.asarray(res.x, dtype=np.float64), objective, bool(res.success), str(res.message), target)
+        return self.allocation(
+            np.asarray(res.x, dtype=np.float64), objective, bool(res.success), str(res.message), target
+        )
 
     def max_sharpe(self) -> Allocation:
         excess = self.mu - self.rf
@@ -433,9 +448,9 @@ class _Problem:
     def _extreme_excess(self, excess: FloatArray) -> tuple[float, FloatArray]:
         """Highest attainable excess return and a portfolio with it (within a box of +-1000 when
         the bounds leave it unlimited: a start point only needs a positive excess)."""
-        value, w = self.extreme_return(+1.0)
+        _, w = self.extreme_return(+1.0)
         if w is None:
-            value, w = self.extreme_return(+1.0, cap=1e3)
+            _, w = self.extreme_return(+1.0, cap=1e3)
             assert w is not None
         return float(excess @ w), w
 
@@ -508,12 +523,20 @@ class _Problem:
         best = None
         for x0 in starts:
             res = minimize(
-                f, x0, jac=g, method="SLSQP", bounds=self.scipy_bounds, constraints=[self.budget], options=_SLSQP
+                f,
+                x0,
+                jac=g,
+                method="SLSQP",
+                bounds=self.scipy_bounds,
+                constraints=[self.budget],
+                options=_SLSQP,
             )
             if best is None or float(res.fun) < float(best.fun):
                 best = res
         assert best is not None
-        return self.allocation(np.asarray(best.x, dtype=np.float64), "max_sharpe", bool(best.success), str(best.message), None)
+        return self.allocation(
+            np.asarray(best.x, dtype=np.float64), "max_sharpe", bool(best.success), str(best.message), None
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -571,7 +594,9 @@ def optimize(
         if not math.isfinite(float(target_return)):
             raise InvalidArgumentError(f"target_return must be finite, got {target_return!r}")
     elif target_return is not None:
-        raise InvalidArgumentError(f'target_return is only used with objective="target_return", not {objective!r}')
+        raise InvalidArgumentError(
+            f'target_return is only used with objective="target_return", not {objective!r}'
+        )
     prob = _Problem(returns, bounds, allow_short, risk_free, periods_per_year)
     if objective == "min_variance":
         return prob.min_variance()
@@ -626,7 +651,9 @@ def efficient_frontier(
     fixed = ("target_return", "expected_return", "volatility", "sharpe", "success")
     clash = [name for name in prob.names if name in fixed]
     if clash:
-        raise InvalidArgumentError(f"asset name(s) {', '.join(map(repr, clash))} clash with the frontier's columns")
+        raise InvalidArgumentError(
+            f"asset name(s) {', '.join(map(repr, clash))} clash with the frontier's columns"
+        )
     mv = prob.min_variance()
     top, _ = prob.extreme_return(+1.0)
     if math.isinf(top):

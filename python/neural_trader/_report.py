@@ -137,7 +137,11 @@ def _time_ticks(t0: int, t1: int) -> tuple[list[int], str]:
             elif step < _MINUTE:
                 fmt = "%H:%M:%S"
             elif step < _DAY:
-                fmt = "%H:%M" if t1 - t0 < _DAY and _to_datetime(t0).date() == _to_datetime(t1).date() else "%m-%d %H:%M"
+                fmt = (
+                    "%H:%M"
+                    if t1 - t0 < _DAY and _to_datetime(t0).date() == _to_datetime(t1).date()
+                    else "%m-%d %H:%M"
+                )
             else:
                 fmt = "%Y-%m-%d"
             return ticks, fmt
@@ -223,8 +227,10 @@ def render_svg(
     eq_top, dd_top = top, top + eq_h + gap
 
     out: list[str] = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="11">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="11">'
+        ),
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
     ]
     if title:
@@ -316,16 +322,16 @@ def render_svg(
     out.append('<g fill="#333333">')
     for v in yticks:
         y = float(y_eq(np.float64(v)))
-        out.append(f'<text x="{_fmt(left - 6)}" y="{_fmt(y + 4)}" text-anchor="end">{escape(f"{v:,.{decimals}f}")}</text>')
+        label = escape(f"{v:,.{decimals}f}")
+        out.append(f'<text x="{_fmt(left - 6)}" y="{_fmt(y + 4)}" text-anchor="end">{label}</text>')
     for v in dticks:
         y = float(y_dd(np.float64(v / 100.0)))
         label = f"{v:.{ddec}f}%" if v != 0 else "0%"
         out.append(f'<text x="{_fmt(left - 6)}" y="{_fmt(y + 4)}" text-anchor="end">{escape(label)}</text>')
     label_y = dd_top + dd_h + 16
     for t, x in zip(tticks, tx.tolist()):
-        out.append(
-            f'<text x="{_fmt(x)}" y="{_fmt(label_y)}" text-anchor="middle">{escape(_time_label(t, tfmt))}</text>'
-        )
+        label = escape(_time_label(t, tfmt))
+        out.append(f'<text x="{_fmt(x)}" y="{_fmt(label_y)}" text-anchor="middle">{label}</text>')
     out.append(
         f'<text x="{_fmt(left + plot_w / 2)}" y="{_fmt(height - 10)}" text-anchor="middle" fill="#666666">'
         f"time (UTC)</text>"
@@ -425,9 +431,7 @@ def render_png(
         from matplotlib.figure import Figure
         from matplotlib.ticker import PercentFormatter
     except ImportError:
-        raise ImportError(
-            'writing a PNG needs matplotlib: pip install "neural-trader[plot]"'
-        ) from None
+        raise ImportError('writing a PNG needs matplotlib: pip install "neural-trader[plot]"') from None
 
     ts = np.asarray(ts_ns, dtype=np.int64)
     eq = np.asarray(equity, dtype=np.float64)

@@ -166,7 +166,9 @@ def _as_float_array(values: Any, name: str) -> FloatArray:
 def _check_periods(periods_per_year: float) -> float:
     ppy = float(periods_per_year)
     if not (math.isfinite(ppy) and ppy > 0):
-        raise InvalidArgumentError(f"periods_per_year must be a positive finite number, got {periods_per_year!r}")
+        raise InvalidArgumentError(
+            f"periods_per_year must be a positive finite number, got {periods_per_year!r}"
+        )
     return ppy
 
 
@@ -543,7 +545,7 @@ def format_duration(ns: int) -> str:
     return f"{sign}{days}d {clock}" if days else f"{sign}{clock}"
 
 
-def format_metric(name: str, value: float | int) -> str:
+def format_metric(name: str, value: float) -> str:
     """A metric value as display text: percentages, money with thousands separators, durations,
     counts, or ratios with two decimals; NaN shows as ``"n/a"``."""
     if name == "max_drawdown_duration":

@@ -283,7 +283,9 @@ class BacktestResult:
         self._orders = _frame(orders, "orders")
         self._fills = _frame(fills, "fills")
         self._positions = _frame(positions, "positions")
-        if isinstance(initial_cash, bool) or not isinstance(initial_cash, (int, float, np.integer, np.floating)):
+        if isinstance(initial_cash, bool) or not isinstance(
+            initial_cash, (int, float, np.integer, np.floating)
+        ):
             raise DTypeError(f"initial_cash must be a number, got {type(initial_cash).__name__}")
         if not (math.isfinite(float(initial_cash)) and float(initial_cash) > 0):
             raise InvalidArgumentError(f"initial_cash must be positive and finite, got {initial_cash!r}")
@@ -295,7 +297,9 @@ class BacktestResult:
         if periods_per_year is not None and not (
             math.isfinite(float(periods_per_year)) and float(periods_per_year) > 0
         ):
-            raise InvalidArgumentError(f"periods_per_year must be positive and finite, got {periods_per_year!r}")
+            raise InvalidArgumentError(
+                f"periods_per_year must be positive and finite, got {periods_per_year!r}"
+            )
         if not (math.isfinite(float(risk_free)) and float(risk_free) > -1):
             raise InvalidArgumentError(f"risk_free must be a finite annual rate above -1, got {risk_free!r}")
         if self._equity.height:
@@ -307,7 +311,9 @@ class BacktestResult:
         self.config: dict[str, Any] = dict(config) if config is not None else {}
         self.seed: int | None = int(seed) if seed is not None else None
         self.stats: dict[str, Any] = dict(stats) if stats is not None else {}
-        self.periods_per_year: float | None = float(periods_per_year) if periods_per_year is not None else None
+        self.periods_per_year: float | None = (
+            float(periods_per_year) if periods_per_year is not None else None
+        )
         self.risk_free: float = float(risk_free)
         self.versions: dict[str, str] = (
             {str(k): str(v) for k, v in versions.items()} if versions is not None else _current_versions()
@@ -459,7 +465,7 @@ class BacktestResult:
             lines.append("Engine statistics")
             lines.append("-" * 17)
             swidth = max(len(str(k)) for k in self.stats)
-            lines.extend(f"{str(k):<{swidth}}  {_format_stat(v)}" for k, v in self.stats.items())
+            lines.extend(f"{k!s:<{swidth}}  {_format_stat(v)}" for k, v in self.stats.items())
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -663,7 +669,9 @@ class BacktestResult:
             try:
                 frames[name] = pl.read_parquet(src / f"{name}.parquet")
             except (OSError, pl.exceptions.PolarsError) as exc:
-                raise CorruptDataError(f"{name}.parquet in {os.fspath(src)!r} cannot be read: {exc}") from None
+                raise CorruptDataError(
+                    f"{name}.parquet in {os.fspath(src)!r} cannot be read: {exc}"
+                ) from None
         try:
             return cls(
                 frames["equity"],

@@ -17,7 +17,6 @@ import pickle
 import numpy as np
 import polars as pl
 import pytest
-
 from neural_trader._meanvar import Allocation, efficient_frontier, optimize
 from neural_trader.errors import DTypeError, InvalidArgumentError
 
@@ -63,7 +62,9 @@ def test_min_variance_closed_form(seed: int, bounds: tuple[float, float] | None)
 def test_max_sharpe_tangency_closed_form(rf: float) -> None:
     # independent assets with positive excess returns: the tangency weights are all positive
     rng = np.random.default_rng(3)
-    r = rng.normal(size=(800, 4)) * np.array([0.01, 0.012, 0.008, 0.015]) + np.array([0.0007, 0.0009, 0.0005, 0.001])
+    r = rng.normal(size=(800, 4)) * np.array([0.01, 0.012, 0.008, 0.015]) + np.array(
+        [0.0007, 0.0009, 0.0005, 0.001]
+    )
     mu, cov = moments(r)
     w = np.linalg.solve(cov, mu - rf)
     w /= w.sum()
@@ -228,7 +229,15 @@ def test_allocation_is_immutable_pickles_and_prints() -> None:
     text = repr(a)
     assert text.startswith("Allocation(min_variance, weights={'asset_0': ")
     assert "success=True" in text and "\n" not in text
-    c = Allocation(("x",), [1.0], expected_return=0.1, volatility=0.0, sharpe=math.nan, objective="min_variance", success=True)
+    c = Allocation(
+        ("x",),
+        [1.0],
+        expected_return=0.1,
+        volatility=0.0,
+        sharpe=math.nan,
+        objective="min_variance",
+        success=True,
+    )
     assert c == pickle.loads(pickle.dumps(c))  # NaN Sharpe compares equal to itself
 
 

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-
 from neural_trader import metrics as m
 from neural_trader.errors import DTypeError, InvalidArgumentError
 
@@ -41,7 +40,9 @@ def equity_frame(values: Any, ts: Any = None, gross: Any = None) -> pl.DataFrame
 
 
 def trades_frame(pnl: Any, ret: Any) -> pl.DataFrame:
-    return pl.DataFrame({"pnl": pl.Series(pnl, dtype=pl.Float64), "return_pct": pl.Series(ret, dtype=pl.Float64)})
+    return pl.DataFrame(
+        {"pnl": pl.Series(pnl, dtype=pl.Float64), "return_pct": pl.Series(ret, dtype=pl.Float64)}
+    )
 
 
 def fills_frame(qty: Any, price: Any, fee: Any) -> pl.DataFrame:
@@ -245,7 +246,10 @@ def test_compute_metrics_matches_reference(seed: int, ppy: float | None, rf: flo
     gross = np.where(rng.random(n) < 0.3, 0.0, rng.random(n) * 5000).tolist()
     pnl = rng.normal(5, 50, 30).tolist()
     ret = (np.asarray(pnl) / 1000).tolist()
-    fills = [(float(q), float(p), float(f)) for q, p, f in zip(rng.integers(1, 50, 40), rng.uniform(10, 100, 40), rng.uniform(0, 2, 40))]
+    fills = [
+        (float(q), float(p), float(f))
+        for q, p, f in zip(rng.integers(1, 50, 40), rng.uniform(10, 100, 40), rng.uniform(0, 2, 40))
+    ]
     got = m.compute_metrics(
         equity_frame(eq, ts, gross),
         trades_frame(pnl, ret),
@@ -270,13 +274,17 @@ def test_compute_metrics_inferred_periods_per_year() -> None:
     r = [eq[i] / eq[i - 1] - 1 for i in range(1, 5)]
     assert res["volatility"] == pytest.approx(statistics.stdev(r) * math.sqrt(365.25), rel=1e-12)
     assert res["cagr"] == pytest.approx(1.03 ** (365.25 / 4) - 1, rel=1e-12)
-    explicit = m.compute_metrics(equity_frame(eq), NO_TRADES, NO_FILLS, initial_cash=100.0, periods_per_year=252)
+    explicit = m.compute_metrics(
+        equity_frame(eq), NO_TRADES, NO_FILLS, initial_cash=100.0, periods_per_year=252
+    )
     assert explicit["volatility"] == pytest.approx(statistics.stdev(r) * math.sqrt(252), rel=1e-12)
 
 
 def test_compute_metrics_hand_example_duration_in_ns() -> None:
     ts = [T0, T0 + DAY, T0 + 3 * DAY, T0 + 4 * DAY, T0 + 9 * DAY]
-    res = m.compute_metrics(equity_frame([100, 120, 90, 95, 130], ts), NO_TRADES, NO_FILLS, initial_cash=100.0)
+    res = m.compute_metrics(
+        equity_frame([100, 120, 90, 95, 130], ts), NO_TRADES, NO_FILLS, initial_cash=100.0
+    )
     assert res["max_drawdown"] == 0.25
     assert res["max_drawdown_duration"] == 8 * DAY  # step 1 (day 1) to step 4 (day 9)
     assert res["max_drawdown_bars"] == 3
@@ -285,7 +293,9 @@ def test_compute_metrics_hand_example_duration_in_ns() -> None:
 
 
 def test_compute_metrics_constant_equity() -> None:
-    res = m.compute_metrics(equity_frame([100.0] * 20, gross=[0.0] * 20), NO_TRADES, NO_FILLS, initial_cash=100.0)
+    res = m.compute_metrics(
+        equity_frame([100.0] * 20, gross=[0.0] * 20), NO_TRADES, NO_FILLS, initial_cash=100.0
+    )
     assert res["volatility"] == 0.0
     assert math.isnan(res["sharpe"])
     assert math.isnan(res["sortino"])
@@ -319,7 +329,9 @@ def test_trade_statistics() -> None:
     assert res["win_rate"] == 1.0
     res = m.compute_metrics(eq, trades_frame([0.0, 0.0], [0.0, 0.0]), NO_FILLS, initial_cash=100.0)
     assert math.isnan(res["profit_factor"]) and res["win_rate"] == 0.0
-    res = m.compute_metrics(eq, trades_frame([30.0, -10.0, -5.0], [0.3, -0.1, -0.05]), NO_FILLS, initial_cash=100.0)
+    res = m.compute_metrics(
+        eq, trades_frame([30.0, -10.0, -5.0], [0.3, -0.1, -0.05]), NO_FILLS, initial_cash=100.0
+    )
     assert res["profit_factor"] == pytest.approx(2.0)
     assert res["win_rate"] == pytest.approx(1 / 3)
     assert (res["best_trade"], res["worst_trade"]) == (0.3, -0.1)
@@ -356,9 +368,13 @@ def test_compute_metrics_rejects_bad_input() -> None:
     with pytest.raises(InvalidArgumentError):
         m.compute_metrics(eq, NO_TRADES, NO_FILLS, initial_cash=100.0, risk_free=math.nan)
     with pytest.raises(DTypeError):
-        m.compute_metrics(eq.with_columns(pl.col("ts").cast(pl.String)), NO_TRADES, NO_FILLS, initial_cash=100.0)
+        m.compute_metrics(
+            eq.with_columns(pl.col("ts").cast(pl.String)), NO_TRADES, NO_FILLS, initial_cash=100.0
+        )
     with pytest.raises(DTypeError):
-        m.compute_metrics(eq.with_columns(pl.lit("x").alias("equity")), NO_TRADES, NO_FILLS, initial_cash=100.0)
+        m.compute_metrics(
+            eq.with_columns(pl.lit("x").alias("equity")), NO_TRADES, NO_FILLS, initial_cash=100.0
+        )
 
 
 # ---------------------------------------------------------------------------------------------
