@@ -33,6 +33,20 @@ from .book import (
     Reason,
     Side,
 )
+from . import data, metrics, portfolio, risk, strategies, types
+from .backtest import Backtest, Latency
+from .results import BacktestResult
+
+def __getattr__(name: str) -> object:
+    # optimize / walk_forward / vector import their helpers lazily
+    if name in ("optimize", "walk_forward", "vector"):
+        import importlib
+
+        if name == "vector":
+            return importlib.import_module(".vector", __name__)
+        return getattr(importlib.import_module(".optimize", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "__version__",
@@ -73,4 +87,16 @@ __all__ = [
     "FILL_DTYPE",
     "EVENT_DTYPE",
     "BOOK_ORDER_DTYPE",
+    "types",
+    "data",
+    "strategies",
+    "risk",
+    "portfolio",
+    "metrics",
+    "Backtest",
+    "BacktestResult",
+    "Latency",
+    "optimize",
+    "walk_forward",
+    "vector",
 ]
