@@ -10,11 +10,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from neural_trader import results
 from neural_trader.errors import DTypeError, InvalidArgumentError
+from neural_trader.results import BacktestResult
 from neural_trader.vector import from_signals, signal_from_crossover, target_from_booleans
-
-# Temporary: skip until the results module lands.
-BacktestResult = pytest.importorskip("neural_trader.results").BacktestResult
 
 T0 = 1_600_000_000_000_000_000
 DAY = 86_400_000_000_000
@@ -419,8 +418,11 @@ def test_result_contents_and_pickling() -> None:
     assert res.stats == {"bars": 100, "engine": "vectorised"}
     assert res.seed == 42 and res.initial_cash == 5_000.0
     assert res.config["fees"] == 0.001 and res.config["fill"] == "next_open" and res.config["cash"] == 5_000.0
-    assert res.equity.schema["ts"] == pl.Datetime("ns", "UTC")
-    assert res.trades.schema["bars_held"] == pl.Int64 and res.fills.schema["side"] == pl.Int8
+    assert dict(res.equity.schema) == results.EQUITY_SCHEMA
+    assert dict(res.trades.schema) == results.TRADES_SCHEMA
+    assert dict(res.orders.schema) == results.ORDERS_SCHEMA
+    assert dict(res.fills.schema) == results.FILLS_SCHEMA
+    assert dict(res.positions.schema) == results.POSITIONS_SCHEMA
     m = res.metrics
     assert m["n_trades"] == res.trades.height
     np.testing.assert_allclose(m["final_equity"], res.equity["equity"][-1])
