@@ -195,7 +195,9 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _format_stat(value: Any) -> str:
-    """An engine statistic as display text (long lists are cut after ten items)."""
+    """An engine statistic as display text on one line (long lists are cut after ten items)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, (int, np.integer)):
@@ -216,7 +218,7 @@ def _format_stat(value: Any) -> str:
         if len(value) > 10:
             text += f" ({len(value)} items)"
     else:
-        text = str(value)
+        text = " ".join(str(value).split())
     return text if len(text) <= 200 else text[:197] + "..."
 
 

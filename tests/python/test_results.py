@@ -305,6 +305,11 @@ def test_summary_holds_the_key_figures() -> None:
     assert re.search(r"^bars_processed\s+5$", text, re.MULTILINE)
     assert re.search(r"^heavy_hitters\s+\[\(AAPL, 4\), \(MSFT, 2\)\]$", text, re.MULTILINE)
     assert str(res) == text
+    odd = make_result(stats={"hist": np.arange(25), "note": "two\nlines", "counts": {"a": 1, "b": 2.5}})
+    stats = odd.summary().split("Engine statistics")[1]
+    assert re.search(r"^hist +\[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, \.\.\.\] \(25 items\)$", stats, re.MULTILINE)
+    assert re.search(r"^note +two lines$", stats, re.MULTILINE)
+    assert re.search(r"^counts +a=1, b=2\.5$", stats, re.MULTILINE)
 
 
 def test_repr_is_one_line() -> None:
