@@ -276,10 +276,10 @@ class Check(abc.ABC):
     def check(self, order: OrderLike, account: AccountLike) -> str | None:
         """``None`` to accept ``order``, else the reason code of the rejection."""
 
-    def on_accept(self, order: OrderLike, account: AccountLike) -> None:  # noqa: B027 - optional hook
+    def on_accept(self, order: OrderLike, account: AccountLike) -> None:
         """Hook: ``order`` was accepted by the risk manager (every check passed). Default: nothing."""
 
-    def reset(self) -> None:  # noqa: B027 - optional hook
+    def reset(self) -> None:
         """Forget any state (a fresh run). Default: nothing."""
 
     def __repr__(self) -> str:
@@ -311,7 +311,8 @@ class MaxPosition(Check):
         overrides: dict[str, float] = {}
         if per_symbol is not None:
             if not isinstance(per_symbol, Mapping):
-                raise DTypeError(f"per_symbol must be a mapping of symbol to limit, got {type(per_symbol).__name__}")
+                raise DTypeError(
+                    f"per_symbol must be a mapping of symbol to limit, got {type(per_symbol).__name__}")
             for sym, lim in per_symbol.items():
                 if not isinstance(sym, str):
                     raise DTypeError(f"per_symbol keys must be symbols (str), got {type(sym).__name__}")
@@ -637,7 +638,8 @@ class CircuitBreaker:
             self._move(ts, CLOSED)
             self._consecutive = 0
             self._reject_times.clear()
-        if self._drawdown_limit is not None and _reached(self._current_drawdown(account), self._drawdown_limit):
+        limit = self._drawdown_limit
+        if limit is not None and _reached(self._current_drawdown(account), limit):
             self._trip(ts, "drawdown")
             return CIRCUIT_OPEN
         return None
@@ -672,9 +674,9 @@ class CircuitBreaker:
     def __repr__(self) -> str:
         window = "consecutive" if self._window_ns is None else f"window_ns={self._window_ns}"
         return (
-            f"CircuitBreaker(max_rejections={self._max_rejections}, {window}, drawdown={self._drawdown_limit}, "
-            f"cooldown_ns={self._cooldown_ns}, half_open_trials={self._half_open_trials}, state={self._state!r}, "
-            f"trips={self._trips})"
+            f"CircuitBreaker(max_rejections={self._max_rejections}, {window}, "
+            f"drawdown={self._drawdown_limit}, cooldown_ns={self._cooldown_ns}, "
+            f"half_open_trials={self._half_open_trials}, state={self._state!r}, trips={self._trips})"
         )
 
 
@@ -781,7 +783,8 @@ class RiskManager:
             reason = c.check(order, account)
             if reason is not None:
                 if not isinstance(reason, str):
-                    raise DTypeError(f"{c!r}.check must return None or a reason string, got {type(reason).__name__}")
+                    raise DTypeError(
+                        f"{c!r}.check must return None or a reason string, got {type(reason).__name__}")
                 if self._breaker is not None:
                     self._breaker.on_reject(int(order.ts), reason)
                 return self._reject(reason)
@@ -841,7 +844,8 @@ def _returns_matrix(returns: Any) -> _F64:
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     elif arr.ndim != 2:
-        raise InvalidArgumentError(f"returns must be 1-D or 2-D (periods x assets), got {arr.ndim} dimensions")
+        raise InvalidArgumentError(
+            f"returns must be 1-D or 2-D (periods x assets), got {arr.ndim} dimensions")
     out = np.ascontiguousarray(arr, dtype=np.float64)
     if out.size == 0:
         raise InvalidArgumentError(f"returns are empty (shape {out.shape})")
@@ -858,7 +862,8 @@ def _weights(weights: Any, n_assets: int) -> _F64:
         raise DTypeError(f"weights must be numeric, got dtype {w.dtype}")
     w = np.asarray(w, dtype=np.float64).reshape(-1) if w.ndim == 0 else np.asarray(w, dtype=np.float64)
     if w.ndim != 1 or w.shape[0] != n_assets:
-        raise InvalidArgumentError(f"weights must be 1-D with one weight per asset ({n_assets}), got shape {w.shape}")
+        raise InvalidArgumentError(
+            f"weights must be 1-D with one weight per asset ({n_assets}), got shape {w.shape}")
     if not np.all(np.isfinite(w)):
         raise InvalidArgumentError("weights must be finite")
     return w
@@ -1076,11 +1081,14 @@ def var(
     * historical: ``L`` sampled by the overlapping ``horizon``-period sums of the portfolio
       returns (``T - horizon + 1`` of them); VaR is the inverse of their empirical distribution
       function, ``inf {l : F_n(l) >= c}``: the ``ceil(c * n)``-th smallest loss (numpy's
-      ``"inverted_cdf"`` quantile). With 1000 losses, the 95 % VaR is the 950th smallest.
+      ``"inverted_cdf"`` quantile), with ``c * n`` taken as the decimal product (0.55 * 100 is
+      rank 55, although it is 55.00000000000001 in binary). With 1000 losses, the 95 % VaR is
+      the 950th smallest.
     * parametric (normal): ``VaR = -mu h + sigma sqrt(h) z``.
     * cornish_fisher: the normal quantile corrected for skewness ``S`` and excess kurtosis ``K``
-      (moment estimators; see ``_moments``). With ``u = Phi^-1(1 - c)`` the CF return quantile is
-      ``q = u + (u^2 - 1) S / 6 + (u^3 - 3u) K / 24 - (2u^3 - 5u) S^2 / 36`` and
+      (moment estimators ``m3 / m2^1.5`` and ``m4 / m2^2 - 3`` of the central moments
+      ``m_k = mean((r - mean)^k)``; both 0 for a constant series). With ``u = Phi^-1(1 - c)``
+      the CF return quantile is ``q = u + (u^2 - 1) S / 6 + (u^3 - 3u) K / 24 - (2u^3 - 5u) S^2 / 36`` and
       ``VaR = -(mu_h + sigma_h q)``, where over ``h`` periods ``mu_h = mu h``,
       ``sigma_h = sigma sqrt(h)``, ``S_h = S / sqrt(h)``, ``K_h = K / h`` (sum of i.i.d. periods).
       With ``S = K = 0`` it is the parametric VaR. The expansion is reliable for moderate

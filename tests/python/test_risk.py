@@ -263,7 +263,8 @@ def test_breaker_half_open_then_closes() -> None:
     assert br.state == "half_open"
     assert mgr.check(buy(14), Account()) is None  # no rejection of the trial: closes
     assert br.state == "closed"
-    assert br.history == [(3 * S, "closed", "open"), (13 * S, "open", "half_open"), (14 * S, "half_open", "closed")]
+    assert br.history == [
+        (3 * S, "closed", "open"), (13 * S, "open", "half_open"), (14 * S, "half_open", "closed")]
     assert br.trips == 1
     # counting starts afresh after closing
     for t in (15, 16):
@@ -346,7 +347,7 @@ def test_breaker_drawdown_trip_and_rebase() -> None:
     assert mgr.check(buy(12), Account(equity=85.0, peak_equity=100.0)) is None  # 4.5 % from 89
     assert br.state == "closed"
     assert mgr.check(buy(13), Account(equity=92.0, peak_equity=100.0)) is None  # reference rises to 92
-    assert mgr.check(buy(14), Account(equity=83.0, peak_equity=100.0)) is None  # 9.8 % from 92 (17 % from peak)
+    assert mgr.check(buy(14), Account(equity=83.0, peak_equity=100.0)) is None  # 9.8 % from 92, 17 % from 100
     assert mgr.check(buy(15), Account(equity=82.5, peak_equity=100.0)) == "circuit_open"  # 10.3 % from 92
     assert br.trips == 2
     # a new all-time peak: back to measuring from the account's peak
@@ -442,13 +443,15 @@ def test_halt_then_breaker_then_checks() -> None:
 
 def test_manager_reset_and_pickle() -> None:
     rate = risk.MaxOrderRate(1, per=10.0)
-    mgr = risk.RiskManager([rate, risk.AllowedSymbols(["AAA"])], breaker=risk.CircuitBreaker(3), max_drawdown=0.3)
+    mgr = risk.RiskManager([rate, risk.AllowedSymbols(["AAA"])], breaker=risk.CircuitBreaker(3),
+                           max_drawdown=0.3)
     assert mgr.check(buy(0), Account()) is None
     assert mgr.check(buy(1), Account()) == "max_order_rate"
     clone = pickle.loads(pickle.dumps(mgr))
     assert clone.check(buy(2), Account()) == "max_order_rate"  # the rate window travelled
     assert clone.rejections == {"max_order_rate": 2}
-    assert repr(clone).startswith("RiskManager(checks=[MaxOrderRate(n=1, per_ns=10000000000), AllowedSymbols(['AAA'])]")
+    assert repr(clone).startswith(
+        "RiskManager(checks=[MaxOrderRate(n=1, per_ns=10000000000), AllowedSymbols(['AAA'])]")
     mgr.reset()
     assert mgr.check(buy(2), Account()) is None  # the rate window was reset
     assert mgr.accepted == 1 and mgr.rejections == {}
@@ -479,7 +482,8 @@ def test_parametric_closed_forms(c: float, horizon: int) -> None:
     assert v == pytest.approx(s_h * z - m_h, rel=1e-10)
     assert es == pytest.approx(s_h * stats.norm.pdf(z) / (1 - c) - m_h, rel=1e-10)
     # the expected shortfall is the average VaR over the tail levels
-    tail, _ = integrate.quad(lambda u: s_h * stats.norm.ppf(u) - m_h, c, 1.0, epsabs=0, epsrel=1e-12, limit=200)
+    tail, _ = integrate.quad(lambda u: s_h * stats.norm.ppf(u) - m_h, c, 1.0,
+                             epsabs=0, epsrel=1e-12, limit=200)
     assert es == pytest.approx(tail / (1 - c), rel=1e-8)
 
 
@@ -576,8 +580,9 @@ def test_cornish_fisher_formula_and_tail_integral(monkeypatch: pytest.MonkeyPatc
         integral, _ = integrate.quad(lambda p: cf_quantile(stats.norm.ppf(p), sk_h, ku_h), 0.0, a,
                                      epsabs=0, epsrel=1e-12, limit=200)
         expect_es = -(m_h + s_h * integral / a)
-        assert risk.var(x, c, method="cornish_fisher", horizon=horizon) == pytest.approx(expect_var, rel=1e-10)
-        assert risk.cvar(x, c, method="cornish_fisher", horizon=horizon) == pytest.approx(expect_es, rel=1e-9)
+        kw = {"method": "cornish_fisher", "horizon": horizon}
+        assert risk.var(x, c, **kw) == pytest.approx(expect_var, rel=1e-10)  # type: ignore[arg-type]
+        assert risk.cvar(x, c, **kw) == pytest.approx(expect_es, rel=1e-9)  # type: ignore[arg-type]
         assert expect_es > expect_var
 
 
@@ -612,8 +617,9 @@ def test_monte_carlo_matches_closed_form_three_correlated_assets(c: float, horiz
     z = stats.norm.ppf(c)
     closed_var = sigma_p * z - mu_p
     closed_es = sigma_p * stats.norm.pdf(z) / (1 - c) - mu_p
-    assert risk.var(x, c, method="parametric", weights=w, horizon=horizon) == pytest.approx(closed_var, rel=1e-10)
-    assert risk.cvar(x, c, method="parametric", weights=w, horizon=horizon) == pytest.approx(closed_es, rel=1e-10)
+    par = {"method": "parametric", "weights": w, "horizon": horizon}
+    assert risk.var(x, c, **par) == pytest.approx(closed_var, rel=1e-10)  # type: ignore[arg-type]
+    assert risk.cvar(x, c, **par) == pytest.approx(closed_es, rel=1e-10)  # type: ignore[arg-type]
     n = 200_000
     kw = {"method": "monte_carlo", "weights": w, "horizon": horizon, "n_paths": n, "seed": 42}
     se_var = math.sqrt(c * (1 - c) / n) / stats.norm.pdf(z) * sigma_p
@@ -638,7 +644,8 @@ def test_monte_carlo_seeding_and_singular_covariance() -> None:
     mc = risk.var(dup, 0.99, method="monte_carlo", weights=wd, n_paths=200_000, seed=3)
     assert closed == pytest.approx(risk.var(x, 0.99, method="parametric", weights=w), rel=1e-12)
     p_sigma = float(np.std(x @ w, ddof=1))
-    assert abs(mc - closed) < 4 * math.sqrt(0.99 * 0.01 / 200_000) / stats.norm.pdf(stats.norm.ppf(0.99)) * p_sigma
+    se = math.sqrt(0.99 * 0.01 / 200_000) / stats.norm.pdf(stats.norm.ppf(0.99)) * p_sigma
+    assert abs(mc - closed) < 4 * se
     # one asset
     one = x[:, 1]
     mc1 = risk.var(one, 0.95, method="monte_carlo", seed=5)
@@ -649,10 +656,12 @@ def test_polars_inputs_and_risk_report() -> None:
     x, w = correlated_returns()
     frame = pl.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2]})
     for m in risk.METHODS:
-        assert risk.var(frame, 0.95, method=m, weights=w, seed=9) == risk.var(x, 0.95, method=m, weights=w, seed=9)
+        same = {"method": m, "weights": w, "seed": 9}
+        assert risk.var(frame, 0.95, **same) == risk.var(x, 0.95, **same)  # type: ignore[arg-type]
     assert risk.cvar(pl.Series(x[:, 0]), 0.99) == risk.cvar(x[:, 0], 0.99)
     rep = risk.risk_report(frame, w, seed=9, n_paths=50_000)
-    assert rep.schema == pl.Schema({"method": pl.String, "confidence": pl.Float64, "var": pl.Float64, "cvar": pl.Float64})
+    assert rep.schema == pl.Schema(
+        {"method": pl.String, "confidence": pl.Float64, "var": pl.Float64, "cvar": pl.Float64})
     assert rep["method"].to_list() == [m for m in risk.METHODS for _ in (0, 1)]
     assert rep["confidence"].to_list() == [0.95, 0.99] * 4
     for row in rep.iter_rows(named=True):
