@@ -134,7 +134,8 @@ class Latency:
         if self.kind == "exponential":
             return rng.exponential(p[0], n) if p[0] > 0 else np.zeros(n)
         if self.kind == "lognormal":
-            return p[0] * np.exp(p[1] * rng.standard_normal(n))
+            out: np.ndarray[Any, np.dtype[np.float64]] = p[0] * np.exp(p[1] * rng.standard_normal(n))
+            return out
         if self.kind == "normal":
             return np.maximum(rng.normal(p[0], p[1], n), 0.0)
         return np.asarray(rng.choice(p[0], n, replace=True), dtype=np.float64)
