@@ -210,12 +210,12 @@ class Calendar:
     Calendars compare equal when all their parameters are equal, hash, and pickle.
     """
 
-    __slots__ = ("_tz", "_zone", "_open", "_close", "_weekdays", "_holidays", "_holiday_days", "_closed")
+    __slots__ = ("_close", "_closed", "_holiday_days", "_holidays", "_open", "_tz", "_weekdays", "_zone")
 
     def __init__(
         self,
         tz: str = "America/New_York",
-        open: str | _dt.time = "09:30",  # noqa: A002 - the natural name of a session bound
+        open: str | _dt.time = "09:30",
         close: str | _dt.time = "16:00",
         weekdays: Iterable[int] = (0, 1, 2, 3, 4),
         holidays: Iterable[Any] = (),
@@ -318,7 +318,14 @@ class Calendar:
     def __reduce__(self) -> tuple[Any, ...]:
         return (
             _rebuild,
-            (self._tz, self.open, self.close, self._weekdays, tuple(h.isoformat() for h in self._holidays), self._closed),
+            (
+                self._tz,
+                self.open,
+                self.close,
+                self._weekdays,
+                tuple(h.isoformat() for h in self._holidays),
+                self._closed,
+            ),
         )
 
     def __repr__(self) -> str:
@@ -524,7 +531,9 @@ class Calendar:
 
             if isinstance(frame, pl.DataFrame):
                 if "ts" not in frame.columns:
-                    raise InvalidArgumentError(f"Calendar.filter needs a 'ts' column; the frame has {frame.columns}")
+                    raise InvalidArgumentError(
+                        f"Calendar.filter needs a 'ts' column; the frame has {frame.columns}"
+                    )
                 mask = self.is_open(frame.get_column("ts"))
                 return frame.filter(pl.Series(mask))
         raise DTypeError(f"Calendar.filter takes a polars DataFrame or records, not {type(frame).__name__}")

@@ -28,15 +28,15 @@ from ._calendar import NS_PER_DAY, Calendar, datetime_ns
 from .errors import DTypeError, InvalidArgumentError
 
 __all__ = [
-    "synthetic",
-    "TRADING_DAYS",
-    "REGIME_SWITCH",
-    "REGIME_VOL_RATIO",
-    "REGIME_MULTIPLIERS",
+    "DAILY_VOLUME",
     "JUMP_INTENSITY",
     "JUMP_MEAN",
     "JUMP_STD",
-    "DAILY_VOLUME",
+    "REGIME_MULTIPLIERS",
+    "REGIME_SWITCH",
+    "REGIME_VOL_RATIO",
+    "TRADING_DAYS",
+    "synthetic",
 ]
 
 F64Array = npt.NDArray[np.float64]
@@ -108,7 +108,9 @@ def _start_ns(start: Any) -> int:
             return datetime_ns(dt.datetime.fromisoformat(start.strip().replace("Z", "+00:00")))
         except ValueError:
             raise InvalidArgumentError(f"start {start!r} is not an ISO date or datetime") from None
-    raise DTypeError(f"start must be a date, datetime, ISO string, datetime64 or int ns, not {type(start).__name__}")
+    raise DTypeError(
+        f"start must be a date, datetime, ISO string, datetime64 or int ns, not {type(start).__name__}"
+    )
 
 
 def _symbol_names(symbols: int | Sequence[str]) -> list[str]:
@@ -232,24 +234,39 @@ def _regime_multiplier(times: F64Array, horizon: float, rng: np.random.Generator
     return np.where(state == 1, REGIME_MULTIPLIERS[1], REGIME_MULTIPLIERS[0])
 
 
+def _check_end(last: float) -> None:
+    """Raise if an instant (ns since the epoch) lies past what int64 nanoseconds can hold."""
+    if last >= _LAST_DAY * NS_PER_DAY:
+        raise InvalidArgumentError(
+            "the requested data would run past 2262-04-10, the last whole day of int64-nanosecond time: "
+            "use fewer rows, a shorter freq or an earlier start"
+        )
+
+
 def _session_table(calendar: Calendar, start: int, sessions_needed: int) -> tuple[I64Array, I64Array]:
     """Open and close instants (ns UTC) of the first ``sessions_needed`` sessions from ``start``."""
     import datetime as dt
 
     if not calendar.weekdays:
         raise InvalidArgumentError("the calendar has no trading weekdays")
-    first = dt.date(1970, 1, 1) + dt.timedelta(days=start // NS_PER_DAY)
+    first_day = start // NS_PER_DAY
+    first = dt.date(1970, 1, 1) + dt.timedelta(days=first_day)
     span = int(sessions_needed * 7 / len(calendar.weekdays) * 1.1) + 14
     while True:
+        span = min(span, _LAST_DAY - 1 - first_day)
         table = calendar.sessions(first, first + dt.timedelta(days=span))
         if table.height >= sessions_needed:
             break
-        if span > 400_000:
-            raise InvalidArgumentError("the calendar has too few sessions for the requested data")
+        if first_day + span >= _LAST_DAY - 1:
+            _check_end(float(_LAST_DAY * NS_PER_DAY))
         span *= 2
     opens = table.get_column("open").dt.epoch("ns").to_numpy()[:sessions_needed]
     closes = table.get_column("close").dt.epoch("ns").to_numpy()[:sessions_needed]
     return opens.astype(np.int64), closes.astype(np.int64)
+
+
+# Days since the epoch of 2262-04-11, the first day that int64 nanoseconds do not cover.
+_LAST_DAY = 106_751
 
 
 def _bar_clock(
@@ -257,6 +274,7 @@ def _bar_clock(
 ) -> tuple[I64Array, F64Array, F64Array]:
     """Bar start instants, business start times (days) and business durations (days)."""
     if calendar is None:
+        _check_end(float(start) + float(n) * float(step))
         ts = start + np.arange(n, dtype=np.int64) * step
         duration = np.full(n, step / NS_PER_DAY)
         return ts, np.arange(n, dtype=np.float64) * (step / NS_PER_DAY), duration
@@ -456,7 +474,9 @@ def synthetic(
         stamps = np.repeat(ts, k)
         codes = np.tile(np.arange(k, dtype=np.int64), n)
     else:
-        stamps, codes, columns = _ticks(n, k, start_ns, step, calendar, drift, vol, factor, price0, regimes, jumps, rngs)
+        stamps, codes, columns = _ticks(
+            n, k, start_ns, step, calendar, drift, vol, factor, price0, regimes, jumps, rngs
+        )
         columns["price"] = _to_grid(columns["price"], tick, decimals)
         columns["side"] = _tick_rule(columns["price"], codes, k, rngs[4])
         columns = {key: columns[key] for key in ("price", "size", "side")}
@@ -490,7 +510,9 @@ def _ticks(
     """Tick instants, symbol codes and columns (price before rounding, size) in (ts, symbol) order."""
     # business time in ns: one trading day is 24 h (no calendar) or one session
     day = NS_PER_DAY if calendar is None else calendar.session_seconds * 1_000_000_000
-    gaps = np.maximum(np.ceil(rngs[5].exponential(float(gap), (n, k))), 1.0).astype(np.int64)
+    gaps_f = np.maximum(np.ceil(rngs[5].exponential(float(gap), (n, k))), 1.0)
+    _check_end(float(start) + float(gaps_f.sum(axis=0).max()) * (NS_PER_DAY / day) * 1.5)
+    gaps = gaps_f.astype(np.int64)
     business = np.cumsum(gaps, axis=0)  # per symbol, strictly increasing
     flat = business.ravel()
     codes = np.tile(np.arange(k, dtype=np.int64), n)

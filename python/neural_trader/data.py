@@ -38,18 +38,18 @@ from ._synthetic import synthetic
 from .errors import CorruptDataError, DTypeError, InvalidArgumentError
 
 __all__ = [
-    "normalize",
-    "load",
-    "scan",
+    "BAR_SCHEMA",
+    "DEFAULT_SYMBOL",
+    "TICK_SCHEMA",
+    "Calendar",
     "Scan",
+    "from_arrays",
+    "load",
+    "normalize",
+    "scan",
+    "synthetic",
     "to_arrays",
     "to_tick_arrays",
-    "from_arrays",
-    "Calendar",
-    "synthetic",
-    "BAR_SCHEMA",
-    "TICK_SCHEMA",
-    "DEFAULT_SYMBOL",
 ]
 
 Kind = Literal["auto", "bars", "ticks"]
@@ -122,7 +122,9 @@ def _norm(name: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _resolve(names: Iterable[str], kind: Kind, columns: Mapping[str, str] | None) -> tuple[dict[str, str], str]:
+def _resolve(
+    names: Iterable[str], kind: Kind, columns: Mapping[str, str] | None
+) -> tuple[dict[str, str], str]:
     """Map roles (ts, open, ... or ts, price, ...) to source column names; resolve ``kind``."""
     names = [str(n) for n in names]
     explicit = dict(columns or {})
@@ -130,7 +132,9 @@ def _resolve(names: Iterable[str], kind: Kind, columns: Mapping[str, str] | None
         if field not in _ALIASES:
             raise InvalidArgumentError(f"columns maps unknown field {field!r}; fields are {sorted(_ALIASES)}")
         if column not in names:
-            raise InvalidArgumentError(f"columns maps {field!r} to {column!r}, which is not a column of {names}")
+            raise InvalidArgumentError(
+                f"columns maps {field!r} to {column!r}, which is not a column of {names}"
+            )
     taken = set(explicit.values())
 
     def find(role: str) -> str | None:
@@ -223,7 +227,9 @@ def _polars_or_raise(make: Any) -> pl.DataFrame | pl.Series:
     return result
 
 
-def _as_polars(frame: Any, kind: Kind, columns: Mapping[str, str] | None) -> tuple[pl.DataFrame, dict[str, str]]:
+def _as_polars(
+    frame: Any, kind: Kind, columns: Mapping[str, str] | None
+) -> tuple[pl.DataFrame, dict[str, str]]:
     if isinstance(frame, pl.LazyFrame):
         frame = _polars_or_raise(frame.collect)
     if isinstance(frame, pl.DataFrame):
@@ -237,7 +243,7 @@ def _as_polars(frame: Any, kind: Kind, columns: Mapping[str, str] | None) -> tup
         frame = {name: np.ascontiguousarray(frame[name]) for name in frame.dtype.names}
     if isinstance(frame, Mapping):
         data = {str(k): v for k, v in frame.items()}
-        out = _polars_or_raise(lambda: pl.DataFrame(data))
+        out = _polars_or_raise(lambda: pl.DataFrame(data, strict=False))
         assert isinstance(out, pl.DataFrame)
         return out, dict(columns or {})
     raise DTypeError(
@@ -328,11 +334,15 @@ def _numeric(frame: pl.DataFrame, name: str, source: str) -> pl.Series:
         return values
     if dtype == pl.String or dtype == pl.Null:
         parsed: pl.Series = (
-            col.str.strip_chars().cast(pl.Float64, strict=False) if dtype == pl.String else col.cast(pl.Float64)
+            col.str.strip_chars().cast(pl.Float64, strict=False)
+            if dtype == pl.String
+            else col.cast(pl.Float64)
         )
         bad = _first(parsed.is_null() & col.is_not_null())
         if bad is not None:
-            raise DTypeError(f"column {source!r} ({name}) holds {col[bad]!r} at {_at(frame, bad)}, not a number")
+            raise DTypeError(
+                f"column {source!r} ({name}) holds {col[bad]!r} at {_at(frame, bad)}, not a number"
+            )
         return parsed
     raise DTypeError(f"column {source!r} ({name}) holds {dtype}, not numbers")
 
@@ -341,14 +351,18 @@ def _check_values(frame: pl.DataFrame, name: str, source: str, *, positive: bool
     col = frame.get_column(name)
     where = _first(col.is_null() | col.is_nan())
     if where is not None:
-        raise InvalidArgumentError(f"column {source!r} ({name}) has a missing value (null or NaN) at {_at(frame, where)}")
+        raise InvalidArgumentError(
+            f"column {source!r} ({name}) has a missing value (null or NaN) at {_at(frame, where)}"
+        )
     where = _first(col.is_infinite())
     if where is not None:
         raise InvalidArgumentError(f"column {source!r} ({name}) has an infinite value at {_at(frame, where)}")
     where = _first(col <= 0.0 if positive else col < 0.0)
     if where is not None:
         bound = "> 0" if positive else ">= 0"
-        raise InvalidArgumentError(f"column {source!r} ({name}) must be {bound}: {col[where]} at {_at(frame, where)}")
+        raise InvalidArgumentError(
+            f"column {source!r} ({name}) must be {bound}: {col[where]} at {_at(frame, where)}"
+        )
 
 
 def _symbols(frame: pl.DataFrame, source: str) -> pl.Series:
@@ -360,7 +374,9 @@ def _symbols(frame: pl.DataFrame, source: str) -> pl.Series:
         raise DTypeError(f"symbol column {source!r} holds {dtype}, not strings")
     where = _first(col.is_null() | (col.str.len_bytes() == 0))
     if where is not None:
-        raise InvalidArgumentError(f"symbol column {source!r} has a missing or empty name at {_at(frame, where)}")
+        raise InvalidArgumentError(
+            f"symbol column {source!r} has a missing or empty name at {_at(frame, where)}"
+        )
     return col
 
 
@@ -384,7 +400,9 @@ def _sides(frame: pl.DataFrame, source: str) -> pl.Series:
         values = col.cast(pl.Float64).fill_nan(None)
         bad = _first(values.is_not_null() & ~values.is_in([-1.0, 0.0, 1.0]))
         if bad is not None:
-            raise InvalidArgumentError(f"side column {source!r} holds {col[bad]} at {_at(frame, bad)}; use +1, -1 or 0")
+            raise InvalidArgumentError(
+                f"side column {source!r} holds {col[bad]} at {_at(frame, bad)}; use +1, -1 or 0"
+            )
         sides: pl.Series = values.fill_null(0).cast(pl.Int8)
         return sides
     raise DTypeError(f"side column {source!r} holds {dtype}; use +1 (buy), -1 (sell), 0 (unknown)")
@@ -422,13 +440,15 @@ def _check_duplicates(frame: pl.DataFrame) -> None:
 
 
 def _sort(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` sorted by (ts, symbol), stable; returned as is when it already is (a linear check)."""
     if frame.height <= 1:
         return frame
-    ts = frame.get_column("ts")
-    if ts.is_sorted():
-        smallest = ts.diff().dt.total_nanoseconds().min()
-        if isinstance(smallest, int) and smallest > 0:
-            return frame  # strictly increasing: already in (ts, symbol) order
+    step = pl.col("ts").diff().dt.total_nanoseconds()
+    in_order = frame.select(
+        ((step > 0) | ((step == 0) & (pl.col("symbol") >= pl.col("symbol").shift(1)))).fill_null(True).all()
+    ).item()
+    if in_order:
+        return frame
     return frame.sort(["ts", "symbol"], maintain_order=True)
 
 
@@ -621,7 +641,9 @@ def _check_path(path: str | os.PathLike[str]) -> tuple[Path, str]:
 _POLARS_ERRORS: tuple[type[BaseException], ...] = (pl.exceptions.PolarsError, pl.exceptions.PanicException)
 
 
-def _csv_options(path: Path, kind: Kind, columns: Mapping[str, str] | None, options: dict[str, Any]) -> dict[str, Any]:
+def _csv_options(
+    path: Path, kind: Kind, columns: Mapping[str, str] | None, options: dict[str, Any]
+) -> dict[str, Any]:
     """Reader options for a CSV: tab separator for .tsv, and price columns read as Float64.
 
     Declaring the value columns Float64 keeps polars from inferring an integer type from the
@@ -630,13 +652,19 @@ def _csv_options(path: Path, kind: Kind, columns: Mapping[str, str] | None, opti
     opts = dict(options)
     if path.suffix.lower() == ".tsv" or path.name.lower().endswith(".tsv.gz"):
         opts.setdefault("separator", "\t")
-    header_opts = {k: v for k, v in opts.items() if k in ("separator", "has_header", "skip_rows", "comment_prefix", "quote_char", "encoding")}
+    header_opts = {
+        k: v
+        for k, v in opts.items()
+        if k in ("separator", "has_header", "skip_rows", "comment_prefix", "quote_char", "encoding")
+    }
     try:
         head = pl.read_csv(path, n_rows=0, **header_opts)
         mapping, _ = _resolve(head.columns, kind, columns)
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException, InvalidArgumentError):
         return opts  # the full read reports the problem
-    overrides: dict[str, Any] = {src: pl.Float64 for role, src in mapping.items() if role not in ("ts", "symbol", "side")}
+    overrides: dict[str, Any] = {
+        src: pl.Float64 for role, src in mapping.items() if role not in ("ts", "symbol", "side")
+    }
     if "symbol" in mapping:
         overrides[mapping["symbol"]] = pl.String
     overrides.update(dict(opts.get("schema_overrides") or {}))
@@ -644,7 +672,9 @@ def _csv_options(path: Path, kind: Kind, columns: Mapping[str, str] | None, opti
     return opts
 
 
-def _read(path: Path, fmt: str, kind: Kind, columns: Mapping[str, str] | None, options: dict[str, Any]) -> pl.DataFrame:
+def _read(
+    path: Path, fmt: str, kind: Kind, columns: Mapping[str, str] | None, options: dict[str, Any]
+) -> pl.DataFrame:
     try:
         if fmt == "csv":
             return pl.read_csv(path, **_csv_options(path, kind, columns, options))
@@ -784,7 +814,9 @@ class Scan:
             try:
                 self._n_rows = int(self._lazy().select(pl.len()).collect().item())
             except _POLARS_ERRORS as exc:
-                raise CorruptDataError(f"{self._path}: cannot read it as {self._format}: {_short(exc)}") from None
+                raise CorruptDataError(
+                    f"{self._path}: cannot read it as {self._format}: {_short(exc)}"
+                ) from None
         return self._n_rows
 
     def __repr__(self) -> str:
@@ -796,7 +828,9 @@ class Scan:
 
     def _lazy(self) -> pl.LazyFrame:
         if self._format == "csv":
-            return pl.scan_csv(self._path, **_csv_options(self._path, self._kind, self._columns, self._options))
+            return pl.scan_csv(
+                self._path, **_csv_options(self._path, self._kind, self._columns, self._options)
+            )
         if self._format == "parquet":
             return pl.scan_parquet(self._path, **self._options)
         return pl.scan_ipc(self._path, **self._options)
@@ -848,22 +882,23 @@ class Scan:
             if chunk.height == 0:
                 continue
             if held is not None:
-                last = held.get_column("ts")[0]
-                early = chunk.filter(pl.col("ts") < last)
+                last = held.get_column("ts").dt.epoch("ns")[0]  # ints: datetimes would drop nanoseconds
+                early = chunk.filter(pl.col("ts").dt.epoch("ns") < last)
                 if early.height:
                     first = int(early.get_column(_ROW).arg_min() or 0)
                     raise InvalidArgumentError(
-                        f"{self._path}: {_at(early, first)} goes back in time: an earlier chunk reached {last}; "
-                        "scan needs a file in time order (sort it with load(..., sort=True) and write it back)"
+                        f"{self._path}: {_at(early, first)} goes back in time: an earlier chunk reached "
+                        f"{held.get_column('ts')[0]}; scan needs a file in time order "
+                        "(sort it with load(..., sort=True) and write it back)"
                     )
                 chunk = pl.concat([held, chunk]).sort(["ts", "symbol"], maintain_order=True)
                 if found == "bars":
                     try:
-                        _check_duplicates(chunk.filter(pl.col("ts") == last))
+                        _check_duplicates(chunk.filter(pl.col("ts").dt.epoch("ns") == last))
                     except InvalidArgumentError as exc:
                         raise _prefixed(exc, self._path) from None
-            last_ts = chunk.get_column("ts")[-1]
-            cut = chunk.height - int((chunk.get_column("ts") == last_ts).sum())
+            stamps = chunk.get_column("ts").dt.epoch("ns")
+            cut = chunk.height - int((stamps == stamps[-1]).sum())
             held = chunk.slice(cut)
             if cut:
                 yield chunk.slice(0, cut).drop(_ROW)
@@ -899,7 +934,9 @@ def scan(
     --------
     >>> total = sum(chunk.height for chunk in scan("bars.parquet", chunk_rows=500_000))  # doctest: +SKIP
     """
-    return Scan(path, chunk_rows=chunk_rows, symbol=symbol, kind=kind, tz=tz, unit=unit, columns=columns, **options)
+    return Scan(
+        path, chunk_rows=chunk_rows, symbol=symbol, kind=kind, tz=tz, unit=unit, columns=columns, **options
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -907,14 +944,18 @@ def scan(
 # ---------------------------------------------------------------------------------------------
 
 
-def _records(frame: Any, kind: Literal["bars", "ticks"], validate: bool) -> tuple[np.ndarray[Any, Any], list[str]]:
+def _records(
+    frame: Any, kind: Literal["bars", "ticks"], validate: bool
+) -> tuple[np.ndarray[Any, Any], list[str]]:
     schema = BAR_SCHEMA if kind == "bars" else TICK_SCHEMA
     dtype = BAR_DTYPE if kind == "bars" else TICK_DTYPE
     if validate:
         data = normalize(frame, kind=kind)
     else:
         if not isinstance(frame, pl.DataFrame):
-            raise DTypeError(f"with validate=False the frame must be a canonical polars DataFrame, not {type(frame).__name__}")
+            raise DTypeError(
+                f"with validate=False the frame must be a canonical polars DataFrame, not {type(frame).__name__}"
+            )
         missing = [c for c in schema if c not in frame.columns]
         if missing:
             raise InvalidArgumentError(f"the frame lacks canonical column(s) {missing}")
@@ -980,9 +1021,13 @@ def from_arrays(records: np.ndarray[Any, Any], symbols: Iterable[str]) -> pl.Dat
         raise DTypeError(f"records with fields {records.dtype.names} are neither bars nor ticks")
     ids = np.asarray(records["symbol"], dtype=np.int64)
     if ids.size and (ids.min() < 0 or ids.max() >= len(names)):
-        raise InvalidArgumentError(f"symbol ids span {ids.min()}..{ids.max()} but {len(names)} names were given")
+        raise InvalidArgumentError(
+            f"symbol ids span {ids.min()}..{ids.max()} but {len(names)} names were given"
+        )
     data: dict[str, Any] = {
-        "ts": pl.Series(np.ascontiguousarray(records["ts"]), dtype=pl.Int64).cast(pl.Datetime("ns")).dt.replace_time_zone("UTC"),
+        "ts": pl.Series(np.ascontiguousarray(records["ts"]), dtype=pl.Int64)
+        .cast(pl.Datetime("ns"))
+        .dt.replace_time_zone("UTC"),
         "symbol": pl.Series(names, dtype=pl.String).gather(ids),
     }
     for name, dtype in schema.items():
