@@ -30,6 +30,9 @@ NS_PER_DAY = 86_400 * NS_PER_SECOND
 _EPOCH_DATE = _dt.date(1970, 1, 1)
 _EPOCH_UTC = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _TIME_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
+# Instants beyond +-this many ns (about 1678-01-02 .. 2261-12-31) are outside every session, so
+# that local times and session bounds stay inside int64 nanoseconds.
+_SAFE_NS = 106_500 * NS_PER_DAY
 # Day tables indexed directly (not through a search) when the days span at most this many.
 _DIRECT_SPAN = 20_000
 
@@ -394,6 +397,11 @@ class Calendar:
 
     def _locate(self, ts: I64Array) -> tuple[I64Array, I64Array, I64Array]:
         """Session id, open and close (ns UTC) of each instant; -1 where outside a session."""
+        edge = np.clip(ts, -_SAFE_NS, _SAFE_NS)
+        if not np.array_equal(edge, ts):  # NaT and the last days of int64 time: outside
+            session, o, c = self._locate(edge)
+            far = edge != ts
+            return np.where(far, -1, session), np.where(far, -1, o), np.where(far, -1, c)
         local_day = np.floor_divide(ts + self._utc_offsets(ts), NS_PER_DAY)
         table = _DayTable(local_day)
         trading, opens, closes = self._bounds(table.days)
@@ -477,12 +485,14 @@ class Calendar:
         local midnight (outside the session hours but on a trading day).
         """
         arr, scalar = instants(ts)
+        far = (arr < -_SAFE_NS) | (arr > _SAFE_NS)  # NaT and the last days of int64 time: -1
+        arr = np.clip(arr, -_SAFE_NS, _SAFE_NS)
         local_day = np.floor_divide(arr + self._utc_offsets(arr), NS_PER_DAY)
         table = _DayTable(local_day)
         trading = np.fromiter(
             (self._is_trading_day(d) for d in table.days.tolist()), dtype=np.bool_, count=table.days.size
         )
-        out = np.where(trading[table.index(local_day)], local_day, -1)
+        out = np.where(trading[table.index(local_day)] & ~far, local_day, -1)
         return int(out[0]) if scalar else out
 
     def sessions(self, start: Any, end: Any) -> Any:

@@ -227,9 +227,7 @@ def _polars_or_raise(make: Any) -> pl.DataFrame | pl.Series:
     return result
 
 
-def _as_polars(
-    frame: Any, kind: Kind, columns: Mapping[str, str] | None
-) -> tuple[pl.DataFrame, dict[str, str]]:
+def _as_polars(frame: Any, columns: Mapping[str, str] | None) -> tuple[pl.DataFrame, dict[str, str]]:
     if isinstance(frame, pl.LazyFrame):
         frame = _polars_or_raise(frame.collect)
     if isinstance(frame, pl.DataFrame):
@@ -469,7 +467,7 @@ def _normalize(
         raise DTypeError(f"symbol must be a non-empty string, not {symbol!r}")
     if not isinstance(sort, bool):
         raise DTypeError(f"sort is a bool, not {type(sort).__name__}")
-    data, cols = _as_polars(frame, kind, columns)
+    data, cols = _as_polars(frame, columns)
     mapping, found = _resolve(data.columns, kind, cols)
     resolved: Literal["bars", "ticks"] = "bars" if found == "bars" else "ticks"
     if symbol is not None and "symbol" in mapping:

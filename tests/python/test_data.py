@@ -18,8 +18,6 @@ from neural_trader._synthetic import REGIME_MULTIPLIERS, _regime_multiplier
 from neural_trader.data import Calendar
 from neural_trader.errors import CorruptDataError, DTypeError, InvalidArgumentError
 
-pd = pytest.importorskip("pandas")
-
 NS = 1_000_000_000
 DAY = 86_400 * NS
 UTC = dt.timezone.utc
@@ -47,6 +45,7 @@ def bars(n: int = 6, symbols: tuple[str, ...] = ("AAA",), start: int = ns(2024, 
 
 def goog_like(n: int = 5) -> Any:
     """A backtesting.py-style daily frame: Open/High/Low/Close/Volume on an unnamed DatetimeIndex."""
+    pd = pytest.importorskip("pandas")
     index = pd.DatetimeIndex(pd.date_range("2004-08-19", periods=n, freq="D"))
     close = 100.0 + np.arange(n)
     return pd.DataFrame(
@@ -579,6 +578,10 @@ def test_calendar_inputs_and_outputs() -> None:
     series = pl.Series([moment]).cast(pl.Datetime("ns")).dt.replace_time_zone("UTC")
     assert cal.session_open(series).tolist() == [ns(2024, 3, 8, 14, 30)]
     assert cal.session(np.zeros(0, dtype=np.int64)).shape == (0,)
+    extremes = np.array(["NaT", "2262-04-11T23:00", "2024-03-08T15:00"], dtype="datetime64[ns]")
+    assert cal.is_open(extremes).tolist() == [False, False, True]
+    assert cal.session_day(extremes).tolist()[:2] == [-1, -1]
+    assert cal.session_close(extremes).tolist() == [-1, -1, ns(2024, 3, 8, 21)]
     with pytest.raises(DTypeError):
         cal.is_open(np.array([1.5]))
     with pytest.raises(DTypeError):
