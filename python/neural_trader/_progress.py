@@ -170,7 +170,7 @@ class Progress:
         elapsed = max(0.0, now - self._start)
         rate = self.n / elapsed if elapsed > 0 else float("nan")
         rate_txt = f"{rate:.1f} it/s" if rate == rate else "? it/s"
-        head = f"{self.desc}  " if self.desc else ""
+        head = f"{self.desc} " if self.desc else ""
         if self.total is None:
             return f"{head}{self.n} [{format_duration(elapsed)}, {rate_txt}]"
         frac = self.n / self.total if self.total > 0 else 1.0
