@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -96,6 +97,7 @@ _ADJUSTED = ("adj_close", "adjclose", "adjusted_close", "close_adj", "adj_c")
 _BAR_ROLES = ("ts", "symbol", "open", "high", "low", "close", "volume")
 _TICK_ROLES = ("ts", "symbol", "price", "size", "side")
 _UNITS = ("ns", "us", "ms", "s")
+_ISO_DATE = re.compile(r"^\s*[+-]?\d{4}-\d{2}-\d{2}")
 _SIDE_WORDS = {
     "buy": 1, "b": 1, "+1": 1, "1": 1, "bot": 1, "bought": 1,
     "sell": -1, "s": -1, "-1": -1, "sld": -1, "sold": -1,
@@ -267,7 +269,7 @@ def _first(mask: pl.Series) -> int | None:
     return int(hits[0]) if hits.len() else None
 
 
-def _timestamps(frame: pl.DataFrame, tz: str, unit: Unit) -> pl.Series:
+def _timestamps(frame: pl.DataFrame, tz: str, unit: Unit, ts_format: str | None) -> pl.Series:
     """The ``ts`` column as Datetime(ns, UTC)."""
     raw = frame.get_column("ts")
     dtype = raw.dtype
@@ -277,17 +279,25 @@ def _timestamps(frame: pl.DataFrame, tz: str, unit: Unit) -> pl.Series:
     if isinstance(dtype, (pl.Categorical, pl.Enum)):
         raw, dtype = raw.cast(pl.String), pl.String()
     if dtype == pl.String:
+        if ts_format is None and raw.len() and not _ISO_DATE.match(raw[0]):
+            raise InvalidArgumentError(
+                f"timestamp column: {raw[0]!r} (row {frame.get_column(_ROW)[0]}) is not ISO 8601 "
+                "(YYYY-MM-DD[ HH:MM[:SS]][offset]); other layouts such as 01/02/2024 are ambiguous: "
+                "give ts_format= (e.g. '%m/%d/%Y')"
+            )
         try:
-            parsed = raw.str.to_datetime(time_unit="ns", strict=False)
+            parsed = raw.str.to_datetime(format=ts_format, time_unit="ns", strict=False)
         except pl.exceptions.PolarsError as exc:
             raise InvalidArgumentError(
                 f"timestamp column: cannot infer the format of {raw[0]!r} (row {frame.get_column(_ROW)[0]}): {exc}"
             ) from None
         where = _first(parsed.is_null())
         if where is not None:
+            layout = (
+                repr(ts_format) if ts_format is not None else f"the ISO layout of the first value {raw[0]!r}"
+            )
             raise InvalidArgumentError(
-                f"timestamp column: {raw[where]!r} at {_at(frame, where)} is not a date/time "
-                f"in the format of the first value {raw[0]!r}"
+                f"timestamp column: {raw[where]!r} at {_at(frame, where)} is not a date/time in {layout}"
             )
         raw, dtype = parsed, parsed.dtype
     if dtype == pl.Date:
@@ -459,6 +469,7 @@ def _normalize(
     sort: bool,
     unit: Unit,
     columns: Mapping[str, str] | None,
+    ts_format: str | None = None,
     row_offset: int = 0,
 ) -> tuple[pl.DataFrame, Literal["bars", "ticks"]]:
     """The canonical frame with an extra row-number column, and the kind found."""
@@ -478,7 +489,7 @@ def _normalize(
         _ROW, offset=row_offset
     )
     data = data.with_columns(pl.col(_ROW).cast(pl.Int64))
-    data = data.with_columns(_timestamps(data, tz, unit).alias("ts"))
+    data = data.with_columns(_timestamps(data, tz, unit, ts_format).alias("ts"))
     if "symbol" in mapping:
         data = data.with_columns(_symbols(data, mapping["symbol"]).alias("symbol"))
     else:
@@ -549,6 +560,7 @@ def normalize(
     sort: bool = False,
     unit: Unit = "ns",
     columns: Mapping[str, str] | None = None,
+    ts_format: str | None = None,
 ) -> pl.DataFrame:
     """The canonical bar (or tick) frame of some market data.
 
@@ -582,6 +594,11 @@ def normalize(
     columns : mapping, optional
         Explicit ``{field: column}`` for fields whose columns the aliases do not find (or find
         twice), e.g. ``{"close": "Adj Close"}`` or ``{"ts": "Date"}``.
+    ts_format : str, optional
+        ``strftime`` layout of string timestamps (``"%m/%d/%Y %H:%M"``). Without it strings
+        must be ISO 8601 (``2024-01-02``, ``2024-01-02 09:30:00``, ``2024-01-02T09:30:00Z``,
+        ``...+05:00``); other layouts are refused rather than guessed (``01/02/2024`` could be
+        the 2nd of January or the 1st of February).
 
     Returns
     -------
@@ -602,7 +619,9 @@ def normalize(
     volume/size; ``high < low``; open or close outside ``[low, high]``; a symbol's timestamps
     going back in time (unless ``sort=True``); a repeated (ts, symbol) bar (ticks may repeat).
     """
-    out, _ = _normalize(frame, symbol=symbol, kind=kind, tz=tz, sort=sort, unit=unit, columns=columns)
+    out, _ = _normalize(
+        frame, symbol=symbol, kind=kind, tz=tz, sort=sort, unit=unit, columns=columns, ts_format=ts_format
+    )
     return out.drop(_ROW)
 
 
@@ -709,6 +728,7 @@ def load(
     sort: bool = False,
     unit: Unit = "ns",
     columns: Mapping[str, str] | None = None,
+    ts_format: str | None = None,
     **options: Any,
 ) -> pl.DataFrame:
     """Read a CSV, Parquet or Arrow IPC file and :func:`normalize` it.
@@ -718,7 +738,7 @@ def load(
     path : str or path-like
         The file; its suffix says the format: ``.csv`` (also ``.csv.gz``, ``.tsv``, ``.txt``),
         ``.parquet``/``.pq``, ``.arrow``/``.ipc``/``.feather``.
-    symbol, kind, tz, sort, unit, columns
+    symbol, kind, tz, sort, unit, columns, ts_format
         As for :func:`normalize`.
     **options
         Passed to ``polars.read_csv`` / ``read_parquet`` / ``read_ipc`` (e.g. ``separator``).
@@ -737,7 +757,9 @@ def load(
     p, fmt = _check_path(path)
     raw = _read(p, fmt, kind, columns, options)
     try:
-        return normalize(raw, symbol=symbol, kind=kind, tz=tz, sort=sort, unit=unit, columns=columns)
+        return normalize(
+            raw, symbol=symbol, kind=kind, tz=tz, sort=sort, unit=unit, columns=columns, ts_format=ts_format
+        )
     except (InvalidArgumentError, DTypeError) as exc:
         raise _prefixed(exc, p) from None
 
@@ -769,6 +791,7 @@ class Scan:
         tz: str = "UTC",
         unit: Unit = "ns",
         columns: Mapping[str, str] | None = None,
+        ts_format: str | None = None,
         **options: Any,
     ) -> None:
         self._path, self._format = _check_path(path)
@@ -787,6 +810,7 @@ class Scan:
         self._tz = tz
         self._unit: Unit = unit
         self._columns = dict(columns) if columns else None
+        self._ts_format = ts_format
         self._options = dict(options)
         self._n_rows: int | None = None
 
@@ -871,6 +895,7 @@ class Scan:
                     sort=False,
                     unit=self._unit,
                     columns=self._columns,
+                    ts_format=self._ts_format,
                     row_offset=offset,
                 )
             except (InvalidArgumentError, DTypeError) as exc:
@@ -913,6 +938,7 @@ def scan(
     tz: str = "UTC",
     unit: Unit = "ns",
     columns: Mapping[str, str] | None = None,
+    ts_format: str | None = None,
     **options: Any,
 ) -> Scan:
     """Stream a CSV, Parquet or Arrow IPC file in canonical chunks of about ``chunk_rows`` rows.
@@ -933,7 +959,15 @@ def scan(
     >>> total = sum(chunk.height for chunk in scan("bars.parquet", chunk_rows=500_000))  # doctest: +SKIP
     """
     return Scan(
-        path, chunk_rows=chunk_rows, symbol=symbol, kind=kind, tz=tz, unit=unit, columns=columns, **options
+        path,
+        chunk_rows=chunk_rows,
+        symbol=symbol,
+        kind=kind,
+        tz=tz,
+        unit=unit,
+        columns=columns,
+        ts_format=ts_format,
+        **options,
     )
 
 

@@ -156,6 +156,20 @@ def test_iso_strings_with_offsets_and_zones() -> None:
         data.normalize({"ts": [1], "close": [1.0]}, tz="Mars/Olympus")
 
 
+def test_non_iso_strings_need_a_format() -> None:
+    frame = {"date": ["01/02/2024", "01/03/2024"], "close": [1.0, 2.0]}
+    with pytest.raises(InvalidArgumentError, match="'01/02/2024' .* not ISO 8601"):
+        data.normalize(frame)
+    us = data.normalize(frame, ts_format="%m/%d/%Y")
+    assert ts_ns(us).tolist() == [ns(2024, 1, 2), ns(2024, 1, 3)]
+    compact = data.normalize({"date": ["20240102", "20240103"], "close": [1.0, 2.0]}, ts_format="%Y%m%d")
+    assert ts_ns(compact).tolist() == [ns(2024, 1, 2), ns(2024, 1, 3)]
+    with pytest.raises(InvalidArgumentError, match=r"'2024-01-03' at row 1 .* in '%m/%d/%Y'"):
+        data.normalize({"date": ["01/02/2024", "2024-01-03"], "close": [1.0, 2.0]}, ts_format="%m/%d/%Y")
+    empty = pl.DataFrame({"ts": pl.Series([], dtype=pl.String), "close": pl.Series([], dtype=pl.Float64)})
+    assert data.normalize(empty).height == 0
+
+
 def test_dst_gap_and_overlap_are_errors() -> None:
     gap = {"ts": ["2024-03-10 01:30:00", "2024-03-10 02:30:00"], "close": [1.0, 2.0]}
     with pytest.raises(InvalidArgumentError, match=r"row 1 .*does not exist or is ambiguous"):
