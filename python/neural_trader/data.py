@@ -950,6 +950,9 @@ def scan(
     in any order per timestamp, but each symbol's rows must be in time order: sorting is not
     possible in a stream (``sort`` is not offered).
 
+    A gzip-compressed CSV is decompressed by polars before it is read (in memory): stream
+    large files uncompressed, or better as Parquet.
+
     Parameters are those of :func:`load`; ``options`` go to ``polars.scan_csv`` /
     ``scan_parquet`` / ``scan_ipc``. Returns a :class:`Scan` (iterable; see it for ``n_rows``
     and for why it has no ``len()``).
