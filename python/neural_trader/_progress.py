@@ -11,6 +11,7 @@ draws only when its stream is a terminal, so logs and captured output stay clean
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -31,7 +32,7 @@ def format_duration(seconds: float) -> str:
     seconds : float
         Non-negative number of seconds; NaN or infinity give ``"?"``.
     """
-    if not seconds == seconds or seconds in (float("inf"), float("-inf")):  # NaN or infinite
+    if not math.isfinite(seconds):
         return "?"
     total = int(max(0.0, seconds))
     hours, rest = divmod(total, 3600)
@@ -169,7 +170,7 @@ class Progress:
         now = self._clock() if now is None else now
         elapsed = max(0.0, now - self._start)
         rate = self.n / elapsed if elapsed > 0 else float("nan")
-        rate_txt = f"{rate:.1f} it/s" if rate == rate else "? it/s"
+        rate_txt = "? it/s" if math.isnan(rate) else f"{rate:.1f} it/s"
         head = f"{self.desc} " if self.desc else ""
         if self.total is None:
             return f"{head}{self.n} [{format_duration(elapsed)}, {rate_txt}]"
@@ -177,7 +178,12 @@ class Progress:
         filled = min(self.width, int(frac * self.width))
         bar = "#" * filled + " " * (self.width - filled)
         remaining = max(0, self.total - self.n)
-        eta = remaining / rate if rate == rate and rate > 0 else (0.0 if remaining == 0 else float("nan"))
+        if remaining == 0:
+            eta = 0.0
+        elif math.isnan(rate) or rate <= 0:
+            eta = math.nan
+        else:
+            eta = remaining / rate
         return (
             f"{head}{int(frac * 100):3d}% |{bar}| {self.n}/{self.total} "
             f"[{format_duration(elapsed)}<{format_duration(eta)}, {rate_txt}]"

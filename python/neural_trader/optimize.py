@@ -38,7 +38,7 @@ import numbers
 import os
 import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 import polars as pl
@@ -57,6 +57,9 @@ __all__ = [
     "optimize_signals",
     "walk_forward",
 ]
+
+#: The values a grid gives one parameter: a list, tuple, range or 1-D NumPy array.
+GridValues: TypeAlias = Sequence[Any] | np.ndarray[Any, Any]
 
 #: With ``progress=None`` a bar is drawn only for more runs (or windows) than this.
 PROGRESS_THRESHOLD = 36
@@ -92,9 +95,11 @@ def _n_jobs(n_jobs: int | None) -> int:
     return n
 
 
-def _expand_grid(grid: Mapping[str, Sequence[Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+def _expand_grid(grid: Mapping[str, GridValues]) -> tuple[list[str], list[dict[str, Any]]]:
     if not isinstance(grid, Mapping):
-        raise DTypeError(f"grid must be a mapping of parameter names to value sequences, got {type(grid).__name__}")
+        raise DTypeError(
+            f"grid must be a mapping of parameter names to value sequences, got {type(grid).__name__}"
+        )
     names: list[str] = []
     values: list[list[Any]] = []
     for name, seq in grid.items():
@@ -132,7 +137,8 @@ def _outcome_metrics(value: Any, metric: str) -> dict[str, Any]:
 def _metric_value(metrics: Mapping[str, Any], metric: str, params: Mapping[str, Any]) -> float:
     if metric not in metrics:
         raise InvalidArgumentError(
-            f"metric {metric!r} is not among the run's metrics ({', '.join(map(str, metrics))}) for {dict(params)}"
+            f"metric {metric!r} is not among the run's metrics ({', '.join(map(str, metrics))}) "
+            f"for {dict(params)}"
         )
     value = metrics[metric]
     if value is None:
@@ -203,7 +209,7 @@ def _evaluate(
     if backend == "process":
         try:
             pickle.dumps(run)
-        except Exception as exc:
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
             raise DTypeError(
                 f"backend='process' needs a picklable run function (defined at the top level of a "
                 f"module, or a functools.partial of one); {run!r} is not ({exc}). "
@@ -310,7 +316,7 @@ class GridResult:
 
 def optimize(
     run: Callable[..., Any],
-    grid: Mapping[str, Sequence[Any]],
+    grid: Mapping[str, GridValues],
     *,
     metric: str = "sharpe",
     maximize: bool = True,
@@ -440,7 +446,7 @@ def _signals_run(
 def optimize_signals(
     data: Any,
     signal_fn: Callable[..., Any],
-    grid: Mapping[str, Sequence[Any]],
+    grid: Mapping[str, GridValues],
     *,
     metric: str = "sharpe",
     maximize: bool = True,
@@ -675,7 +681,9 @@ def walk_forward(
         ts = _ts_ns(data)
         if ts.size > 1 and bool(np.any(np.diff(ts) < 0)):
             raise InvalidArgumentError("data must be sorted by ts")
-        starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1]))) if ts.size else np.empty(0, np.int64)
+        starts = (
+            np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1]))) if ts.size else np.empty(0, np.int64)
+        )
         unit_ts = ts[starts]
     else:
         starts = np.arange(data.height, dtype=np.int64)
@@ -730,11 +738,15 @@ def walk_forward(
                 inside = (idx >= warm_rows) & (idx < warm_rows + (te_b - te_a))
                 before = np.flatnonzero(idx < warm_rows)
             if not bool(inside.any()):
-                raise InvalidArgumentError(f"window {k}: the result of test() has no equity row inside its test window")
+                raise InvalidArgumentError(
+                    f"window {k}: the result of test() has no equity row inside its test window"
+                )
             eq_win = res.equity.filter(pl.Series(inside))
             base = float(res.equity["equity"][int(before[-1])]) if before.size else float(res.initial_cash)
             if not (math.isfinite(base) and base > 0):
-                raise InvalidArgumentError(f"window {k}: equity before the test window is {base}, not positive")
+                raise InvalidArgumentError(
+                    f"window {k}: equity before the test window is {base}, not positive"
+                )
             window_res = BacktestResult(
                 eq_win,
                 res.trades,
@@ -791,7 +803,11 @@ def _windows_table(records: list[dict[str, Any]], params: list[dict[str, Any]], 
     cols.append(pl.Series("train_rows", [r["train_rows"] for r in records], dtype=pl.Int64))
     cols.append(pl.Series("test_rows", [r["test_rows"] for r in records], dtype=pl.Int64))
     try:
-        cols.append(pl.Series("params", params, strict=False) if any(params) else pl.Series("params", [repr(p) for p in params]))
+        cols.append(
+            pl.Series("params", params, strict=False)
+            if any(params)
+            else pl.Series("params", [repr(p) for p in params])
+        )
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
         cols.append(pl.Series("params", [repr(p) for p in params], dtype=pl.String))
     names: list[str] = []
@@ -801,7 +817,9 @@ def _windows_table(records: list[dict[str, Any]], params: list[dict[str, Any]], 
                 names.append(key)
     taken = {c.name for c in cols}
     for key in names:
-        cols.append(_column(key if key not in taken else f"oos_{key}", [r["metrics"].get(key) for r in records]))
+        cols.append(
+            _column(key if key not in taken else f"oos_{key}", [r["metrics"].get(key) for r in records])
+        )
     return pl.DataFrame(cols)
 
 

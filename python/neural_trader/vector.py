@@ -23,9 +23,10 @@ Conventions (shared with the event-driven engine)
   (quantity negative when short). There is no borrow cost and no margin call.
 - A reversal (long to short or back) closes the old position and opens the new one on the
   same bar: two fills, two orders, one closed trade.
-- With ``close_at_end=True`` whatever is open after the last bar's fills is closed at the last
-  bar's close (slippage and fees apply). With ``fill="close"`` that means the target of the
-  last bar is taken as flat: a position is never opened on the last bar only to be closed on it.
+- With ``close_at_end=True`` (or ``"close"``) whatever is open after the last bar's fills is
+  closed at the last bar's close; with ``"open"`` at the last bar's open (what backtesting.py's
+  ``finalize_trades=True`` does). That closing fill pays fees but no slippage (as in the
+  event-driven engine), and its order is tagged ``"close_at_end"``.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ _SIZE_TYPES = ("percent", "shares", "value")
 class _Bars:
     """One symbol's bars as NumPy arrays: int64 ns timestamps, open and close prices."""
 
-    __slots__ = ("ts", "open", "close", "symbol")
+    __slots__ = ("close", "open", "symbol", "ts")
 
     def __init__(self, ts: IntArray, open_: FloatArray, close: FloatArray, symbol: str) -> None:
         self.ts = ts
@@ -168,8 +169,7 @@ def _from_polars(data: pl.DataFrame, symbol: str | None) -> _Bars:
             symbols = data.get_column(sym_col).unique(maintain_order=True).to_list()
             if len(symbols) > 1:
                 raise InvalidArgumentError(
-                    f"the frame holds {len(symbols)} symbols ({symbols[:5]}...); "
-                    "pass symbol=... to pick one"
+                    f"the frame holds {len(symbols)} symbols ({symbols[:5]}...); pass symbol=... to pick one"
                 )
             symbol = None if not symbols else str(symbols[0])
     for need in ("ts", "close"):
@@ -387,7 +387,7 @@ def signal_from_crossover(fast: Any, slow: Any) -> FloatArray:
 class _Sizer:
     """Quantity to open from the equity available and the fill price."""
 
-    __slots__ = ("size", "size_type", "whole", "fees")
+    __slots__ = ("fees", "size", "size_type", "whole")
 
     def __init__(self, size: float | None, size_type: str, whole: bool, fees: float) -> None:
         self.size = size
@@ -424,14 +424,12 @@ def _simulate(
     slippage: float,
     fill: str,
     sizer: _Sizer,
-    close_at_end: bool,
+    close_at_end: str | None,
 ) -> dict[str, pl.DataFrame]:
     n = bars.close.shape[0]
     close = bars.close
     ts = bars.ts
-    tgt = target.copy()
-    if close_at_end and fill == "close":
-        tgt[n - 1] = 0.0
+    tgt = target
     prev = np.empty_like(tgt)
     prev[0] = 0.0
     prev[1:] = tgt[:-1]
@@ -477,16 +475,16 @@ def _simulate(
     entry_fee = 0.0
     realized = 0.0
 
-    def close_position(bar: int, created: int, raw_price: float, tag: str) -> None:
+    def close_position(bar: int, created: int, raw_price: float, tag: str, slip: bool = True) -> None:
         nonlocal cur_cash, pos, realized
         direction = 1 if pos > 0 else -1
         qty = abs(pos)
         if direction > 0:
-            px = raw_price * sell_mult
+            px = raw_price * sell_mult if slip else raw_price
             fee = fees * (qty * px)
             cur_cash += qty * px - fee
         else:
-            px = raw_price * buy_mult
+            px = raw_price * buy_mult if slip else raw_price
             fee = fees * (qty * px)
             cur_cash -= qty * px + fee
         pnl = direction * qty * (px - entry_px) - entry_fee - fee
@@ -549,8 +547,9 @@ def _simulate(
         if changed:
             record_state(e)
 
-    if close_at_end and pos != 0.0:
-        close_position(n - 1, n - 1, float(close[n - 1]), "end")
+    if close_at_end is not None and pos != 0.0:
+        last_px = float(close[n - 1] if close_at_end == "close" else bars.open[n - 1])
+        close_position(n - 1, n - 1, last_px, "close_at_end", slip=False)
         record_state(n - 1)
 
     # -- per-bar state over the segments between changes (no per-bar Python) -----------------
@@ -684,7 +683,7 @@ def from_signals(
     size_type: Literal["percent", "shares", "value"] = "percent",
     whole_shares: bool = True,
     allow_short: bool = True,
-    close_at_end: bool = True,
+    close_at_end: bool | Literal["close", "open"] = True,
     symbol: str | None = None,
     seed: int | None = None,
     periods_per_year: float | None = None,
@@ -732,8 +731,10 @@ def from_signals(
         Round quantities down to whole shares; ``False`` trades fractional quantities.
     allow_short : bool, default True
         When ``False`` a short target (``-1``, or a short entry) means flat.
-    close_at_end : bool, default True
-        Close what is open at the last bar's close.
+    close_at_end : bool or {"close", "open"}, default True
+        Close what is open once the last bar's fills are done: at its close (``True`` or
+        ``"close"``), at its open (``"open"``, backtesting.py's ``finalize_trades=True``), or not
+        at all (``False``; the position stays in ``positions``). Fees apply, slippage does not.
     symbol : str, optional
         Symbol to select from a multi-symbol frame, or the name to record for data that names
         none (``"asset"`` by default).
@@ -777,11 +778,24 @@ def from_signals(
             raise InvalidArgumentError(f"size as a fraction of equity must be in (0, 1], got {size!r}")
         if not (math.isfinite(size_value) and size_value > 0.0):
             raise InvalidArgumentError(f"size must be finite and positive, got {size!r}")
-    for flag, name in ((whole_shares, "whole_shares"), (allow_short, "allow_short"), (close_at_end, "close_at_end")):
+    for flag, name in (
+        (whole_shares, "whole_shares"),
+        (allow_short, "allow_short"),
+    ):
         if not isinstance(flag, (bool, np.bool_)):
             raise DTypeError(f"{name} must be a bool, got {type(flag).__name__}")
+    if isinstance(close_at_end, (bool, np.bool_)):
+        end_mode: str | None = "close" if close_at_end else None
+    elif close_at_end in ("close", "open"):
+        end_mode = str(close_at_end)
+    else:
+        raise InvalidArgumentError(
+            f"close_at_end must be True/'close', 'open' or False, got {close_at_end!r}"
+        )
     if periods_per_year is not None and not (
-        isinstance(periods_per_year, (int, float)) and periods_per_year > 0 and math.isfinite(periods_per_year)
+        isinstance(periods_per_year, (int, float))
+        and periods_per_year > 0
+        and math.isfinite(periods_per_year)
     ):
         raise InvalidArgumentError(f"periods_per_year must be a positive number, got {periods_per_year!r}")
 
@@ -809,7 +823,7 @@ def from_signals(
         slippage=slip,
         fill=fill,
         sizer=_Sizer(size_value, size_type, bool(whole_shares), fee_rate),
-        close_at_end=bool(close_at_end),
+        close_at_end=end_mode,
     )
     config: dict[str, Any] = {
         "engine": "vectorised",
@@ -823,7 +837,7 @@ def from_signals(
         "size_type": size_type,
         "whole_shares": bool(whole_shares),
         "allow_short": bool(allow_short),
-        "close_at_end": bool(close_at_end),
+        "close_at_end": end_mode if end_mode is not None else False,
         "seed": seed,
         "periods_per_year": periods_per_year,
     }

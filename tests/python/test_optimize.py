@@ -1,4 +1,4 @@
-"""Grid search, walk-forward evaluation and the progress bar (neural_trader.optimize, neural_trader._progress)."""
+"""Grid search and walk-forward evaluation (neural_trader.optimize); the progress bar (_progress)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-
 from neural_trader._progress import Progress, format_duration
 from neural_trader.errors import DTypeError, InvalidArgumentError
 from neural_trader.optimize import GridResult, WalkForwardResult, optimize, optimize_signals, walk_forward
@@ -74,8 +73,10 @@ GRID = {"fast": [3, 5, 8, 13], "slow": [20, 30, 50]}
 # ------------------------------------------------------------------------------------------------
 
 
-def brute_force(metric: str, maximize: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
-    combos = [dict(fast=f, slow=s) for f, s in itertools.product(GRID["fast"], GRID["slow"])]
+def brute_force(
+    metric: str, maximize: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    combos = [{"fast": f, "slow": s} for f, s in itertools.product(GRID["fast"], GRID["slow"])]
     metrics = [sma_run(**c).metrics for c in combos]
     values = [m[metric] for m in metrics]
     best_i = None
@@ -88,7 +89,9 @@ def brute_force(metric: str, maximize: bool) -> tuple[list[dict[str, Any]], list
     return combos, metrics, combos[best_i]
 
 
-@pytest.mark.parametrize(("metric", "maximize"), [("sharpe", True), ("max_drawdown", True), ("total_fees", False)])
+@pytest.mark.parametrize(
+    ("metric", "maximize"), [("sharpe", True), ("max_drawdown", True), ("total_fees", False)]
+)
 def test_grid_table_complete_ordered_and_best_matches_brute_force(metric: str, maximize: bool) -> None:
     combos, metrics, best = brute_force(metric, maximize)
     res = optimize(sma_run, GRID, metric=metric, maximize=maximize, n_jobs=2, progress=False)
@@ -137,13 +140,21 @@ def test_float_runs_ties_and_nan() -> None:
     def run(a: int, b: float) -> float:
         return -((a - 3) ** 2) - (b - 1.5) ** 2
 
-    res = optimize(run, {"a": range(6), "b": np.array([0.5, 1.5, 2.5])}, metric="score", n_jobs=3, progress=False)
+    res = optimize(
+        run, {"a": range(6), "b": np.array([0.5, 1.5, 2.5])}, metric="score", n_jobs=3, progress=False
+    )
     assert res.best_params == {"a": 3, "b": 1.5} and res.best_value == 0.0
     assert res.table.columns == ["a", "b", "score"]
     assert res.table["b"].dtype == pl.Float64 and res.table["a"].dtype == pl.Int64
     # minimise; ties go to the earliest combination; NaN never wins
-    res = optimize(lambda x: {"m": 1.0 if x in (2, 4) else (math.nan if x == 0 else 5.0)}, {"x": [0, 1, 2, 3, 4]},
-                   metric="m", maximize=False, n_jobs=4, progress=False)
+    res = optimize(
+        lambda x: {"m": 1.0 if x in (2, 4) else (math.nan if x == 0 else 5.0)},
+        {"x": [0, 1, 2, 3, 4]},
+        metric="m",
+        maximize=False,
+        n_jobs=4,
+        progress=False,
+    )
     assert res.best_params == {"x": 2}
     res = optimize(lambda x: math.nan, {"x": [1, 2]}, metric="m", progress=False)
     assert res.best_params is None and res.best is None and math.isnan(res.best_value)
@@ -304,8 +315,17 @@ class Recorder:
 def test_walk_forward_windows_never_leak_and_tile(anchored: bool, step: int | None, warmup: int) -> None:
     n, train, test_size = 600, 200, 50
     rec = Recorder()
-    wf = walk_forward(BARS, rec.fit, rec.test, train=train, test_size=test_size, step=step, warmup=warmup,
-                      anchored=anchored, progress=False)
+    wf = walk_forward(
+        BARS,
+        rec.fit,
+        rec.test,
+        train=train,
+        test_size=test_size,
+        step=step,
+        warmup=warmup,
+        anchored=anchored,
+        progress=False,
+    )
     assert isinstance(wf, WalkForwardResult)
     stride = step or test_size
     starts = list(range(train, n, stride))
@@ -328,7 +348,9 @@ def test_walk_forward_windows_never_leak_and_tile(anchored: bool, step: int | No
         assert row["params"] == wf.params[k]
     # the stitched curve covers the test windows exactly, in order
     covered = np.concatenate([np.arange(s, min(s + test_size, n)) for s in starts])
-    np.testing.assert_array_equal(wf.equity["ts"].dt.epoch("ns").to_numpy(), ts.dt.epoch("ns").to_numpy()[covered])
+    np.testing.assert_array_equal(
+        wf.equity["ts"].dt.epoch("ns").to_numpy(), ts.dt.epoch("ns").to_numpy()[covered]
+    )
     if stride == test_size:
         np.testing.assert_array_equal(covered, np.arange(train, n))
 
@@ -397,7 +419,8 @@ def test_walk_forward_multi_symbol_splits_by_timestamp() -> None:
         return {}
 
     def test(frame: pl.DataFrame, params: dict[str, Any], warmup: int) -> BacktestResult:
-        assert frame.slice(0, warmup)["row"].max() < frame.slice(warmup)["row"].min()  # type: ignore[operator]
+        past, window = frame.slice(0, warmup), frame.slice(warmup)
+        assert past["row"].max() < window["row"].min()  # type: ignore[operator]
         assert warmup == 2 * 5
         one = frame.filter(pl.col("symbol") == "AAA")
         return from_signals(one, signal=np.full(one.height, np.nan))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import pickle
 from typing import Any
@@ -9,7 +10,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-
 from neural_trader import results
 from neural_trader.errors import DTypeError, InvalidArgumentError
 from neural_trader.results import BacktestResult
@@ -61,25 +61,23 @@ def reference(
     slippage: float,
     fill: str,
     allow_short: bool,
-    close_at_end: bool,
+    close_at_end: bool | str,
     frac: float | None = None,
     whole: bool = True,
 ) -> dict[str, Any]:
     """Walk the bars one by one; return fills, trades and the equity curve."""
     n = len(close)
     tgt = [max(x, 0.0) if not allow_short else x for x in target]
-    if close_at_end and fill == "close":
-        tgt[-1] = 0.0
     fills: list[tuple[int, int, float, float, float]] = []  # bar, side, qty, price, fee
     trades: list[dict[str, Any]] = []
     equity: list[float] = []
     cash_curve: list[float] = []
     st = {"cash": cash, "qty": 0.0, "entry_bar": -1, "entry_px": 0.0, "entry_fee": 0.0}
 
-    def close_pos(bar: int, price: float) -> None:
+    def close_pos(bar: int, price: float, slip: float = slippage) -> None:
         d = 1 if st["qty"] > 0 else -1
         q = abs(st["qty"])
-        px = price * (1 - slippage) if d > 0 else price * (1 + slippage)
+        px = price * (1 - slip) if d > 0 else price * (1 + slip)
         fee = fees * (q * px)
         st["cash"] += d * q * px - fee
         fills.append((bar, -d, q, px, fee))
@@ -126,8 +124,8 @@ def reference(
             before = tgt[t - 1] if t >= 1 else 0.0
             if tgt[t] != before:
                 execute(tgt[t], close[t], t)
-        if close_at_end and t == n - 1 and st["qty"] != 0:
-            close_pos(t, close[t])
+        if close_at_end and t == n - 1 and st["qty"] != 0:  # no slippage on this one
+            close_pos(t, open_[t] if close_at_end == "open" else close[t], slip=0.0)
         equity.append(st["cash"] + st["qty"] * close[t])
         cash_curve.append(st["cash"])
     return {"fills": fills, "trades": trades, "equity": equity, "cash": cash_curve, "qty": st["qty"]}
@@ -167,7 +165,9 @@ def assert_matches_reference(res: BacktestResult, ref: dict[str, Any], ts: np.nd
         np.testing.assert_array_equal(
             trades["entry_ts"].dt.epoch("ns").to_numpy(), ts[rt["entry_bar"].to_numpy()]
         )
-        np.testing.assert_array_equal(trades["exit_ts"].dt.epoch("ns").to_numpy(), ts[rt["exit_bar"].to_numpy()])
+        np.testing.assert_array_equal(
+            trades["exit_ts"].dt.epoch("ns").to_numpy(), ts[rt["exit_bar"].to_numpy()]
+        )
         np.testing.assert_array_equal(
             trades["bars_held"].to_numpy(), rt["exit_bar"].to_numpy() - rt["entry_bar"].to_numpy()
         )
@@ -204,9 +204,10 @@ def assert_matches_reference(res: BacktestResult, ref: dict[str, Any], ts: np.nd
 
 @pytest.mark.parametrize("fill", ["next_open", "close"])
 @pytest.mark.parametrize("allow_short", [True, False])
-@pytest.mark.parametrize("close_at_end", [True, False])
-def test_random_signals_match_reference_loop(fill: str, allow_short: bool, close_at_end: bool) -> None:
-    rng = np.random.default_rng([("next_open", "close").index(fill), int(allow_short), int(close_at_end)])
+@pytest.mark.parametrize("close_at_end", [True, "open", False])
+def test_random_signals_match_reference_loop(fill: str, allow_short: bool, close_at_end: bool | str) -> None:
+    end = [True, "open", False].index(close_at_end)
+    rng = np.random.default_rng([("next_open", "close").index(fill), int(allow_short), end])
     for trial in range(6):
         n = int(rng.integers(2, 400))
         mkt = random_market(rng, n)
@@ -265,10 +266,17 @@ def test_reversals_make_two_fills_and_one_trade_per_switch() -> None:
     fills = res.fills
     assert fills["side"].to_list() == [1, -1, -1, 1, 1, -1]
     assert fills["ts"].dt.epoch("ns").to_list() == [T0 + b * DAY for b in (2, 5, 5, 8, 8, 11)]
-    assert fills["price"].to_list() == [close[2] - 0.5, close[5] - 0.5, close[5] - 0.5, close[8] - 0.5, close[8] - 0.5, close[11]]
+    assert fills["price"].to_list() == [
+        close[2] - 0.5,
+        close[5] - 0.5,
+        close[5] - 0.5,
+        close[8] - 0.5,
+        close[8] - 0.5,
+        close[11],
+    ]
     q0 = math.floor(1_000.0 / (close[2] - 0.5))
     assert fills["quantity"][0] == q0
-    assert res.orders["tag"].to_list() == ["entry", "exit", "entry", "exit", "entry", "end"]
+    assert res.orders["tag"].to_list() == ["entry", "exit", "entry", "exit", "entry", "close_at_end"]
     # the short opened after the reversal is sized from the equity after closing the long
     cash_after_close = 1_000.0 - q0 * (close[2] - 0.5) + q0 * (close[5] - 0.5)
     assert fills["quantity"][2] == math.floor(cash_after_close / (close[5] - 0.5))
@@ -281,11 +289,14 @@ def test_signal_on_last_bar_is_ignored_with_next_open() -> None:
     res = from_signals(data, signal=sig)
     assert res.fills.height == 0 and res.trades.height == 0
     assert res.equity["equity"].to_list() == [10_000.0] * n
-    # with fill="close" and close_at_end the last bar's target counts as flat: still nothing
-    res = from_signals(data, signal=sig, fill="close")
-    assert res.fills.height == 0
+    # with fill="close" the last bar's signal fills at its close; close_at_end then closes it
+    res = from_signals(data, signal=sig, fill="close", fees=0.001, slippage=0.01)
+    assert res.fills["price"].to_list() == [10.0 * 1.01, 10.0]  # the closing fill has no slippage
+    assert res.trades.height == 1 and res.trades["bars_held"][0] == 0
+    assert res.fills["quantity"][0] == math.floor(10_000.0 / (10.1 * 1.001))
     res = from_signals(data, signal=sig, fill="close", close_at_end=False)
     assert res.fills.height == 1 and res.positions["quantity"][0] == 1000.0
+    assert res.trades.height == 0 and res.config["close_at_end"] is False
 
 
 def test_unaffordable_entry_records_nothing_and_is_not_retried() -> None:
@@ -352,8 +363,17 @@ def test_size_fraction_and_fractional_shares() -> None:
     for frac, whole in ((0.5, True), (None, False), (0.3, False)):
         res = from_signals(mkt, signal=sig, size=frac, whole_shares=whole, fees=0.001, slippage=0.001)
         ref = reference(
-            mkt["open"], mkt["close"], tgt, cash=10_000.0, fees=0.001, slippage=0.001, fill="next_open",
-            allow_short=True, close_at_end=True, frac=frac, whole=whole,
+            mkt["open"],
+            mkt["close"],
+            tgt,
+            cash=10_000.0,
+            fees=0.001,
+            slippage=0.001,
+            fill="next_open",
+            allow_short=True,
+            close_at_end=True,
+            frac=frac,
+            whole=whole,
         )
         assert res.fills.height == len(ref["fills"]) > 0
         np.testing.assert_allclose(res.fills["quantity"].to_numpy(), [f[2] for f in ref["fills"]], rtol=1e-12)
@@ -400,7 +420,9 @@ def test_input_formats_agree() -> None:
     b = from_signals(pdf, signal=sig, symbol="XYZ")
     c = from_signals(mkt, signal=sig, symbol="XYZ")
     for other in (b, c):
-        assert a.trades.equals(other.trades) and a.equity.equals(other.equity) and a.orders.equals(other.orders)
+        assert (
+            a.trades.equals(other.trades) and a.equity.equals(other.equity) and a.orders.equals(other.orders)
+        )
     assert a.trades["symbol"].unique().to_list() == ["XYZ"]
     # a two-symbol frame needs symbol=
     two = pl.concat([frame, frame.with_columns(pl.lit("ABC").alias("symbol"))]).sort("ts", "symbol")
@@ -492,13 +514,20 @@ def test_sma_cross_on_random_walk() -> None:
     sig = signal_from_crossover(sma(mkt["close"], 10), sma(mkt["close"], 30))
     res = from_signals(mkt, signal=sig, fees=0.0005)
     ref = reference(
-        mkt["open"], mkt["close"], ref_target_from_signal(sig), cash=10_000.0, fees=0.0005, slippage=0.0,
-        fill="next_open", allow_short=True, close_at_end=True,
+        mkt["open"],
+        mkt["close"],
+        ref_target_from_signal(sig),
+        cash=10_000.0,
+        fees=0.0005,
+        slippage=0.0,
+        fill="next_open",
+        allow_short=True,
+        close_at_end=True,
     )
     assert_matches_reference(res, ref, mkt["ts"])
     # stop-and-reverse: directions alternate, each trade opens the bar after a cross
     dirs = res.trades["direction"].to_list()
-    assert len(dirs) > 10 and all(a != b for a, b in zip(dirs, dirs[1:]))
+    assert len(dirs) > 10 and all(a != b for a, b in itertools.pairwise(dirs))
     cross_bars = np.flatnonzero(~np.isnan(sig))
     np.testing.assert_array_equal(
         res.trades["entry_ts"].dt.epoch("ns").to_numpy(), mkt["ts"][cross_bars[: len(dirs)] + 1]
@@ -535,27 +564,32 @@ def test_sma_cross_matches_backtesting_py(commission: float) -> None:
 
     close = GOOG["Close"]
     sig = signal_from_crossover(SMA(close, 10).to_numpy(), SMA(close, 30).to_numpy())
-    res = from_signals(GOOG, signal=sig, cash=10_000.0, fees=commission)
+    # backtesting.py's finalize_trades=True closes what is left at the last bar's open
+    res = from_signals(GOOG, signal=sig, cash=10_000.0, fees=commission, close_at_end="open")
     ours = res.trades
 
     assert ours.height == len(theirs) > 50
     sizes = np.where(ours["direction"].to_numpy() == "long", 1.0, -1.0) * ours["quantity"].to_numpy()
     np.testing.assert_array_equal(sizes, theirs["Size"].to_numpy())
-    np.testing.assert_array_equal(ours["entry_ts"].dt.epoch("ns").to_numpy(), theirs["EntryTime"].to_numpy().astype(np.int64))
-    np.testing.assert_array_equal(ours["exit_ts"].dt.epoch("ns").to_numpy(), theirs["ExitTime"].to_numpy().astype(np.int64))
+    for mine, their in (("entry_ts", "EntryTime"), ("exit_ts", "ExitTime")):
+        np.testing.assert_array_equal(
+            ours[mine].dt.epoch("ns").to_numpy(), theirs[their].to_numpy().astype(np.int64)
+        )
     np.testing.assert_array_equal(ours["entry_price"].to_numpy(), theirs["EntryPrice"].to_numpy())
-    # backtesting.py closes the trade left open at the end at the last bar's *open*
-    # (finalize_trades re-runs its broker on the last bar); the convention here is the last close.
-    last_open, last_close = float(GOOG["Open"].iloc[-1]), float(GOOG["Close"].iloc[-1])
-    np.testing.assert_array_equal(ours["exit_price"].to_numpy()[:-1], theirs["ExitPrice"].to_numpy()[:-1])
-    assert theirs["ExitPrice"].iloc[-1] == last_open and ours["exit_price"][-1] == last_close
-    np.testing.assert_allclose(ours["pnl"].to_numpy()[:-1], theirs["PnL"].to_numpy()[:-1], rtol=1e-9, atol=1e-9)
-
-    # the equity curves agree bar for bar up to the last bar; there the difference is the
-    # last trade's exit at the close instead of the open (and its exit fee on that price)
+    np.testing.assert_array_equal(ours["exit_price"].to_numpy(), theirs["ExitPrice"].to_numpy())
+    assert ours["exit_price"][-1] == float(GOOG["Open"].iloc[-1])
+    np.testing.assert_allclose(ours["pnl"].to_numpy(), theirs["PnL"].to_numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        ours["fees"].to_numpy(), theirs["Commission"].to_numpy(), rtol=1e-9, atol=1e-12
+    )
+    # the equity curves agree bar for bar, the final equity included
     their_eq = stats["_equity_curve"]["Equity"].to_numpy()
-    ours_eq = res.equity["equity"].to_numpy()
-    np.testing.assert_allclose(ours_eq[:-1], their_eq[:-1], rtol=1e-9)
-    last_size = sizes[-1]
-    adjust = last_size * (last_close - last_open) - commission * abs(last_size) * (last_close - last_open)
-    np.testing.assert_allclose(ours_eq[-1], their_eq[-1] + adjust, rtol=1e-9)
+    np.testing.assert_allclose(res.equity["equity"].to_numpy(), their_eq, rtol=1e-12)
+    np.testing.assert_allclose(res.metrics["final_equity"], stats["Equity Final [$]"], rtol=1e-12)
+
+    # the default closes at the last close instead: only the last trade's exit differs
+    at_close = from_signals(GOOG, signal=sig, cash=10_000.0, fees=commission)
+    assert at_close.trades.head(ours.height - 1).equals(ours.head(ours.height - 1))
+    move = float(GOOG["Close"].iloc[-1]) - float(GOOG["Open"].iloc[-1])
+    adjust = sizes[-1] * move - commission * abs(sizes[-1]) * move
+    np.testing.assert_allclose(at_close.equity["equity"][-1], their_eq[-1] + adjust, rtol=1e-12)
