@@ -14,8 +14,8 @@ Parallelism
 whose time goes into NumPy, polars or the compiled core, which release the GIL, and accepts any
 callable (lambdas, closures). ``backend="process"`` runs them on a process pool: ``run`` (and,
 for :func:`optimize_signals`, the data and the signal function) must pickle, so ``run`` must be a
-function defined at the top level of a module (or a :func:`functools.partial` of one), and every
-result travels back pickled. Worker processes start with ``forkserver`` (``spawn`` where it is
+function defined at the top level of a module (or a :func:`functools.partial` of one); it is
+sent once to each worker process, and every result travels back pickled. Worker processes start with ``forkserver`` (``spawn`` where it is
 missing), never ``fork``, so a script using it needs the usual ``if __name__ == "__main__":``
 guard. Either way the output is in grid order, whatever order the runs
 finish in, and equal to a serial run (``n_jobs=1``) for deterministic run functions.
@@ -185,6 +185,21 @@ def _call(run: Callable[..., Any], params: dict[str, Any]) -> Any:
     return run(**params)
 
 
+_worker_run: Callable[..., Any] | None = None
+
+
+def _init_worker(run: Callable[..., Any]) -> None:
+    """Process-pool initializer: receives ``run`` (and what it holds, such as the data) once per
+    worker instead of once per task."""
+    global _worker_run
+    _worker_run = run
+
+
+def _call_in_worker(params: dict[str, Any]) -> Any:
+    assert _worker_run is not None
+    return _worker_run(**params)
+
+
 def _evaluate(
     run: Callable[..., Any],
     combos: list[dict[str, Any]],
@@ -215,11 +230,16 @@ def _evaluate(
                 f"module, or a functools.partial of one); {run!r} is not ({exc}). "
                 "Use backend='thread' for lambdas and closures."
             ) from None
-        executor = cf.ProcessPoolExecutor(max_workers=workers, mp_context=_process_context())
+        executor = cf.ProcessPoolExecutor(
+            max_workers=workers, mp_context=_process_context(), initializer=_init_worker, initargs=(run,)
+        )
     else:
         executor = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nt-optimize")
     with executor:
-        futures = {executor.submit(_call, run, params): i for i, params in enumerate(combos)}
+        if backend == "process":
+            futures = {executor.submit(_call_in_worker, params): i for i, params in enumerate(combos)}
+        else:
+            futures = {executor.submit(_call, run, params): i for i, params in enumerate(combos)}
         try:
             for fut in cf.as_completed(futures):
                 i = futures[fut]
@@ -416,7 +436,7 @@ def optimize(
         raise InvalidArgumentError(f"parameter names clash with metric names: {clash}; rename the parameters")
     columns = [_column(name, [c[name] for c in combos]) for name in names]
     columns += [_column(key, [m.get(key) for m in rows]) for key in metric_names]
-    table = pl.DataFrame(columns) if columns else pl.DataFrame({"_": [None] * len(combos)}).drop("_")
+    table = pl.DataFrame(columns)  # never empty: every run has the ranking metric
     return GridResult(
         table,
         combos,

@@ -124,6 +124,14 @@ def test_thread_process_and_serial_backends_agree() -> None:
         assert other.best_params == serial.best_params
         assert other.results is not None and serial.results is not None
         assert all(a.equity.equals(b.equity) for a, b in zip(other.results, serial.results))
+    # the data and the signal function travel to the worker processes too
+    small = {"fast": [3, 8], "slow": [20, 50]}
+    by_thread = optimize_signals(BARS, sma_cross, small, fees=0.001, n_jobs=2, progress=False)
+    by_process = optimize_signals(
+        BARS, sma_cross, small, fees=0.001, n_jobs=2, backend="process", progress=False
+    )
+    assert by_process.table.equals(by_thread.table)
+    assert by_process.best.trades.equals(by_thread.best.trades)
 
 
 def worker_pid(x: int) -> dict[str, float]:
