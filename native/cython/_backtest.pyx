@@ -1484,6 +1484,11 @@ cdef class _Engine:
         buffer fed by a producer thread."""
         cdef size_t rec = sizeof(MarketEvent)
         cdef size_t n = buf.shape[0] // rec
+        # one equity row per distinct timestamp: at most one per event
+        cdef size_t want = self.eq_ts.size() + n + 1
+        if self.eq_ts.capacity() < want:
+            self.eq_ts.reserve(want); self.eq_cash.reserve(want); self.eq_equity.reserve(want)
+            self.eq_gross.reserve(want); self.eq_net.reserve(want)
         return self._run_ring(&buf[0] if n else NULL, n, progress)
 
     cdef object _run_ring(self, const unsigned char* data, size_t n, object progress):
@@ -1635,6 +1640,24 @@ cdef class _Engine:
         cdef size_t n = self.probe_all.size(), m = self.probe_orders.size()
         return (np.asarray(<int64_t[:n]>self.probe_all.data()).copy() if n else np.zeros(0, np.int64),
                 np.asarray(<int64_t[:m]>self.probe_orders.data()).copy() if m else np.zeros(0, np.int64))
+
+
+def pack_events(const int64_t[::1] ts, const int32_t[::1] symbol, const double[::1] open,
+                const double[::1] high, const double[::1] low, const double[::1] close,
+                const double[::1] volume, const int8_t[::1] side):
+    """MARKET_EVENT_DTYPE records from column arrays of one length, in one pass."""
+    cdef Py_ssize_t n = ts.shape[0], i
+    if not (symbol.shape[0] == open.shape[0] == high.shape[0] == low.shape[0] == close.shape[0]
+            == volume.shape[0] == side.shape[0] == n):
+        raise _errors.InvalidArgumentError("event columns differ in length")
+    out = np.empty(n, MARKET_EVENT_DTYPE)
+    cdef unsigned char[::1] raw = out.view(np.uint8)
+    cdef MarketEvent* ev = <MarketEvent*>&raw[0] if n else NULL
+    with nogil:
+        for i in range(n):
+            ev[i].ts = ts[i]; ev[i].symbol = symbol[i]; ev[i].open = open[i]; ev[i].high = high[i]
+            ev[i].low = low[i]; ev[i].close = close[i]; ev[i].volume = volume[i]; ev[i].side = side[i]
+    return out
 
 
 def _produce(size_t ring_addr, size_t data_addr, size_t n):

@@ -180,23 +180,26 @@ def _nonneg(value: Any, name: str) -> float:
 
 def _events_from_frame(frame: pl.DataFrame, kind: str, symbols: list[str]) -> np.ndarray[Any, Any]:
     """Canonical bar or tick frame -> MARKET_EVENT_DTYPE records (ticks as one-price bars)."""
-    index = {s: i for i, s in enumerate(symbols)}
-    ids = frame["symbol"].replace_strict(index, return_dtype=pl.Int32).to_numpy()
-    out = np.empty(frame.height, MARKET_EVENT_DTYPE)
-    out["ts"] = frame["ts"].dt.epoch("ns").to_numpy() if frame["ts"].dtype != pl.Int64 else frame["ts"].to_numpy()
-    out["symbol"] = ids
+    n = frame.height
+
+    def col(name: str, dtype: Any, default: float) -> np.ndarray[Any, Any]:
+        if name in frame.columns:
+            return np.ascontiguousarray(frame[name].cast(dtype).to_numpy())
+        return np.full(n, default, dtype=np.float64 if dtype == pl.Float64 else np.int8)
+
+    ts_col = frame["ts"]
+    ts = np.ascontiguousarray((ts_col.dt.epoch("ns") if ts_col.dtype != pl.Int64 else ts_col).to_numpy())
+    ids = np.ascontiguousarray(frame["symbol"].cast(pl.Enum(symbols)).to_physical().cast(pl.Int32).to_numpy())
     if kind == "ticks":
-        price = frame["price"].cast(pl.Float64).to_numpy()
-        for f in ("open", "high", "low", "close"):
-            out[f] = price
-        out["volume"] = frame["size"].cast(pl.Float64).to_numpy() if "size" in frame.columns else np.nan
-        out["side"] = frame["side"].cast(pl.Int8).to_numpy() if "side" in frame.columns else 0
+        price = col("price", pl.Float64, np.nan)
+        o = h = low = c = price
+        volume = col("size", pl.Float64, np.nan)
+        side = col("side", pl.Int8, 0)
     else:
-        for f in ("open", "high", "low", "close"):
-            out[f] = frame[f].cast(pl.Float64).to_numpy()
-        out["volume"] = frame["volume"].cast(pl.Float64).to_numpy() if "volume" in frame.columns else np.nan
-        out["side"] = 0
-    return out
+        o, h, low, c = (col(f, pl.Float64, np.nan) for f in ("open", "high", "low", "close"))
+        volume = col("volume", pl.Float64, np.nan)
+        side = np.zeros(n, np.int8)
+    return _backtest.pack_events(ts, ids, o, h, low, c, volume, side)
 
 
 def _detect_kind(frame: pl.DataFrame) -> str:
