@@ -398,3 +398,32 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(nt.errors.InvalidArgumentError):
         Latency("gamma", 1.0)
     assert math.isnan(nt.Backtest(data, S.Strategy(), cash=1).run().metrics["win_rate"])
+
+
+def test_streamed_file_gives_the_same_result_as_memory(tmp_path):
+    data = nt.data.synthetic(["A", "B"], 20_000, seed=12, freq="1m")
+    path = tmp_path / "bars.parquet"
+    data.write_parquet(path)
+    whole = nt.Backtest(data, S.MovingAverageCross(10, 30, size=0.5), cash=100_000, fees=0.0003).run()
+    scan = nt.data.scan(path, chunk_rows=7_001)
+    streamed = nt.Backtest(scan, S.MovingAverageCross(10, 30, size=0.5), cash=100_000, fees=0.0003).run()
+    for name in ("equity", "trades", "fills"):
+        assert getattr(whole, name).equals(getattr(streamed, name)), name
+    from_path = nt.Backtest(str(path), S.MovingAverageCross(10, 30, size=0.5), cash=100_000, fees=0.0003).run()
+    assert from_path.equity.equals(whole.equity)
+
+
+def test_day_orders_expire_at_the_session_close():
+    cal = nt.data.Calendar(tz="UTC", open="09:00", close="17:00")
+    hour = 3_600_000_000_000
+    day0 = 18_001 * DAY  # Monday 2019-04-15
+    ts = [day0 + 10 * hour, day0 + 12 * hour, day0 + 16 * hour, day0 + DAY + 10 * hour, day0 + DAY + 11 * hour]
+    n = len(ts)
+    data = pl.DataFrame({"ts": pl.Series(ts, dtype=pl.Int64).cast(pl.Datetime("ns", "UTC")), "symbol": "X",
+                         "open": [100.0] * 4 + [99.0], "high": [101.0, 101.0, 101.0, 101.0, 99.5],
+                         "low": [99.0, 99.5, 99.5, 99.0, 98.0], "close": [100.0] * 4 + [99.0], "volume": 1.0})
+    act = {0: lambda s, b: s.buy(1, price=98.5, tif="day"), 1: lambda s, b: s.buy(1, price=98.5, tif="gtc")}
+    res = nt.Backtest(data, Script(act), cash=1e6, calendar=cal, close_at_end=False).run()
+    # neither limit trades on day one; the DAY order is gone by day two, the GTC one fills there
+    assert res.orders.sort("order_id")["status"].to_list() == ["expired", "filled"]
+    assert res.fills["ts"].dt.epoch("ns").to_list() == [day0 + DAY + 11 * hour]
