@@ -6,8 +6,8 @@ changes where the target changes, so Python iterates over those change points (o
 fills each) and NumPy computes everything per bar (cash, equity, exposure) over the segments
 between them: a million bars with ten thousand trades take a fraction of a second.
 
-Conventions (shared with the event-driven engine)
--------------------------------------------------
+Conventions
+-----------
 - A decision taken on bar ``t`` (on its close) fills at bar ``t + 1``'s open with
   ``fill="next_open"``, or at bar ``t``'s close with ``fill="close"``.
 - ``slippage`` moves the fill price against the trader: buys fill at ``price * (1 + slippage)``,
@@ -754,10 +754,16 @@ def from_signals(
 
     Examples
     --------
-    >>> import numpy as np, neural_trader as nt
-    >>> close = 100 + np.cumsum(np.random.default_rng(1).normal(size=500))
-    >>> fast, slow = (np.convolve(close, np.ones(k) / k)[: close.size] for k in (10, 30))
-    >>> res = nt.vector.from_signals({"close": close}, signal=signal_from_crossover(fast, slow))
+    >>> import numpy as np
+    >>> from neural_trader.vector import from_signals, signal_from_crossover
+    >>> close = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, 500)))
+    >>> def sma(x, k):
+    ...     out = np.full(x.size, np.nan)
+    ...     out[k - 1 :] = np.convolve(x, np.ones(k) / k, mode="valid")
+    ...     return out
+    >>> res = from_signals({"close": close}, signal=signal_from_crossover(sma(close, 10), sma(close, 30)))
+    >>> res.trades["direction"].head(2).to_list()
+    ['long', 'short']
     """
     if fill not in _FILL_POLICIES:
         raise InvalidArgumentError(f"fill must be one of {_FILL_POLICIES}, got {fill!r}")
