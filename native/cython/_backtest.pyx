@@ -1133,7 +1133,7 @@ cdef class _Engine:
         if o.size_mode == SZ_TARGET_QTY:
             target = o.qty
             if self.whole:
-                target = copysign(floor(fabs(target) + 1e-9), target)
+                target = copysign(floor(fabs(target)), target)
             return target - q
         # equity with this symbol marked at the fill price
         eq = self.pf.cash + self.pf._market_value() - q * p.last + q * px
@@ -1150,7 +1150,7 @@ cdef class _Engine:
             if target < 0:
                 target = 0
             if self.whole:
-                target = floor(target + 1e-9)
+                target = floor(target)
             return copysign(target, o.qty) - q
         # SZ_FRACTION: a fraction of the buying power left after the other positions and this one
         if q != 0 and (q > 0) != (o.side > 0):
@@ -1159,12 +1159,12 @@ cdef class _Engine:
             avail = eq - fee_close - self.pf._margin_except(o.sym)
             target = o.qty * avail / per
             if self.whole:
-                target = floor(target + 1e-9)
+                target = floor(target)
             return o.side * (fabs(q) + max(target, 0.0))
         avail = eq - self.pf._margin_except(o.sym) - fabs(q) * px
         target = o.qty * avail / per
         if self.whole:
-            target = floor(target + 1e-9)
+            target = floor(target)
         return o.side * max(target, 0.0)
 
     cdef int _book_fill(self, OrderRec* o, double ref, double want, double* got_qty, double* got_px) except -1:

@@ -103,26 +103,32 @@ class Latency:
 
     @classmethod
     def constant(cls, seconds: float) -> Latency:
+        """Always ``seconds``."""
         return cls("constant", seconds)
 
     @classmethod
     def uniform(cls, lo: float, hi: float) -> Latency:
+        """Uniform on ``[lo, hi]`` seconds."""
         return cls("uniform", lo, hi)
 
     @classmethod
     def exponential(cls, mean: float) -> Latency:
+        """Exponential with mean ``mean`` seconds (memoryless arrivals)."""
         return cls("exponential", mean)
 
     @classmethod
     def lognormal(cls, median: float, sigma: float) -> Latency:
+        """``median * exp(sigma * N(0, 1))`` seconds: the usual heavy right tail of network latency."""
         return cls("lognormal", median, sigma)
 
     @classmethod
     def normal(cls, mean: float, sd: float) -> Latency:
+        """Normal, clipped at zero."""
         return cls("normal", mean, sd)
 
     @classmethod
     def empirical(cls, samples: Any) -> Latency:
+        """Resamples measured latencies (seconds) with replacement."""
         return cls("empirical", samples)
 
     def __call__(self, rng: np.random.Generator, n: int) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -151,6 +157,7 @@ class Latency:
         return self.kind == other.kind and all(np.array_equal(a, b) for a, b in zip(self.params, other.params))
 
     def describe(self) -> str:
+        """The distribution in words (its constructor call)."""
         return repr(self)
 
 
