@@ -52,7 +52,9 @@ def _backtest_parser(sub: Any) -> None:
     p.add_argument("--fill", choices=["next_open", "close"], default=None, help="fill policy (default: next_open for bars)")
     p.add_argument("--latency", type=float, default=0.0, help="order latency in seconds (default 0)")
     p.add_argument("--symbols", type=int, default=3, help="synthetic market: symbols (default 3)")
-    p.add_argument("--bars", type=int, default=200_000, help="synthetic market: bars per symbol (default 200,000)")
+    p.add_argument("--bars", type=int, default=None,
+                   help="synthetic market: bars per symbol (default 200,000; 5,000 for the pattern strategy, "
+                        "which searches the pattern memory on every bar)")
     p.add_argument("--freq", default="15m", help="synthetic market: bar interval (default 15m)")
     p.add_argument("--seed", type=int, default=7, help="seed of the synthetic market and the latency draws (default 7)")
     p.add_argument("-o", "--out", default="neural-trader-results",
@@ -76,6 +78,8 @@ def _run_backtest(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.data is None:
+            if args.bars is None:
+                args.bars = 5_000 if name == "pattern" else 200_000
             data = nt.data.synthetic(args.symbols, args.bars, freq=args.freq, seed=args.seed)
             source = f"synthetic market: {args.symbols} symbols x {args.bars:,} bars of {args.freq}, seed {args.seed}"
         else:

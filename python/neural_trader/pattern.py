@@ -150,6 +150,15 @@ class PatternMemory:
             grown[: self._n] = self._fwd[: self._n]
             self._fwd = grown
         self._fwd[self._n:need] = fwd
+        # keep the label table current as windows arrive (a rebuild per query would be O(n))
+        cached_n, table = self._label_cache
+        if cached_n == self._n:
+            if need > len(table):
+                bigger = np.zeros((max(need, 2 * len(table), 1024), 2), dtype=np.int64)
+                bigger[:cached_n] = table[:cached_n]
+                table = bigger
+            table[self._n:need] = labels
+            self._label_cache = (need, table)
         self._n = need
 
     def fit(self, prices: npt.ArrayLike, symbol: int = 0, times: npt.ArrayLike | None = None) -> PatternMemory:
@@ -240,7 +249,7 @@ class PatternMemory:
     def _labels_of(self, ids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         if self._label_cache[0] != self._n:
             all_ids, labels = self.index.labels()
-            table = np.zeros((max(self._n, 1), 2), dtype=np.int64)
+            table = np.zeros((max(self._n, 1024), 2), dtype=np.int64)
             table[all_ids] = labels
             self._label_cache = (self._n, table)
         table = self._label_cache[1]

@@ -66,6 +66,12 @@ class PatternStrategy(Strategy):
     (a log return over ``horizon`` bars) emits a LONG :class:`nt.types.Signal`, below
     ``-threshold`` a SHORT one (CLOSE instead with ``allow_short=False``), otherwise CLOSE; the
     signal's confidence is the forecast's and its strength ``size``.
+
+    All symbols share one memory: by default a query searches every symbol's past windows
+    (similar conditions anywhere); ``per_symbol=True`` restricts it to the symbol's own (a filtered
+    search, slower). Cost: one HNSW insert and one search per bar, a few hundred microseconds with
+    the memory's Python overhead, so this strategy runs at thousands of bars per second, not
+    millions.
     """
 
     def __init__(
@@ -79,6 +85,7 @@ class PatternStrategy(Strategy):
         size: float = 1.0,
         allow_short: bool = True,
         seed: int = 0,
+        per_symbol: bool = False,
     ) -> None:
         if window < 2 or horizon < 1 or k < 1 or every < 1 or min_patterns < k:
             raise InvalidArgumentError(
@@ -90,10 +97,11 @@ class PatternStrategy(Strategy):
         if not (0 < size <= 1):
             raise InvalidArgumentError(f"size is a fraction of equity in (0, 1], got {size!r}")
         super().__init__(window=window, horizon=horizon, k=k, threshold=threshold, min_patterns=min_patterns,
-                         every=every, size=size, allow_short=allow_short, seed=seed)
+                         every=every, size=size, allow_short=allow_short, seed=seed, per_symbol=per_symbol)
         self.window, self.horizon, self.k = window, horizon, k
         self.threshold, self.min_patterns, self.every = threshold, min_patterns, every
         self.size, self.allow_short, self.seed = size, allow_short, seed
+        self.per_symbol = per_symbol
         self.forecasts = 0
 
     def on_start(self) -> None:
@@ -117,7 +125,7 @@ class PatternStrategy(Strategy):
         n = self._count[sym] = self._count[sym] + 1
         if len(closes) <= self.window or len(self.memory) < self.min_patterns or n % self.every:
             return
-        fc = self.memory.query(np.fromiter(closes, dtype=np.float64), symbol=sid)
+        fc = self.memory.query(np.fromiter(closes, dtype=np.float64), symbol=sid if self.per_symbol else None)
         self.forecasts += 1
         if not math.isfinite(fc.forecast):
             return
@@ -140,7 +148,7 @@ class PatternStrategy(Strategy):
 
     def __reduce__(self) -> Any:
         return (PatternStrategy, (self.window, self.horizon, self.k, self.threshold, self.min_patterns, self.every,
-                                  self.size, self.allow_short, self.seed))
+                                  self.size, self.allow_short, self.seed, self.per_symbol))
 
 
 #: Built-in strategies by the names the command line uses.
