@@ -1136,7 +1136,7 @@ cdef class _Engine:
                 target = copysign(floor(fabs(target)), target)
             return target - q
         # equity with this symbol marked at the fill price
-        eq = self.pf.cash + self.pf._market_value() - q * p.last + q * px
+        eq = self.pf.cash + self.pf._market_value() + (q * (px - p.last) if q != 0 else 0.0)
         if o.size_mode == SZ_TARGET_PCT:
             if o.qty == 0:
                 return -q
@@ -1255,7 +1255,7 @@ cdef class _Engine:
         new_q = p.qty + side * qty
         if fabs(new_q) > fabs(p.qty) + EPS_QTY:
             cash_after = self.pf.cash - side * qty * px - fee
-            eq_after = cash_after + self.pf._market_value() - p.qty * p.last + new_q * px
+            eq_after = cash_after + self.pf._market_value() + new_q * px - (p.qty * p.last if p.qty != 0 else 0.0)
             gross_after = self.pf._margin_except(o.sym) + fabs(new_q) * px
             if eq_after < gross_after - 1e-9 * max(1.0, fabs(gross_after)):
                 if o.filled == 0:
@@ -1364,7 +1364,7 @@ cdef class _Engine:
             else:
                 trig = ev.open if ev.open <= o.stop else o.stop
             if o.type == T_STOP:
-                self._execute(o, trig, trig == ev.open and trig != o.stop)
+                self._execute(o, trig, True)    # a triggered stop trades as a market order
             elif (o.side > 0 and trig <= o.price) or (o.side < 0 and trig >= o.price):
                 self._execute(o, trig, False)
         o = &self.orders[oid - 1]

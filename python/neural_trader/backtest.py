@@ -27,8 +27,9 @@ drawn from their distributions; zero by default).
   price).
 - Limit orders fill on the first eligible bar whose range reaches the limit: at the open if the bar
   opens through it (a gap), else at the limit. Stop orders trigger when the range reaches the stop
-  and fill at the stop, or **at the open when the bar gaps through the stop**; a stop-limit then
-  behaves as a limit order.
+  and then trade as market orders from the stop price, or **from the open when the bar gaps
+  through the stop** (paying half the spread and the slippage like any market order); a
+  stop-limit then behaves as a limit order.
 - Brackets (``stop_loss=``/``take_profit=`` on an entry) become active once the entry has filled,
   from the next bar on. When both legs lie inside one bar, ``intrabar="pessimistic"`` (default)
   fills the stop-loss first, ``"optimistic"`` the take-profit; a leg the bar *opened* through

@@ -427,3 +427,14 @@ def test_day_orders_expire_at_the_session_close():
     # neither limit trades on day one; the DAY order is gone by day two, the GTC one fills there
     assert res.orders.sort("order_id")["status"].to_list() == ["expired", "filled"]
     assert res.fills["ts"].dt.epoch("ns").to_list() == [day0 + DAY + 11 * hour]
+
+
+def test_an_order_for_a_symbol_before_its_first_bar_is_sized_at_that_bar():
+    a = frame([(100, 101, 99, 100)] * 5, symbol="A")
+    b = frame([(50, 51, 49, 50)] * 3, symbol="B", start=2 * DAY)
+    st = Script({0: lambda s, bar: (s.buy(size=0.5, symbol="B"), s.order_target_percent(0.25, "B"))})
+    res = nt.Backtest(pl.concat([a, b]).sort("ts", "symbol"), st, cash=10_000, close_at_end=False).run()
+    # B's first bar opens at 50: half the cash buys 100 units; then the target of 25 % sells 50
+    assert res.fills["quantity"].to_list() == [100.0, 50.0]
+    assert res.fills["side"].to_list() == [1, -1]
+    assert res.fills["ts"].dt.epoch("ns").to_list() == [3 * DAY, 3 * DAY]
