@@ -1498,40 +1498,48 @@ cdef class _Engine:
         cdef const MarketEvent* evs
         cdef backoff bo
         cdef int64_t prev_ts = self.step_ts
-        state = {"error": None}
         producer = threading.Thread(target=_produce, args=(<size_t>ring, <size_t>data, n), daemon=True)
+        cdef bint in_events = False
         try:
             producer.start()
-            while True:
-                evs = <const MarketEvent*>ring.peek(4096, got)
-                if got == 0:
-                    if ring.drained():
-                        break
-                    with nogil:
-                        bo.wait()
-                    continue
-                bo.reset()
-                for i in range(got):
-                    if evs[i].ts != prev_ts:
-                        if self.n_events > 0:
-                            if evs[i].ts < prev_ts:
-                                raise _errors.InvalidArgumentError(
-                                    f"events go back in time: {evs[i].ts} after {prev_ts}")
-                            self._step_end(prev_ts)
-                        prev_ts = evs[i].ts
-                        self.step_ts = prev_ts
-                    self._on_event(&evs[i])
-                    self.n_events += 1
-                ring.consume(got)
-                total += got
-                done_since += got
-                if done_since >= 65536:
-                    PyErr_CheckSignals()
-                    if progress is not None:
-                        progress(done_since)
-                    done_since = 0
-            if progress is not None and done_since:
-                progress(done_since)
+            try:
+                while True:
+                    evs = <const MarketEvent*>ring.peek(4096, got)
+                    if got == 0:
+                        if ring.drained():
+                            break
+                        with nogil:
+                            bo.wait()
+                        continue
+                    bo.reset()
+                    in_events = True
+                    for i in range(got):
+                        if evs[i].ts != prev_ts:
+                            if self.n_events > 0:
+                                if evs[i].ts < prev_ts:
+                                    raise _errors.InvalidArgumentError(
+                                        f"events go back in time: {evs[i].ts} after {prev_ts}")
+                                self._step_end(prev_ts)
+                            prev_ts = evs[i].ts
+                            self.step_ts = prev_ts
+                        self._on_event(&evs[i])
+                        self.n_events += 1
+                    in_events = False
+                    ring.consume(got)
+                    total += got
+                    done_since += got
+                    if done_since >= 65536:
+                        PyErr_CheckSignals()
+                        if progress is not None:
+                            progress(done_since)
+                        done_since = 0
+                if progress is not None and done_since:
+                    progress(done_since)
+            except Exception as exc:
+                if in_events and hasattr(exc, "add_note"):
+                    exc.add_note(f"raised while handling the event at ts={evs[i].ts} "
+                                 f"(symbol {self.pf.symbols[evs[i].symbol]!r})")
+                raise
         finally:
             ring.close()
             producer.join()

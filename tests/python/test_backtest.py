@@ -438,3 +438,29 @@ def test_an_order_for_a_symbol_before_its_first_bar_is_sized_at_that_bar():
     assert res.fills["quantity"].to_list() == [100.0, 50.0]
     assert res.fills["side"].to_list() == [1, -1]
     assert res.fills["ts"].dt.epoch("ns").to_list() == [3 * DAY, 3 * DAY]
+
+
+def test_fractional_quantities():
+    data = frame([(100, 101, 99, 100), (30, 31, 29, 30), (30, 31, 29, 30)])
+    st = Script({0: lambda s, b: s.order_target_percent(1.0), 1: lambda s, b: s.buy(0.125)})
+    whole = nt.Backtest(data, Script(dict(st.actions)), cash=1_000, close_at_end=False).run()
+    frac = nt.Backtest(data, st, cash=1_000, fractional=True, close_at_end=False).run()
+    # whole units: floor(1000 / 30) = 33, leaving 10 of cash for the explicit 0.125 (3.75)
+    assert whole.fills["quantity"].to_list() == [33.0, 0.125]
+    # fractional: all the cash goes into 33.33 units, so the 0.125 cannot be paid
+    assert frac.fills["quantity"].to_list() == [pytest.approx(1000 / 30)]
+    assert frac.orders["reason"].to_list() == [None, "insufficient_cash"]
+    assert frac.orders["status"].to_list() == ["filled", "rejected"]
+
+
+def test_a_strategy_error_names_the_event():
+    data = frame([(100, 101, 99, 100)] * 3)
+
+    class Broken(S.Strategy):
+        def on_bar(self, bar):
+            if bar.ts == 2 * DAY:
+                raise ZeroDivisionError("boom")
+
+    with pytest.raises(ZeroDivisionError) as info:
+        nt.Backtest(data, Broken()).run()
+    assert any("symbol 'X'" in note and str(2 * DAY) in note for note in getattr(info.value, "__notes__", []))
