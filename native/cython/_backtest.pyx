@@ -132,6 +132,8 @@ cdef struct OrderRec:
     double tp
     double filled
     double notional
+    double est_qty       # size/target orders: the quantity implied at submission (for the record)
+    int8_t est_side
 
 
 cdef struct FillRec:
@@ -848,6 +850,8 @@ cdef class _Engine:
     cdef list tags, reasons
     cdef dict reason_index
     cdef object bloom
+    cdef object bloom_factory
+    cdef bint dedupe
     cdef object order_latency, feed_latency
     cdef double[:] lat_buf
     cdef Py_ssize_t lat_pos
@@ -895,7 +899,9 @@ cdef class _Engine:
         self.min_confidence = cfg["min_confidence"]
         self.expire_fn = cfg["expire_fn"]
         self.ticks = cfg["ticks"]
-        self.bloom = cfg["bloom"]
+        self.bloom = None
+        self.bloom_factory = cfg["bloom_factory"]
+        self.dedupe = self.bloom_factory is not None
         self.order_latency = cfg["order_latency"]
         self.feed_latency = cfg["feed_latency"]
         self.has_latency = self.order_latency is not None or self.feed_latency is not None
@@ -953,22 +959,32 @@ cdef class _Engine:
         self.lat_pos += 1
         return self.lat_buf[self.lat_pos - 1]
 
+    cdef int _estimate(self, OrderRec* o) except -1:
+        """The side and quantity a size/target order implies at the last price (what risk
+        checks see and what the record shows until the order is sized at its fill)."""
+        cdef double last = self.pf.st[o.sym].last
+        cdef double cur = self.pf.st[o.sym].qty
+        cdef double eq = max(self.pf._equity(), 0.0)
+        cdef double q
+        if o.size_mode == SZ_FRACTION:
+            q = o.side * (o.qty * eq / last if last > 0 else NAN)
+        elif o.size_mode == SZ_TARGET_PCT:
+            q = (o.qty * eq / last if last > 0 else NAN) - cur
+        else:
+            q = o.qty - cur
+        if isnan(q):
+            o.est_side = o.side if o.side != 0 else (1 if o.qty >= 0 else -1)
+        else:
+            o.est_side = 1 if q >= 0 else -1
+        o.est_qty = fabs(q)
+        return 0
+
     cdef object _order_view(self, OrderRec* o):
         cdef double q = o.qty
-        cdef double last = self.pf.st[o.sym].last
         cdef int side = o.side
-        cdef double cur
-        if o.size_mode == SZ_FRACTION:
-            q = o.qty * max(self.pf._equity(), 0.0) / last if last > 0 else NAN
-        elif o.size_mode == SZ_TARGET_PCT:
-            cur = self.pf.st[o.sym].qty
-            q = o.qty * max(self.pf._equity(), 0.0) / last - cur if last > 0 else NAN
-            side = 1 if q >= 0 else -1
-            q = fabs(q)
-        elif o.size_mode == SZ_TARGET_QTY:
-            q = o.qty - self.pf.st[o.sym].qty
-            side = 1 if q >= 0 else -1
-            q = fabs(q)
+        if o.size_mode != SZ_QTY and not o.resolved:
+            q = o.est_qty
+            side = o.est_side
         return Order(o.id, o.ts, self.pf.symbols[o.sym], side, q, TYPE_NAMES[o.type], o.price, o.stop,
                      ("gtc", "day", "ioc")[o.tif], None, self.tags[o.tag] if o.tag >= 0 else None,
                      STATUS_NAMES[o.status], o.filled, o.notional / o.filled if o.filled > 0 else NAN,
@@ -1051,6 +1067,8 @@ cdef class _Engine:
         o.tp = tp
         o.filled = 0
         o.notional = 0
+        o.est_qty = q
+        o.est_side = side if side != 0 else 1
         if tag is not None:
             self.tags.append(str(tag))
             o.tag = len(self.tags) - 1
@@ -1060,7 +1078,12 @@ cdef class _Engine:
             raise _errors.InvalidArgumentError(f"target quantity must be finite, not {q!r}")
         self.orders.push_back(o)
         cdef OrderRec* po = &self.orders.back()
-        if client_id is not None and self.bloom is not None:
+        if mode != SZ_QTY:
+            self._estimate(po)
+        if client_id is not None and self.dedupe:
+            if self.bloom is None:
+                self.bloom = self.bloom_factory()   # built on the first client id only
+                po = &self.orders.back()
             if client_id in self.bloom:
                 self._reject(po, "duplicate_client_id")
                 return po.id
@@ -1228,8 +1251,9 @@ cdef class _Engine:
             if fabs(want) <= EPS_QTY:
                 o.status = ST_CANCELLED
                 o.reason = self._reason("nothing_to_trade")
-                if o.side == 0:
-                    o.side = 1
+                o.side = o.est_side
+                o.qty = 0.0
+                o.resolved = 1
                 return 0
             o.side = 1 if want > 0 else -1
             o.qty = fabs(want)
@@ -1239,33 +1263,50 @@ cdef class _Engine:
             want = -max(p.qty, 0.0)
             if fabs(want) <= EPS_QTY:
                 return self._reject(o, "short_not_allowed")
-        if market and isfinite(self.depth):
-            self._book_fill(o, ref, want, &got_q, &got_px)
-            if got_q <= 0:
-                return 0
-            px = got_px * (1.0 + side * self.slippage)
-            qty = got_q
-            partial = got_q < fabs(want) - EPS_QTY
-        else:
-            px = ref * (1.0 + side * (self.spread / 2.0 + self.slippage)) if market else ref
-            qty = fabs(want)
-        fee = qty * px * self.fee_rate + self.fee_fixed
-        # 100 % margin: an order that adds exposure must leave equity >= gross exposure
-        p = &self.pf.st[o.sym]
-        new_q = p.qty + side * qty
-        if fabs(new_q) > fabs(p.qty) + EPS_QTY:
+        cdef int attempt
+        cdef double deficit, cut
+        for attempt in range(4):
+            if market and isfinite(self.depth):
+                self._book_fill(o, ref, want, &got_q, &got_px)
+                if got_q <= 0:
+                    return 0
+                px = got_px * (1.0 + side * self.slippage)
+                qty = got_q
+                partial = got_q < fabs(want) - EPS_QTY
+            else:
+                px = ref * (1.0 + side * (self.spread / 2.0 + self.slippage)) if market else ref
+                qty = fabs(want)
+            fee = qty * px * self.fee_rate + self.fee_fixed
+            # 100 % margin: an order that adds exposure must leave equity >= gross exposure
+            p = &self.pf.st[o.sym]
+            new_q = p.qty + side * qty
+            if fabs(new_q) <= fabs(p.qty) + EPS_QTY:
+                break
             cash_after = self.pf.cash - side * qty * px - fee
             eq_after = cash_after + self.pf._market_value() + new_q * px - (p.qty * p.last if p.qty != 0 else 0.0)
             gross_after = self.pf._margin_except(o.sym) + fabs(new_q) * px
-            if eq_after < gross_after - 1e-9 * max(1.0, fabs(gross_after)):
-                if o.filled == 0:
-                    self._reject(o, "insufficient_cash")
-                else:
-                    o.status = ST_PARTIAL
-                    o.reason = self._reason("insufficient_cash")
-                if self.risk is not None:
-                    self.risk.record_reject(self.now, "insufficient_cash")
-                return 0
+            deficit = gross_after - eq_after
+            if deficit <= 1e-9 * max(1.0, fabs(gross_after)):
+                break
+            if o.size_mode != SZ_QTY and o.filled == 0 and attempt < 3:
+                # an order sized from the account ("all of it", a target): the prices the book
+                # charges exceed the estimate; trade what the account can pay instead
+                cut = deficit / (px * (1.0 + self.fee_rate))
+                qty = fabs(want) - cut
+                if self.whole:
+                    qty = floor(qty)
+                if qty > EPS_QTY:
+                    want = side * qty
+                    o.qty = qty
+                    continue
+            if o.filled == 0:
+                self._reject(o, "insufficient_cash")
+            else:
+                o.status = ST_PARTIAL
+                o.reason = self._reason("insufficient_cash")
+            if self.risk is not None:
+                self.risk.record_reject(self.now, "insufficient_cash")
+            return 0
         self.pf._apply_fill(o.sym, side, qty, px, fee, self.now)
         o = &self.orders[oid - 1]
         o.filled += qty
@@ -1312,7 +1353,7 @@ cdef class _Engine:
         o.ts = self.now; o.arrival = self.now; o.expire = -1; o.oco = 0; o.parent = 0; o.sym = sym
         o.tag = -1; o.reason = 0; o.side = side; o.type = typ; o.tif = TIF_GTC; o.size_mode = SZ_QTY
         o.status = ST_PENDING; o.triggered = 0; o.resolved = 1; o.qty = qty; o.price = price; o.stop = stop
-        o.sl = NAN; o.tp = NAN; o.filled = 0; o.notional = 0
+        o.sl = NAN; o.tp = NAN; o.filled = 0; o.notional = 0; o.est_qty = qty; o.est_side = side
         self.orders.push_back(o)
         self.pending[sym].push_back(o.id - 1)
         return o.id
@@ -1580,6 +1621,7 @@ cdef class _Engine:
         o.side = -1 if q > 0 else 1; o.type = T_MARKET; o.tif = TIF_GTC; o.size_mode = SZ_QTY
         o.status = ST_FILLED; o.triggered = 0; o.resolved = 1; o.qty = fabs(q); o.price = NAN; o.stop = NAN
         o.sl = NAN; o.tp = NAN; o.filled = fabs(q); o.notional = fabs(q) * px
+        o.est_qty = fabs(q); o.est_side = o.side
         self.orders.push_back(o)
         cdef double fee = fabs(q) * px * self.fee_rate + self.fee_fixed
         self.pf._apply_fill(sym, o.side, fabs(q), px, fee, ts)
@@ -1638,8 +1680,12 @@ cdef class _Engine:
         for i in range(n):
             o = &self.orders[i]
             a_id[i] = o.id; a_ts[i] = o.ts; a_arr[i] = o.arrival; a_sym[i] = o.sym
-            a_side[i] = o.side if o.side != 0 else 1
-            a_type[i] = o.type; a_q[i] = o.qty; a_p[i] = o.price; a_s[i] = o.stop
+            if o.size_mode != SZ_QTY and not o.resolved:
+                a_side[i] = o.est_side; a_q[i] = o.est_qty
+            else:
+                a_side[i] = o.side if o.side != 0 else 1
+                a_q[i] = o.qty
+            a_type[i] = o.type; a_p[i] = o.price; a_s[i] = o.stop
             a_status[i] = o.status; a_f[i] = o.filled; a_ap[i] = o.notional / o.filled if o.filled > 0 else NAN
             a_reason[i] = o.reason; a_tag[i] = o.tag; a_tif[i] = o.tif
         return cols, list(self.reasons), list(self.tags)

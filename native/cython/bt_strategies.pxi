@@ -40,6 +40,7 @@ cdef class _TargetStrategy(Strategy):
     """Shared parts of the built-ins: a target position per symbol, sent as a target-percent
     order only when it changes."""
     cdef vector[double] target
+    cdef vector[int64_t] last_order
     cdef public double size
     cdef public bint allow_short
 
@@ -49,6 +50,7 @@ cdef class _TargetStrategy(Strategy):
     cdef int _c_start(self) except -1:
         cdef int n = len(self._eng.pf.symbols)
         self.target.assign(n, 0.0)
+        self.last_order.assign(n, 0)
         self._make(n)
         return 0
 
@@ -59,11 +61,23 @@ cdef class _TargetStrategy(Strategy):
         """Targets `direction` * size of equity in `sym` (direction +1, -1 or 0)."""
         if direction < 0 and not self.allow_short:
             direction = 0
-        cdef double t = direction * self.size
+        return self._send(sym, direction * self.size)
+
+    cdef int _send(self, int32_t sym, double t) except -1:
+        """Sends a target-percent order when the target changes, or when the last one for this
+        symbol did not trade (rejected, cancelled: the position is not what the target says)."""
+        cdef int64_t last = self.last_order[sym]
+        cdef uint8_t st
+        if last > 0:
+            st = self._eng.orders[last - 1].status
+            if st == ST_REJECTED or st == ST_CANCELLED or st == ST_EXPIRED:
+                self.target[sym] = NAN
+                self.last_order[sym] = 0
         if t == self.target[sym]:
             return 0
         self.target[sym] = t
-        self._eng._submit(sym, 0, SZ_TARGET_PCT, t, T_MARKET, NAN, NAN, TIF_GTC, NAN, NAN, None, None)
+        self.last_order[sym] = self._eng._submit(sym, 0, SZ_TARGET_PCT, t, T_MARKET, NAN, NAN, TIF_GTC,
+                                                 NAN, NAN, None, None)
         return 0
 
 
@@ -310,12 +324,7 @@ cdef class PairsTrading(_TargetStrategy):
         return 0
 
     cdef int _leg(self, int32_t sym, int direction) except -1:
-        cdef double t = direction * self.size / 2.0
-        if t == self.target[sym]:
-            return 0
-        self.target[sym] = t
-        self._eng._submit(sym, 0, SZ_TARGET_PCT, t, T_MARKET, NAN, NAN, TIF_GTC, NAN, NAN, None, None)
-        return 0
+        return self._send(sym, direction * self.size / 2.0)
 
     def __repr__(self):
         return (f"PairsTrading(a={self.a!r}, b={self.b!r}, lookback={self.lookback}, entry_z={self.entry_z}, "

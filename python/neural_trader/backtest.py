@@ -253,7 +253,7 @@ class Backtest:
         the UTC day).
     dedupe_client_ids
         Reject a repeated ``client_id`` (idempotent submission) using a Bloom filter sized for
-        ``max(1e6, events)`` ids at a 1e-9 false-positive rate.
+        ``max(1e6, events)`` ids at a 1e-9 false-positive rate (built on the first client id).
     min_confidence
         Signals (``Strategy.signal``) below this confidence are not traded.
     seed
@@ -411,11 +411,14 @@ class Backtest:
         ticks = kind == "ticks"
         fill = self.fill or ("close" if ticks else "next_open")
         rng = np.random.default_rng(self.seed)
-        bloom = None
+        bloom_factory = None
         if self.dedupe_client_ids:
-            from .sketch import BloomFilter
+            capacity = 1_000_000 if total_rows is None else max(1_000_000, total_rows)
 
-            bloom = BloomFilter(1_000_000 if total_rows is None else max(1_000_000, total_rows), 1e-9, seed=0)
+            def bloom_factory() -> Any:
+                from .sketch import BloomFilter
+
+                return BloomFilter(capacity, 1e-9, seed=0)
         expire_fn = None
         if self.calendar is not None:
             cal = self.calendar
@@ -432,7 +435,7 @@ class Backtest:
             "tick_size": self.tick_size, "lot_size": self.lot_size, "fractional": self.fractional,
             "partial": self.partial, "intrabar": self.intrabar, "close_at_end": self.close_at_end,
             "allow_short": self.allow_short, "min_confidence": self.min_confidence, "expire_fn": expire_fn,
-            "ticks": ticks, "bloom": bloom, "order_latency": self._order_latency,
+            "ticks": ticks, "bloom_factory": bloom_factory, "order_latency": self._order_latency,
             "feed_latency": self._feed_latency, "rng": rng, "probe_latency": self.probe_latency,
         }
         engine.setup(self.strategy, pf, cfg)

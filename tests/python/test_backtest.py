@@ -464,3 +464,38 @@ def test_a_strategy_error_names_the_event():
     with pytest.raises(ZeroDivisionError) as info:
         nt.Backtest(data, Broken()).run()
     assert any("symbol 'X'" in note and str(2 * DAY) in note for note in getattr(info.value, "__notes__", []))
+
+
+def test_target_orders_that_cannot_trade_are_recorded_sensibly():
+    data = frame([(100, 101, 99, 100)] * 4)
+    res = nt.Backtest(data, S.SignalReplay([-1.0, np.nan, np.nan, np.nan]), cash=50, close_at_end=False).run()
+    row = res.orders.row(0, named=True)
+    assert (row["status"], row["reason"], row["side"], row["quantity"]) == ("cancelled", "nothing_to_trade", -1, 0.0)
+
+
+def test_all_in_orders_against_a_finite_book_trade_what_the_cash_pays():
+    ticks = nt.data.synthetic(["X"], 3_000, kind="ticks", seed=3, freq="1s")
+    for allow_short in (True, False):
+        res = nt.Backtest(ticks, S.MovingAverageCross(10, 30, allow_short=allow_short), cash=10_000, depth=100,
+                          spread=0.001, close_at_end=False).run()
+        assert res.orders.filter(pl.col("reason") == "insufficient_cash").height == 0
+        assert res.fills.height > 10
+        if not allow_short:
+            assert (res.equity["cash"].to_numpy() >= -1e-9).all()
+
+
+def test_a_builtin_resends_a_target_after_a_rejection():
+    class RejectFirst(nt.risk.Check):
+        def __init__(self):
+            self.seen = 0
+
+        def check(self, order, account):
+            self.seen += 1
+            return "first" if self.seen == 1 else None
+
+    data = frame([(100, 101, 99, 100)] * 5)
+    risk = nt.risk.RiskManager([RejectFirst()])
+    res = nt.Backtest(data, S.SignalReplay([1.0, np.nan, 1.0, np.nan, np.nan]), cash=1_000, risk=risk,
+                      close_at_end=False).run()
+    assert res.orders["status"].to_list() == ["rejected", "filled"]
+    assert res.fills["quantity"].to_list() == [10.0]
