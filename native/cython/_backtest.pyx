@@ -1042,42 +1042,17 @@ cdef class _Engine:
 
     cdef int64_t _submit(self, int32_t sym, int side, int mode, double q, int typ, double price,
                          double stop, int tf, double sl, double tp, object client_id, object tag) except -1:
-        cdef OrderRec o
         cdef double lat
-        o.id = <int64_t>self.orders.size() + 1
-        o.ts = self.now
-        o.arrival = self.now
-        o.expire = -1
-        o.oco = 0
-        o.parent = 0
-        o.sym = sym
-        o.tag = -1
-        o.reason = 0
-        o.side = side
-        o.type = typ
-        o.tif = tf
-        o.size_mode = mode
-        o.status = ST_PENDING
-        o.triggered = 0
-        o.resolved = 0
-        o.qty = q
-        o.price = price
-        o.stop = stop
-        o.sl = sl
-        o.tp = tp
-        o.filled = 0
-        o.notional = 0
-        o.est_qty = q
-        o.est_side = side if side != 0 else 1
+        if (mode == SZ_TARGET_PCT or mode == SZ_TARGET_QTY) and not isfinite(q):
+            raise _errors.InvalidArgumentError(f"a target must be finite, not {q!r}")
+        cdef int32_t tag_index = -1
         if tag is not None:
             self.tags.append(str(tag))
-            o.tag = len(self.tags) - 1
-        if mode == SZ_TARGET_PCT and not isfinite(q):
-            raise _errors.InvalidArgumentError(f"target fraction must be finite, not {q!r}")
-        if mode == SZ_TARGET_QTY and not isfinite(q):
-            raise _errors.InvalidArgumentError(f"target quantity must be finite, not {q!r}")
-        self.orders.push_back(o)
-        cdef OrderRec* po = &self.orders.back()
+            tag_index = len(self.tags) - 1
+        cdef OrderRec* po = self._new_order(sym, side, mode, q, typ, price, stop, tf)
+        po.sl = sl
+        po.tp = tp
+        po.tag = tag_index
         if mode != SZ_QTY:
             self._estimate(po)
         if client_id is not None and self.dedupe:
@@ -1240,7 +1215,6 @@ cdef class _Engine:
         cdef int64_t oid = o.id
         cdef SymState* p = &self.pf.st[o.sym]
         cdef bint partial = False
-        cdef FillRec f
         # the signed quantity still to trade
         if o.size_mode == SZ_QTY or o.resolved:
             want = o.side * (o.qty - o.filled)
@@ -1307,12 +1281,10 @@ cdef class _Engine:
             if self.risk is not None:
                 self.risk.record_reject(self.now, "insufficient_cash")
             return 0
-        self.pf._apply_fill(o.sym, side, qty, px, fee, self.now)
+        self._book(oid, o.sym, side, qty, px, fee)
         o = &self.orders[oid - 1]
         o.filled += qty
         o.notional += qty * px
-        f.ts = self.now; f.order_id = o.id; f.sym = o.sym; f.side = side; f.qty = qty; f.price = px; f.fee = fee
-        self.fills.push_back(f)
         if o.filled >= o.qty - EPS_QTY * max(1.0, o.qty):
             o.status = ST_FILLED
         else:
@@ -1322,7 +1294,7 @@ cdef class _Engine:
         self._after_fill(o)
         if self.call_fill:
             from neural_trader.types import Fill as _Fill
-            self.on_fill_py(_Fill(self.now, oid, self.pf.symbols[f.sym], side, qty, px, fee))
+            self.on_fill_py(_Fill(self.now, oid, self.pf.symbols[self.orders[oid - 1].sym], side, qty, px, fee))
         return 0
 
     cdef int _after_fill(self, OrderRec* o) except -1:
@@ -1347,14 +1319,22 @@ cdef class _Engine:
             self.orders[tp_id - 1].oco = sl_id
         return 0
 
-    cdef int64_t _submit_exit(self, int32_t sym, int8_t side, double qty, int typ, double price, double stop) except -1:
+    cdef OrderRec* _new_order(self, int32_t sym, int side, int mode, double q, int typ, double price,
+                              double stop, int tf) except NULL:
+        """Appends an order sent now (pending, no bracket, no tag) and returns it; the pointer
+        holds until the next order is appended."""
         cdef OrderRec o
         o.id = <int64_t>self.orders.size() + 1
         o.ts = self.now; o.arrival = self.now; o.expire = -1; o.oco = 0; o.parent = 0; o.sym = sym
-        o.tag = -1; o.reason = 0; o.side = side; o.type = typ; o.tif = TIF_GTC; o.size_mode = SZ_QTY
-        o.status = ST_PENDING; o.triggered = 0; o.resolved = 1; o.qty = qty; o.price = price; o.stop = stop
-        o.sl = NAN; o.tp = NAN; o.filled = 0; o.notional = 0; o.est_qty = qty; o.est_side = side
+        o.tag = -1; o.reason = 0; o.side = side; o.type = typ; o.tif = tf; o.size_mode = mode
+        o.status = ST_PENDING; o.triggered = 0; o.resolved = mode == SZ_QTY; o.qty = q; o.price = price
+        o.stop = stop; o.sl = NAN; o.tp = NAN; o.filled = 0; o.notional = 0
+        o.est_qty = q; o.est_side = side if side != 0 else 1
         self.orders.push_back(o)
+        return &self.orders.back()
+
+    cdef int64_t _submit_exit(self, int32_t sym, int8_t side, double qty, int typ, double price, double stop) except -1:
+        cdef OrderRec* o = self._new_order(sym, side, SZ_QTY, qty, typ, price, stop, TIF_GTC)
         self.pending[sym].push_back(o.id - 1)
         return o.id
 
@@ -1611,22 +1591,23 @@ cdef class _Engine:
         self._step_end(last_ts)
 
     cdef int _close_at_last(self, int32_t sym, int64_t ts) except -1:
-        cdef OrderRec o
         cdef double q = self.pf.st[sym].qty
         cdef double px = self.pf.st[sym].open if self.close_at_end == 2 else self.pf.st[sym].last
-        o.id = <int64_t>self.orders.size() + 1
-        o.ts = ts; o.arrival = ts; o.expire = -1; o.oco = 0; o.parent = 0; o.sym = sym; o.reason = 0
+        cdef int8_t side = -1 if q > 0 else 1
         self.tags.append("close_at_end")
+        cdef OrderRec* o = self._new_order(sym, side, SZ_QTY, fabs(q), T_MARKET, NAN, NAN, TIF_GTC)
         o.tag = len(self.tags) - 1
-        o.side = -1 if q > 0 else 1; o.type = T_MARKET; o.tif = TIF_GTC; o.size_mode = SZ_QTY
-        o.status = ST_FILLED; o.triggered = 0; o.resolved = 1; o.qty = fabs(q); o.price = NAN; o.stop = NAN
-        o.sl = NAN; o.tp = NAN; o.filled = fabs(q); o.notional = fabs(q) * px
-        o.est_qty = fabs(q); o.est_side = o.side
-        self.orders.push_back(o)
-        cdef double fee = fabs(q) * px * self.fee_rate + self.fee_fixed
-        self.pf._apply_fill(sym, o.side, fabs(q), px, fee, ts)
+        o.status = ST_FILLED
+        o.filled = fabs(q)
+        o.notional = fabs(q) * px
+        self._book(o.id, sym, side, fabs(q), px, fabs(q) * px * self.fee_rate + self.fee_fixed)
+        return 0
+
+    cdef int _book(self, int64_t order_id, int32_t sym, int8_t side, double qty, double px, double fee) except -1:
+        """Books one fill: the ledger, and the fill record."""
         cdef FillRec f
-        f.ts = ts; f.order_id = o.id; f.sym = sym; f.side = o.side; f.qty = fabs(q); f.price = px; f.fee = fee
+        self.pf._apply_fill(sym, side, qty, px, fee, self.now)
+        f.ts = self.now; f.order_id = order_id; f.sym = sym; f.side = side; f.qty = qty; f.price = px; f.fee = fee
         self.fills.push_back(f)
         return 0
 
