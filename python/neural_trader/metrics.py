@@ -190,6 +190,14 @@ def _ratio(num: float, den: float) -> float:
     return math.copysign(math.inf, num)
 
 
+def _excess_returns(returns: Any, periods_per_year: float, risk_free: float) -> tuple[FloatArray, float]:
+    """The per-period returns less the per-period risk-free rate, and the checked periods per year."""
+    r = _as_float_array(returns, "returns")
+    ppy = _check_periods(periods_per_year)
+    excess: FloatArray = r - _per_period_rate(risk_free, ppy)
+    return excess, ppy
+
+
 def _timestamps_ns(series: pl.Series, name: str = "ts") -> IntArray:
     """Nanoseconds since the epoch (int64) of a Datetime (any unit or zone) or integer column."""
     dtype = series.dtype
@@ -271,9 +279,7 @@ def sharpe(returns: Any, periods_per_year: float, risk_free: float = 0.0) -> flo
         ``mean(excess) / std(excess, ddof=1) * sqrt(periods_per_year)``. NaN with fewer than two
         returns or when every excess return is equal (zero volatility).
     """
-    r = _as_float_array(returns, "returns")
-    ppy = _check_periods(periods_per_year)
-    excess = r - _per_period_rate(risk_free, ppy)
+    excess, ppy = _excess_returns(returns, periods_per_year, risk_free)
     if excess.size < 2 or bool(np.all(excess == excess[0])):
         return math.nan
     sd = float(excess.std(ddof=1))
@@ -300,9 +306,7 @@ def sortino(returns: Any, periods_per_year: float, risk_free: float = 0.0) -> fl
         when no period is below the target and the mean is positive (negative), NaN when the mean
         is zero too, and NaN with fewer than two returns.
     """
-    r = _as_float_array(returns, "returns")
-    ppy = _check_periods(periods_per_year)
-    excess = r - _per_period_rate(risk_free, ppy)
+    excess, ppy = _excess_returns(returns, periods_per_year, risk_free)
     if excess.size < 2:
         return math.nan
     downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
@@ -353,6 +357,13 @@ def _underwater_spans(equity: FloatArray) -> tuple[IntArray, IntArray]:
     return (starts - 1).astype(np.int64), np.minimum(stops, n - 1).astype(np.int64)
 
 
+def _longest_drawdown(equity: FloatArray, coord: IntArray) -> int:
+    """Longest span, in the units of ``coord`` (one value per step), from a peak of ``equity`` to
+    its recovery (or to the last step); 0 without a drawdown."""
+    starts, ends = _underwater_spans(equity)
+    return int((coord[ends] - coord[starts]).max()) if starts.size else 0
+
+
 def drawdown(equity: Any, timestamps: Any = None) -> tuple[FloatArray, float, int]:
     """Drawdown curve, maximum drawdown and longest drawdown duration of an equity curve.
 
@@ -383,7 +394,6 @@ def drawdown(equity: Any, timestamps: Any = None) -> tuple[FloatArray, float, in
     dd = np.zeros_like(e)
     pos = peak > 0
     dd[pos] = (peak[pos] - e[pos]) / peak[pos]
-    starts, ends = _underwater_spans(e)
     if timestamps is None:
         coord = np.arange(e.size, dtype=np.int64)
     else:
@@ -392,8 +402,7 @@ def drawdown(equity: Any, timestamps: Any = None) -> tuple[FloatArray, float, in
             raise InvalidArgumentError(f"timestamps has shape {coord.shape}, equity {e.shape}")
         if coord.size > 1 and bool(np.any(np.diff(coord) < 0)):
             raise InvalidArgumentError("timestamps must be non-decreasing")
-    duration = int((coord[ends] - coord[starts]).max()) if starts.size else 0
-    return dd, float(dd.max()), duration
+    return dd, float(dd.max()), _longest_drawdown(e, coord)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,11 +479,7 @@ def compute_metrics(
     sortino_ = sortino(rets, ppy, risk_free) if annualise else math.nan
 
     _, max_dd, dd_bars = drawdown(eq)
-    if n:
-        starts, ends = _underwater_spans(eq)
-        dd_ns = int((ts[ends] - ts[starts]).max()) if starts.size else 0
-    else:
-        dd_ns = 0
+    dd_ns = _longest_drawdown(eq, ts) if n else 0
     cagr_ = cagr(cash0, final, years)
 
     pnl = _column(trades, "pnl", "trades")
