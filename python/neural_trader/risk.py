@@ -175,11 +175,16 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+def _real(value: Any, name: str, what: str = "a number") -> float:
+    """``value`` as a float; DTypeError unless it is a real number (bools are not)."""
+    if not _is_real(value):
+        raise DTypeError(f"{name} must be {what}, got {type(value).__name__}")
+    return float(value)
+
+
 def _limit(value: Any, name: str) -> float:
     """A limit: a real number >= 0 (``inf`` allowed: no limit)."""
-    if not _is_real(value):
-        raise DTypeError(f"{name} must be a number, got {type(value).__name__}")
-    v = float(value)
+    v = _real(value, name)
     if math.isnan(v) or v < 0:
         raise InvalidArgumentError(f"{name} must be >= 0, got {value!r}")
     return v
@@ -187,18 +192,16 @@ def _limit(value: Any, name: str) -> float:
 
 def _fraction(value: Any, name: str) -> float:
     """A drawdown fraction in (0, 1]."""
-    if not _is_real(value):
-        raise DTypeError(f"{name} must be a number, got {type(value).__name__}")
-    v = float(value)
+    v = _real(value, name)
     if not 0.0 < v <= 1.0:
         raise InvalidArgumentError(f"{name} must be in (0, 1], got {value!r}")
     return v
 
 
-def _count(value: Any, name: str) -> int:
-    """An integer >= 1."""
+def _count(value: Any, name: str, what: str = "an integer") -> int:
+    """An integer >= 1 (``what`` names the expected type in the DTypeError)."""
     if not _is_int(value):
-        raise DTypeError(f"{name} must be an integer, got {type(value).__name__}")
+        raise DTypeError(f"{name} must be {what}, got {type(value).__name__}")
     if value < 1:
         raise InvalidArgumentError(f"{name} must be >= 1, got {value}")
     return int(value)
@@ -215,9 +218,7 @@ def _duration_ns(seconds: Any, ns: Any, name: str, *, required: bool) -> int | N
             raise InvalidArgumentError(f"{name}_ns must be > 0, got {ns}")
         return int(ns)
     if seconds is not None:
-        if not _is_real(seconds):
-            raise DTypeError(f"{name} must be a number of seconds, got {type(seconds).__name__}")
-        s = float(seconds)
+        s = _real(seconds, name, "a number of seconds")
         if not (math.isfinite(s) and s > 0):
             raise InvalidArgumentError(f"{name} must be a finite number of seconds > 0, got {seconds!r}")
         return max(1, round(s * _NS_PER_S))
@@ -248,6 +249,13 @@ def _drawdown(equity: float, peak: float) -> float:
 def _reached(drawdown: float, limit: float) -> bool:
     """``drawdown >= limit`` up to an absolute 1e-12 (1 - 90/100 is 0.0999...98 in binary)."""
     return drawdown >= limit - _DRAWDOWN_ATOL
+
+
+def _expire(times: deque[int], start: int) -> None:
+    """Drop the times ``<= start`` from the front of ``times`` (oldest first): what is left of a
+    sliding window ``(start, now]``."""
+    while times and times[0] <= start:
+        times.popleft()
 
 
 def reduces_position(order: OrderLike, account: AccountLike) -> bool:
@@ -414,20 +422,15 @@ class MaxOrderRate(Check):
         """Window length in nanoseconds."""
         return self._per_ns
 
-    def _prune(self, ts: int) -> None:
-        start = ts - self._per_ns
-        while self._accepted and self._accepted[0] <= start:
-            self._accepted.popleft()
-
     def check(self, order: OrderLike, account: AccountLike) -> str | None:
         """``"max_order_rate"`` if ``n`` accepted orders lie in ``(ts - per, ts]``."""
-        self._prune(int(order.ts))
+        _expire(self._accepted, int(order.ts) - self._per_ns)
         return MAX_ORDER_RATE if len(self._accepted) >= self._n else None
 
     def on_accept(self, order: OrderLike, account: AccountLike) -> None:
         """Count ``order`` in the window."""
         ts = int(order.ts)
-        self._prune(ts)
+        _expire(self._accepted, ts - self._per_ns)
         self._accepted.append(ts)
 
     def reset(self) -> None:
@@ -663,9 +666,7 @@ class CircuitBreaker:
             self._consecutive += 1
             count = self._consecutive
         else:
-            start = ts - self._window_ns
-            while self._reject_times and self._reject_times[0] <= start:
-                self._reject_times.popleft()
+            _expire(self._reject_times, ts - self._window_ns)
             self._reject_times.append(ts)
             count = len(self._reject_times)
         if count >= self._max_rejections:
@@ -870,9 +871,7 @@ def _weights(weights: Any, n_assets: int) -> _F64:
 
 
 def _confidence(value: Any) -> float:
-    if not _is_real(value):
-        raise DTypeError(f"confidence must be a number, got {type(value).__name__}")
-    c = float(value)
+    c = _real(value, "confidence")
     if not 0.0 < c < 1.0:
         raise InvalidArgumentError(f"confidence must be in (0, 1), got {value!r}")
     return c
@@ -1005,19 +1004,12 @@ def _monte_carlo(x: _F64, w: _F64, levels: Sequence[float], horizon: int, n_path
 
 def _evaluate(returns: Any, levels: Sequence[float], methods: Sequence[str], weights: Any, horizon: Any,
               n_paths: Any, seed: Any) -> dict[str, list[tuple[float, float]]]:
-    if not _is_int(horizon):
-        raise DTypeError(f"horizon must be an integer number of periods, got {type(horizon).__name__}")
-    if horizon < 1:
-        raise InvalidArgumentError(f"horizon must be >= 1, got {horizon}")
-    if not _is_int(n_paths):
-        raise DTypeError(f"n_paths must be an integer, got {type(n_paths).__name__}")
-    if n_paths < 1:
-        raise InvalidArgumentError(f"n_paths must be >= 1, got {n_paths}")
+    h = _count(horizon, "horizon", "an integer number of periods")
+    paths = _count(n_paths, "n_paths")
     x = _returns_matrix(returns)
     w = _weights(weights, x.shape[1])
     rng = _rng(seed) if "monte_carlo" in methods else None
     p = x @ w
-    h = int(horizon)
     out: dict[str, list[tuple[float, float]]] = {}
     for m in methods:
         if m == "historical":
@@ -1028,7 +1020,7 @@ def _evaluate(returns: Any, levels: Sequence[float], methods: Sequence[str], wei
             out[m] = _cornish_fisher(p, levels, h)
         else:
             assert rng is not None
-            out[m] = _monte_carlo(x, w, levels, h, int(n_paths), rng)
+            out[m] = _monte_carlo(x, w, levels, h, paths, rng)
     return out
 
 
