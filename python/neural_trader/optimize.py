@@ -119,6 +119,11 @@ def _expand_grid(grid: Mapping[str, GridValues]) -> tuple[list[str], list[dict[s
     return names, combos
 
 
+def _is_number(value: Any) -> bool:
+    """A real number (Python or NumPy), not a bool."""
+    return isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, bool)
+
+
 def _outcome_metrics(value: Any, metric: str) -> dict[str, Any]:
     """The metrics of what a run returned: a result with ``.metrics``, a mapping or a number."""
     metrics = getattr(value, "metrics", None)
@@ -126,7 +131,7 @@ def _outcome_metrics(value: Any, metric: str) -> dict[str, Any]:
         return dict(metrics)
     if isinstance(value, Mapping):
         return dict(value)
-    if isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, bool):
+    if _is_number(value):
         return {metric: float(value)}
     raise DTypeError(
         "run must return a BacktestResult (or any object with a .metrics mapping), a mapping of "
@@ -143,7 +148,7 @@ def _metric_value(metrics: Mapping[str, Any], metric: str, params: Mapping[str, 
     value = metrics[metric]
     if value is None:
         return math.nan
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+    if not _is_number(value):
         raise DTypeError(f"metric {metric!r} must be a number, got {type(value).__name__}")
     return float(value)
 
@@ -166,6 +171,16 @@ def _column(name: str, values: list[Any]) -> pl.Series:
 
 def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (numbers.Real, np.floating, np.integer, str))
+
+
+def _scalar_keys(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The keys of ``rows`` with a scalar value in some row, in order of first appearance."""
+    keys: list[str] = []
+    for row in rows:
+        for key, value in row.items():
+            if key not in keys and _is_scalar(value):
+                keys.append(key)
+    return keys
 
 
 def _add_note(exc: BaseException, note: str) -> None:
@@ -426,11 +441,7 @@ def optimize(
                 best_i, best_v, best_value_obj = i, v, value
 
     rows = [m if m is not None else {} for m in metrics_rows]
-    metric_names: list[str] = []
-    for m in rows:
-        for key, val in m.items():
-            if key not in metric_names and _is_scalar(val):
-                metric_names.append(key)
+    metric_names = _scalar_keys(rows)
     clash = sorted(set(names) & set(metric_names))
     if clash:
         raise InvalidArgumentError(f"parameter names clash with metric names: {clash}; rename the parameters")
@@ -822,21 +833,13 @@ def _windows_table(records: list[dict[str, Any]], params: list[dict[str, Any]], 
         cols.append(pl.Series(name, [r[name] for r in records], dtype=pl.Int64).cast(ts_type))
     cols.append(pl.Series("train_rows", [r["train_rows"] for r in records], dtype=pl.Int64))
     cols.append(pl.Series("test_rows", [r["test_rows"] for r in records], dtype=pl.Int64))
-    try:
-        cols.append(
-            pl.Series("params", params, strict=False)
-            if any(params)
-            else pl.Series("params", [repr(p) for p in params])
-        )
-    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+    # a struct column of the parameters (their reprs when polars cannot hold them or none were fitted)
+    if any(params):
+        cols.append(_column("params", params))
+    else:
         cols.append(pl.Series("params", [repr(p) for p in params], dtype=pl.String))
-    names: list[str] = []
-    for r in records:
-        for key in r["metrics"]:
-            if key not in names:
-                names.append(key)
     taken = {c.name for c in cols}
-    for key in names:
+    for key in _scalar_keys([r["metrics"] for r in records]):
         cols.append(
             _column(key if key not in taken else f"oos_{key}", [r["metrics"].get(key) for r in records])
         )
