@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     scale = bb.get_scale(args.scale)
     reps = args.reps or max(3, scale.reps)
-    env = bb.environment(scale, reps, args.keep_gc)
+    env = cli.environment(scale, reps, args.keep_gc, {}, bb.PEER_DISTS)
 
     print(f"neural_trader backtester vs peers: medians over {reps} repetitions (round-robin), scale {scale.name!r}")
     print("  " + ", ".join(f"{k}={v}" for k, v in env.items() if k != "date"))

@@ -74,6 +74,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+import bench_cli
 import bench_workload
 
 SEED = 20_241_107  #: seed of the synthetic bars and ticks
@@ -182,16 +183,7 @@ def need_vectorbt() -> Any:
     return vectorbt
 
 
-def peer_versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: dict[str, str | None] = {}
-    for dist in ("backtesting", "vectorbt", "numba", "pandas", "polars", "numpy"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = None
-    return out
+PEER_DISTS = ("backtesting", "vectorbt", "numba", "pandas", "polars", "numpy")  #: versions a run reports
 
 
 # --------------------------------------------------------------------------------------------------
@@ -773,18 +765,6 @@ PEERS: dict[str, str] = {"SMA cross 10/30": "backtesting", "vectorised": "vector
 PERCENTILES = ("p50", "p99", "p99.9")
 
 
-def _timed(w: Workload, keep_gc: bool) -> float:
-    import gc
-
-    try:
-        if not keep_gc:
-            gc.collect()
-            gc.disable()
-        return w.measure()
-    finally:
-        gc.enable()
-
-
 def run(scale: Scale | str | None = None, *, reps: int | None = None, only: str | None = None,
         keep_gc: bool = False, log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Runs every case (``only``: those whose section, case or engine contains the text): the
@@ -806,19 +786,7 @@ def run(scale: Scale | str | None = None, *, reps: int | None = None, only: str 
     if only:
         t = only.lower()
         workloads = [w for w in workloads if t in w.section.lower() or t in w.case.lower() or t in w.engine.lower()]
-    failures: dict[str, str] = {}
-    skipped: dict[str, str] = {}
-    runnable: list[Workload] = []
-    for w in workloads:
-        try:
-            why = w.available()
-        except Exception as exc:  # noqa: BLE001 - something that exists and fails is a failure
-            failures[w.label] = f"{type(exc).__name__}: {exc}"
-            continue
-        if why:
-            skipped[w.label] = why
-        else:
-            runnable.append(w)
+    runnable, skipped, failures = bench_cli.partition(workloads)
     times: dict[str, list[float]] = {w.label: [] for w in runnable}
     started = time.perf_counter()
 
@@ -827,7 +795,7 @@ def run(scale: Scale | str | None = None, *, reps: int | None = None, only: str 
             return
         n_info = len(w.info)
         try:
-            dt = _timed(w, keep_gc)
+            dt = bench_cli.timed(w, keep_gc)
         except Exception as exc:  # noqa: BLE001 - reported in the row
             failures[w.label] = f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, AssertionError):
@@ -988,22 +956,6 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             add(f"tick-to-order p99 <= 20 us ({what})", [r], None if not lat else lat["p99"] <= 20_000,
                 "no figure" if not lat else f"p99 {lat['p99'] / 1e3:,.2f} us")
     return out
-
-
-def environment(scale: Scale, reps: int, keep_gc: bool) -> dict[str, Any]:
-    import platform
-
-    import neural_trader as nt
-
-    env: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "scale": scale.name, "repetitions": reps,
-        "warmup_rounds": scale.warmup, "gc_during_timing": keep_gc, "python": platform.python_version(),
-        "platform": platform.platform(), "cpus": os.cpu_count(), "neural_trader": nt.__version__,
-    }
-    env.update(peer_versions())
-    if hasattr(os, "getloadavg"):
-        env["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
-    return env
 
 
 def main(argv: list[str] | None = None) -> int:
