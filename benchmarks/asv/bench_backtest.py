@@ -18,7 +18,6 @@ per second, ``track_latency_*`` nanoseconds (percentiles of ``result.stats["late
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 import sys
 import time
@@ -27,6 +26,7 @@ _LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 if _LIB not in sys.path:
     sys.path.insert(0, _LIB)
 
+import bench_workload  # noqa: E402
 import nt_btbench as bb  # noqa: E402
 
 SCALE = dataclasses.replace(bb.SCALES["default"], reps=1, warmup=0)  # the issue's sizes
@@ -52,14 +52,10 @@ class _Workload:
 
     def _timed(self):
         # garbage collector off while timing, as asv's time_* (timeit) and the other suites do
-        gc.collect()
-        gc.disable()
-        try:
+        with bench_workload.gc_paused():
             t0 = time.perf_counter()
             self.wl.run()
             return time.perf_counter() - t0
-        finally:
-            gc.enable()
 
     def teardown(self, *params):
         self.wl.finish()  # raises AssertionError when the result is wrong

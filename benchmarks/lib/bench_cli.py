@@ -4,7 +4,6 @@ the environment line, sorting cases into runnable / skipped / failed, and one ti
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
 import time
@@ -82,12 +81,5 @@ def partition(workloads: Iterable[bench_workload.Workload]
 def timed(w: bench_workload.Workload, keep_gc: bool, freeze: bool = False) -> float:
     """One ``measure()`` with the garbage collector off unless ``keep_gc`` (``freeze``: move
     what exists now, e.g. cached streams, out of later collections first)."""
-    try:
-        if not keep_gc:
-            gc.collect()
-            if freeze:
-                gc.freeze()
-            gc.disable()
+    with bench_workload.gc_paused(keep_gc, freeze):
         return w.measure()
-    finally:
-        gc.enable()

@@ -1,4 +1,5 @@
-"""The timed-case protocol the benchmark libraries share (``nt_tabench``, ``book_mix``).
+"""The timed-case protocol the benchmark libraries share (``nt_tabench``, ``book_mix``,
+``nt_btbench``), and :func:`gc_paused`, the collector-off block their front ends time in.
 
 A workload is set up (untimed), run (timed), then checked against its reference and released
 (untimed); a case whose engine is missing here raises :class:`Unavailable` from ``_resolve``
@@ -7,8 +8,27 @@ and is reported as a skip. Front ends call ``available()``, then ``measure()`` p
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
+from collections.abc import Iterator
 from typing import Any
+
+
+@contextlib.contextmanager
+def gc_paused(keep: bool = False, freeze: bool = False) -> Iterator[None]:
+    """Run the block with the garbage collector collected, then off (for every engine alike),
+    unless ``keep``; on again afterwards. ``freeze``: move what exists now (e.g. cached streams)
+    out of later collections first."""
+    try:
+        if not keep:
+            gc.collect()
+            if freeze:
+                gc.freeze()
+            gc.disable()
+        yield
+    finally:
+        gc.enable()
 
 
 class Unavailable(Exception):
