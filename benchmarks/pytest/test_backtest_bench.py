@@ -20,8 +20,6 @@ percentile of ``stats["latency_ns"]`` and ``stats["latency_ns_with_order"]`` (na
 
 from __future__ import annotations
 
-import gc
-import os
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -33,42 +31,18 @@ import nt_btbench as bb  # on sys.path through conftest.py (benchmarks/lib)
 SCALE = bb.get_scale()  # NT_BENCH_SCALE, read at collection
 
 
-@pytest.fixture(scope="session")
-def bt_scale() -> bb.Scale:
-    return SCALE
-
-
 @pytest.fixture
-def bt_measure(benchmark: Any, bt_scale: bb.Scale) -> Callable[[bb.Workload], None]:
-    """Time ``wl.run()`` with pytest-benchmark (``wl.setup()`` before and ``wl.finish()`` after
-    each round, untimed; the garbage collector off while a round is timed, for every engine
-    alike; ``NT_BENCH_KEEP_GC=1`` leaves it on), then assert that every round was checked."""
-    keep_gc = os.environ.get("NT_BENCH_KEEP_GC") == "1"
-    wl: bb.Workload
+def bt_measure(benchmark: Any, timed_rounds: Callable[[Any, Any], None]) -> Callable[[bb.Workload], None]:
+    """Time ``wl.run()`` with conftest's ``timed_rounds`` (``wl.setup()`` before and
+    ``wl.finish()`` after each round, untimed; the garbage collector off while a round is timed,
+    for every engine alike; ``NT_BENCH_KEEP_GC=1`` leaves it on; every round checked), then keep
+    the per-round figures of ``wl.info`` in ``extra_info``."""
 
-    def setup() -> None:
-        wl.setup()
-        if not keep_gc:
-            gc.collect()
-            gc.disable()
-
-    def teardown() -> None:
-        gc.enable()
-        wl.finish()
-
-    def run(workload: bb.Workload) -> None:
-        nonlocal wl
-        wl = workload
+    def run(wl: bb.Workload) -> None:
         wl.info.clear()
         benchmark.group = f"backtest {wl.section}: {wl.case}"
         benchmark.extra_info.update(engine=wl.engine, ours=wl.ours, n=wl.n, unit=wl.unit)
-        try:
-            benchmark.pedantic(wl.run, setup=setup, teardown=teardown, rounds=bt_scale.reps,
-                               warmup_rounds=bt_scale.warmup, iterations=1)
-        finally:
-            gc.enable()
-            wl.finish()  # with --benchmark-disable pytest-benchmark calls no teardown
-        assert wl.rounds_checked >= 1, "no round was checked"
+        timed_rounds(wl, SCALE)
         loops = [i["loop_per_s"] for i in wl.info if "loop_per_s" in i]
         if loops:
             benchmark.extra_info["loop_per_s"] = round(statistics.median(loops), 1)
