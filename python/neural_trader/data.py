@@ -119,6 +119,16 @@ def _norm(name: str) -> str:
     return "_".join(str(name).strip().lower().replace("-", " ").split())
 
 
+def _check_kind(kind: Any) -> None:
+    if kind not in ("auto", "bars", "ticks"):
+        raise InvalidArgumentError(f"kind must be 'auto', 'bars' or 'ticks', not {kind!r}")
+
+
+def _check_unit(unit: Any) -> None:
+    if unit not in _UNITS:
+        raise InvalidArgumentError(f"unit must be one of {_UNITS}, not {unit!r}")
+
+
 # ---------------------------------------------------------------------------------------------
 # input conversion
 # ---------------------------------------------------------------------------------------------
@@ -149,6 +159,7 @@ def _resolve(
             )
         return found[0] if found else None
 
+    _check_kind(kind)
     if kind == "auto":
         if any(find(r) is not None for r in ("close", "open", "high", "low")):
             kind = "bars"
@@ -164,8 +175,6 @@ def _resolve(
             raise InvalidArgumentError(
                 f"found neither bar columns (open/high/low/close) nor a tick price column among {names}{hint}"
             )
-    elif kind not in ("bars", "ticks"):
-        raise InvalidArgumentError(f"kind must be 'auto', 'bars' or 'ticks', not {kind!r}")
     roles = _BAR_ROLES if kind == "bars" else _TICK_ROLES
     mapping: dict[str, str] = {}
     for role in roles:
@@ -319,8 +328,7 @@ def _timestamps(frame: pl.DataFrame, tz: str, unit: Unit, ts_format: str | None)
             raw = local
         return raw.dt.convert_time_zone("UTC")
     if dtype.is_integer():
-        if unit not in _UNITS:
-            raise InvalidArgumentError(f"unit must be one of {_UNITS}, not {unit!r}")
+        _check_unit(unit)
         try:
             ints = raw.cast(pl.Int64)
             stamps: pl.Series = pl.from_epoch(ints, time_unit=unit).dt.cast_time_unit("ns")
@@ -812,11 +820,9 @@ class Scan:
             raise DTypeError(f"chunk_rows is an int, not {type(chunk_rows).__name__}")
         if chunk_rows < 1:
             raise InvalidArgumentError(f"chunk_rows must be at least 1, not {chunk_rows}")
-        if kind not in ("auto", "bars", "ticks"):
-            raise InvalidArgumentError(f"kind must be 'auto', 'bars' or 'ticks', not {kind!r}")
+        _check_kind(kind)
         zone(tz)
-        if unit not in _UNITS:
-            raise InvalidArgumentError(f"unit must be one of {_UNITS}, not {unit!r}")
+        _check_unit(unit)
         self._chunk_rows = int(chunk_rows)
         self._symbol = symbol
         self._kind: Kind = kind
