@@ -1714,3 +1714,4 @@ def _produce(size_t ring_addr, size_t data_addr, size_t n):
 
 
 include "bt_strategies.pxi"
+include "bt_vector.pxi"

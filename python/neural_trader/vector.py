@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from . import _backtest
 from .errors import DTypeError, InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -443,114 +444,22 @@ def _simulate(
         exec_bars = change
         exec_px = close[exec_bars]
 
-    buy_mult = 1.0 + slippage
-    sell_mult = 1.0 - slippage
-
-    # fills / orders (one market order per fill)
-    f_bar: list[int] = []
-    f_created: list[int] = []
-    f_side: list[int] = []
-    f_qty: list[float] = []
-    f_price: list[float] = []
-    f_fee: list[float] = []
-    f_tag: list[str] = []
-    # closed trades
-    t_dir: list[int] = []
-    t_qty: list[float] = []
-    t_entry_bar: list[int] = []
-    t_entry_px: list[float] = []
-    t_exit_bar: list[int] = []
-    t_exit_px: list[float] = []
-    t_pnl: list[float] = []
-    t_fees: list[float] = []
-    # state after each bar where it changed
-    s_bar: list[int] = []
-    s_cash: list[float] = []
-    s_qty: list[float] = []
-
-    cur_cash = float(cash)
-    pos = 0.0  # signed quantity
-    entry_bar = -1
-    entry_px = 0.0
-    entry_fee = 0.0
-    realized = 0.0
-
-    def close_position(bar: int, created: int, raw_price: float, tag: str, slip: bool = True) -> None:
-        nonlocal cur_cash, pos, realized
-        direction = 1 if pos > 0 else -1
-        qty = abs(pos)
-        if direction > 0:
-            px = raw_price * sell_mult if slip else raw_price
-            fee = fees * (qty * px)
-            cur_cash += qty * px - fee
-        else:
-            px = raw_price * buy_mult if slip else raw_price
-            fee = fees * (qty * px)
-            cur_cash -= qty * px + fee
-        pnl = direction * qty * (px - entry_px) - entry_fee - fee
-        realized += pnl
-        f_bar.append(bar)
-        f_created.append(created)
-        f_side.append(-direction)
-        f_qty.append(qty)
-        f_price.append(px)
-        f_fee.append(fee)
-        f_tag.append(tag)
-        t_dir.append(direction)
-        t_qty.append(qty)
-        t_entry_bar.append(entry_bar)
-        t_entry_px.append(entry_px)
-        t_exit_bar.append(bar)
-        t_exit_px.append(px)
-        t_pnl.append(pnl)
-        t_fees.append(entry_fee + fee)
-        pos = 0.0
-
-    def record_state(bar: int) -> None:
-        if s_bar and s_bar[-1] == bar:
-            s_cash[-1] = cur_cash
-            s_qty[-1] = pos
-        else:
-            s_bar.append(bar)
-            s_cash.append(cur_cash)
-            s_qty.append(pos)
-
-    for c, e, raw in zip(change.tolist(), exec_bars.tolist(), exec_px.tolist()):
-        want = tgt[c]
-        have = 1.0 if pos > 0 else (-1.0 if pos < 0 else 0.0)
-        if want == have:
-            continue
-        changed = False
-        if have != 0.0:
-            close_position(e, c, raw, "exit")
-            changed = True
-        if want != 0.0:
-            px = raw * (buy_mult if want > 0 else sell_mult)
-            qty = sizer(cur_cash, px)
-            if qty > 0.0:
-                fee = fees * (qty * px)
-                if want > 0:
-                    cur_cash -= qty * px + fee
-                    pos = qty
-                else:
-                    cur_cash += qty * px - fee
-                    pos = -qty
-                entry_bar, entry_px, entry_fee = e, px, fee
-                f_bar.append(e)
-                f_created.append(c)
-                f_side.append(1 if want > 0 else -1)
-                f_qty.append(qty)
-                f_price.append(px)
-                f_fee.append(fee)
-                f_tag.append("entry")
-                changed = True
-        if changed:
-            record_state(e)
-
-    if close_at_end is not None and pos != 0.0:
-        last_px = float(close[n - 1] if close_at_end == "close" else bars.open[n - 1])
-        close_position(n - 1, n - 1, last_px, "close_at_end", slip=False)
-        record_state(n - 1)
+    # the account, walked from one change of the target to the next in compiled code
+    mode = 0 if sizer.size is None else {"percent": 1, "value": 2, "shares": 3}[sizer.size_type]
+    close_mode = {None: 0, "close": 1, "open": 2}[close_at_end]
+    k = _backtest.signal_kernel(
+        np.ascontiguousarray(change, dtype=np.int64), np.ascontiguousarray(exec_bars, dtype=np.int64),
+        np.ascontiguousarray(exec_px, dtype=np.float64), np.ascontiguousarray(tgt, dtype=np.float64),
+        float(cash), float(fees), float(slippage), mode, 0.0 if sizer.size is None else float(sizer.size),
+        bool(sizer.whole), close_mode, float(close[n - 1]), float(bars.open[n - 1]), n,
+    )
+    s_bar, s_cash, s_qty = k["s_bar"], k["s_cash"], k["s_qty"]
+    f_bar, f_created, f_side = k["f_bar"], k["f_created"], k["f_side"]
+    f_qty, f_price, f_fee = k["f_qty"], k["f_price"], k["f_fee"]
+    f_tag = np.array(["entry", "exit", "close_at_end"], dtype=object)[k["f_tag"]].tolist()
+    t_dir, t_qty, t_entry_bar, t_entry_px = k["t_dir"], k["t_qty"], k["t_entry_bar"], k["t_entry_px"]
+    t_exit_bar, t_exit_px, t_pnl, t_fees = k["t_exit_bar"], k["t_exit_px"], k["t_pnl"], k["t_fees"]
+    pos, entry_px, realized = k["pos"], k["entry_px"], k["realized"]
 
     # -- per-bar state over the segments between changes (no per-bar Python) -----------------
     bounds = np.asarray(s_bar, dtype=np.int64)
@@ -618,7 +527,7 @@ def _simulate(
     trades = pl.DataFrame(
         {
             "symbol": [symbol] * nt_,
-            "direction": ["long" if d > 0 else "short" for d in t_dir],
+            "direction": np.where(t_dir > 0, "long", "short").tolist(),
             "quantity": tq,
             "entry_ts": pl.Series("entry_ts", ts[teb]).cast(_TS),
             "entry_price": tep,
