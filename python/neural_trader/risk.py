@@ -722,6 +722,8 @@ class RiskManager:
         if breaker is not None and not isinstance(breaker, CircuitBreaker):
             raise DTypeError(f"breaker must be a CircuitBreaker, got {type(breaker).__name__}")
         self._checks = checks
+        # the checks that keep state on acceptance (the others' on_accept is the base no-op)
+        self._acceptors = tuple(c for c in checks if type(c).on_accept is not Check.on_accept)
         self._breaker = breaker
         self._max_drawdown = None if max_drawdown is None else _fraction(max_drawdown, "max_drawdown")
         self._rejections: dict[str, int] = {}
@@ -789,7 +791,7 @@ class RiskManager:
                 if self._breaker is not None:
                     self._breaker.on_reject(int(order.ts), reason)
                 return self._reject(reason)
-        for c in self._checks:
+        for c in self._acceptors:
             c.on_accept(order, account)
         if self._breaker is not None:
             self._breaker.on_accept(order, account)
