@@ -832,3 +832,26 @@ def test_to_arrays() -> None:
     assert np.array_equal(fast, records)
     with pytest.raises(InvalidArgumentError, match="symbol ids"):
         data.from_arrays(records, ["AAA"])
+
+
+def test_canonical_frames_take_the_fast_path_and_bad_ones_still_fail() -> None:
+    bars = nt.data.synthetic(3, 500, seed=4)
+    assert nt.data.normalize(bars) is bars  # valid canonical input comes back as is
+    ticks = nt.data.synthetic(2, 500, kind="ticks", seed=4, freq="1s")
+    assert nt.data.normalize(ticks) is ticks
+    swapped = pl.concat([bars.slice(1), bars.slice(0, 1)])
+    with pytest.raises(nt.errors.InvalidArgumentError, match="not sorted"):
+        nt.data.normalize(swapped)
+    repeated = pl.concat([bars, bars.slice(0, 1)]).sort("ts", "symbol")
+    with pytest.raises(nt.errors.InvalidArgumentError, match="duplicate bar"):
+        nt.data.normalize(repeated)
+    broken = bars.with_columns(pl.when(pl.int_range(pl.len()) == 7).then(-1.0).otherwise(pl.col("low")).alias("low"))
+    with pytest.raises(nt.errors.InvalidArgumentError, match="low"):
+        nt.data.normalize(broken)
+    inverted = bars.with_columns(pl.when(pl.int_range(pl.len()) == 9).then(pl.col("low") - 1).otherwise(pl.col("high"))
+                                 .alias("high"))
+    with pytest.raises(nt.errors.InvalidArgumentError):
+        nt.data.normalize(inverted)
+    # a frame ordered by time but not by symbol within a timestamp is sorted, not refused
+    shuffled = bars.sort("ts", "symbol", descending=[False, True])
+    assert nt.data.normalize(shuffled).equals(bars)
