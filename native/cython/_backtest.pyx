@@ -749,6 +749,24 @@ cdef class Strategy:
     def symbols(self):
         return list(self._engine().pf.symbols)
 
+    @property
+    def session(self):
+        """Trading session of the event being handled: its local session date in days since
+        1970-01-01 (-1 outside every session), from the backtest's ``calendar``."""
+        cdef _Engine e = self._engine()
+        if e.sessions == NULL:
+            raise RuntimeError("sessions need a calendar: Backtest(..., calendar=nt.data.Calendar(...))")
+        return e.session
+
+    @property
+    def new_session(self):
+        """Whether the event being handled is its symbol's first in its trading session (reset
+        session indicators such as a session VWAP here)."""
+        cdef _Engine e = self._engine()
+        if e.sessions == NULL:
+            raise RuntimeError("sessions need a calendar: Backtest(..., calendar=nt.data.Calendar(...))")
+        return e.new_session
+
     def position(self, symbol=None):
         """Signed quantity held in ``symbol`` (default: the current event's symbol)."""
         cdef _Engine e = self._engine()
@@ -830,6 +848,11 @@ cdef class _Engine:
     cdef object on_fill_py
     cdef bint call_bar, call_tick, call_fill, c_hook, ticks
     cdef readonly int64_t now
+    # trading sessions (a calendar given): the session id of every event of the chunk
+    cdef const int64_t* sessions
+    cdef readonly int64_t session
+    cdef readonly bint new_session
+    cdef vector[int64_t] last_session
     cdef int32_t cur_sym
     cdef readonly int64_t n_events, n_steps
     cdef public int64_t n_signals
@@ -1500,11 +1523,19 @@ cdef class _Engine:
             self.pending[ev.symbol].push_back(lst[k])
         return 0
 
-    def run_chunk(self, const unsigned char[::1] buf, object progress=None):
+    def run_chunk(self, const unsigned char[::1] buf, object progress=None, const int64_t[::1] sessions=None):
         """Runs the loop over the events in `buf` (MARKET_EVENT_DTYPE bytes) through an SPSC ring
-        buffer fed by a producer thread."""
+        buffer fed by a producer thread. `sessions`: the calendar session id of each event."""
         cdef size_t rec = sizeof(MarketEvent)
         cdef size_t n = buf.shape[0] // rec
+        self.sessions = NULL
+        if sessions is not None:
+            if <size_t>sessions.shape[0] != n:
+                raise _errors.InvalidArgumentError("one session id per event")
+            if n:
+                self.sessions = &sessions[0]
+            if self.last_session.size() != self.pending.size():
+                self.last_session.assign(self.pending.size(), -2)
         # one equity row per distinct timestamp: at most one per event
         cdef size_t want = self.eq_ts.size() + n + 1
         if self.eq_ts.capacity() < want:
@@ -1543,6 +1574,10 @@ cdef class _Engine:
                                 self._step_end(prev_ts)
                             prev_ts = evs[i].ts
                             self.step_ts = prev_ts
+                        if self.sessions != NULL:
+                            self.session = self.sessions[total + i]
+                            self.new_session = self.session != self.last_session[evs[i].symbol]
+                            self.last_session[evs[i].symbol] = self.session
                         self._on_event(&evs[i])
                         self.n_events += 1
                     in_events = False

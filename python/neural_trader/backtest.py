@@ -250,7 +250,8 @@ class Backtest:
         at all (``False``; they stay in ``positions``).
     calendar
         An :class:`nt.data.Calendar`: DAY orders expire at its session close (default: the end of
-        the UTC day).
+        the UTC day), and strategies see ``self.session`` / ``self.new_session`` (to reset
+        session-aware indicators such as a session VWAP).
     dedupe_client_ids
         Reject a repeated ``client_id`` (idempotent submission) using a Bloom filter sized for
         ``max(1e6, events)`` ids at a 1e-9 false-positive rate (built on the first client id).
@@ -461,7 +462,10 @@ class Backtest:
                         "streamed source must contain every symbol"
                     )
                 events = _events_from_frame(frame, "ticks" if ticks else "bars", symbols)
-                engine.run_chunk(events.view(np.uint8), bar.update)
+                sessions = None
+                if self.calendar is not None:
+                    sessions = np.ascontiguousarray(self.calendar.session(events["ts"]), dtype=np.int64)
+                engine.run_chunk(events.view(np.uint8), bar.update, sessions)
                 last_ts = int(events["ts"][-1])
             if last_ts is None:
                 raise InvalidArgumentError("no data to backtest")

@@ -499,3 +499,32 @@ def test_a_builtin_resends_a_target_after_a_rejection():
                       close_at_end=False).run()
     assert res.orders["status"].to_list() == ["rejected", "filled"]
     assert res.fills["quantity"].to_list() == [10.0]
+
+
+def test_strategies_see_trading_sessions():
+    cal = nt.data.Calendar.nyse()
+    bars = nt.data.synthetic(["A", "B"], 400, freq="30m", seed=2, calendar=cal)
+    seen = []
+
+    class SessionVwap(S.Strategy):
+        def on_start(self):
+            self.pv, self.v = {}, {}
+
+        def on_bar(self, bar):
+            if self.new_session:
+                self.pv[bar.symbol], self.v[bar.symbol] = 0.0, 0.0
+            self.pv[bar.symbol] += bar.close * bar.volume
+            self.v[bar.symbol] += bar.volume
+            seen.append((bar.ts, bar.symbol, self.session, self.new_session))
+
+    nt.Backtest(bars, SessionVwap(), calendar=cal).run()
+    ts = np.array([s[0] for s in seen])
+    sessions = np.array([s[2] for s in seen])
+    np.testing.assert_array_equal(sessions, cal.session(ts))
+    frame = pl.DataFrame({"symbol": [s[1] for s in seen], "session": sessions, "new": [s[3] for s in seen]})
+    first = frame.with_columns(pl.col("session").shift(1).over("symbol").alias("prev"))
+    expected = (first["prev"].is_null() | (first["prev"] != first["session"])).to_list()
+    assert frame["new"].to_list() == expected
+    assert sum(expected) > 10
+    with pytest.raises(RuntimeError, match="calendar"):
+        nt.Backtest(bars, Script({0: lambda s, b: s.session})).run()
