@@ -2,8 +2,9 @@
 """The backtester's compiled half: the event loop, the portfolio ledger, the strategy base class
 and the built-in strategies.
 
-Market events (bars, or ticks seen as one-price bars) flow from a producer thread through an SPSC
-ring buffer (the core's ``spsc_record_ring``) into :meth:`_Engine.run`, which for every event
+Market events (bars, or ticks seen as one-price bars) flow through an SPSC ring buffer (the core's
+``spsc_record_ring``; a producer thread feeds chunks larger than the ring) into the loop of
+:meth:`_Engine.run_chunk`, which for every event
 
 1. executes the orders of that symbol that have arrived (fill policy, stops, limits, brackets,
    order books of finite depth built around the reference price),
@@ -526,12 +527,13 @@ cdef object _trades_frame(vector[TradeRec]& trades, list symbols):
     names = np.array(symbols if symbols else [""], dtype=object)
     with np.errstate(divide="ignore", invalid="ignore"):
         ret = pnl / (ep * qty)
-    return pl.DataFrame({
-        "symbol": pl.Series(names[sym] if n else [], dtype=pl.String),
-        "direction": pl.Series(np.where(dirn > 0, "long", "short") if n else [], dtype=pl.String),
-        "quantity": qty, "entry_ts": _ns_to_dt(ets), "entry_price": ep, "exit_ts": _ns_to_dt(xts),
-        "exit_price": xp, "pnl": pnl, "fees": fees, "return_pct": ret, "bars_held": held,
-    })
+    return pl.DataFrame([
+        pl.Series("symbol", names[sym].tolist() if n else [], dtype=pl.String),
+        pl.Series("direction", np.where(dirn > 0, "long", "short").tolist() if n else [], dtype=pl.String),
+        pl.Series("quantity", qty), _ns_to_dt(ets).alias("entry_ts"), pl.Series("entry_price", ep),
+        _ns_to_dt(xts).alias("exit_ts"), pl.Series("exit_price", xp), pl.Series("pnl", pnl),
+        pl.Series("fees", fees), pl.Series("return_pct", ret), pl.Series("bars_held", held),
+    ])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1550,10 +1552,20 @@ cdef class _Engine:
         cdef const MarketEvent* evs
         cdef backoff bo
         cdef int64_t prev_ts = self.step_ts
-        producer = threading.Thread(target=_produce, args=(<size_t>ring, <size_t>data, n), daemon=True)
+        # a chunk that fits the ring is pushed at once; a larger one by a producer thread that
+        # waits for room while this loop drains
+        cdef bint threaded = n > (1 << 14)
+        producer = None
+        if threaded:
+            producer = threading.Thread(target=_produce, args=(<size_t>ring, <size_t>data, n), daemon=True)
         cdef bint in_events = False
         try:
-            producer.start()
+            if threaded:
+                producer.start()
+            else:
+                if n:
+                    ring.push_many(data, n)
+                ring.close()
             try:
                 while True:
                     evs = <const MarketEvent*>ring.peek(4096, got)
@@ -1598,7 +1610,8 @@ cdef class _Engine:
                 raise
         finally:
             ring.close()
-            producer.join()
+            if producer is not None:
+                producer.join()
             del ring
         return total
 

@@ -2,8 +2,9 @@
 
 How a run works
 ---------------
-Market events (bars, or ticks) are turned into fixed-size records and pushed by a producer thread
-into an SPSC ring buffer; the compiled event loop pops them and, for each event:
+Market events (bars, or ticks) are turned into fixed-size records and pushed into an SPSC ring
+buffer (by a producer thread, for chunks larger than the ring, while the loop drains it); the
+compiled event loop pops them and, for each event:
 
 1. executes the waiting orders of that symbol that have arrived (see *Fill policy*),
 2. marks the portfolio to market (one equity-curve row per distinct timestamp),
@@ -476,36 +477,18 @@ class Backtest:
 
     def _result(self, engine: Any, pf: Portfolio, symbols: list[str], wall: float, fill: str, cls: Any) -> Any:
         ts, cash, equity, gross, net = engine.equity_arrays()
-        eq = pl.DataFrame(
-            {"ts": pl.Series(ts, dtype=pl.Int64).cast(pl.Datetime("ns", "UTC")), "cash": cash,
-             "equity": equity, "gross_exposure": gross, "net_exposure": net}
-        )
-        names = np.array(symbols, dtype=object)
+        eq = _frame(ts=_when(ts), cash=cash, equity=equity, gross_exposure=gross, net_exposure=net)
         f_ts, f_oid, f_sym, f_side, f_qty, f_px, f_fee = engine.fill_arrays()
-        fills = pl.DataFrame(
-            {"ts": pl.Series(f_ts, dtype=pl.Int64).cast(pl.Datetime("ns", "UTC")), "order_id": f_oid,
-             "symbol": pl.Series(names[f_sym] if f_sym.size else [], dtype=pl.String), "side": f_side,
-             "quantity": f_qty, "price": f_px, "fee": f_fee}
-        )
+        fills = _frame(ts=_when(f_ts), order_id=f_oid, symbol=_labels(f_sym, symbols), side=f_side, quantity=f_qty,
+                       price=f_px, fee=f_fee)
         cols, reasons, tags = engine.order_arrays()
-        reason_arr = np.array(reasons, dtype=object)
-        tag_arr = np.array(tags + [None], dtype=object)
-        n = cols["order_id"].size
-        orders = pl.DataFrame(
-            {
-                "order_id": cols["order_id"],
-                "ts": pl.Series(cols["ts"], dtype=pl.Int64).cast(pl.Datetime("ns", "UTC")),
-                "arrival_ts": pl.Series(cols["arrival_ts"], dtype=pl.Int64).cast(pl.Datetime("ns", "UTC")),
-                "symbol": pl.Series(names[cols["symbol"]] if n else [], dtype=pl.String),
-                "side": cols["side"],
-                "type": pl.Series(np.array(_TYPE_NAMES, dtype=object)[cols["type"]] if n else [], dtype=pl.String),
-                "tif": pl.Series(np.array(("gtc", "day", "ioc"), dtype=object)[cols["tif"]] if n else [], dtype=pl.String),
-                "quantity": cols["quantity"], "price": cols["price"], "stop_price": cols["stop_price"],
-                "status": pl.Series(np.array(_STATUS_NAMES, dtype=object)[cols["status"]] if n else [], dtype=pl.String),
-                "filled_quantity": cols["filled_quantity"], "avg_price": cols["avg_price"],
-                "reason": pl.Series(reason_arr[cols["reason"]].tolist() if n else [], dtype=pl.String),
-                "tag": pl.Series(tag_arr[cols["tag"]].tolist() if n else [], dtype=pl.String),
-            }
+        orders = _frame(
+            order_id=cols["order_id"], ts=_when(cols["ts"]), arrival_ts=_when(cols["arrival_ts"]),
+            symbol=_labels(cols["symbol"], symbols), side=cols["side"], type=_labels(cols["type"], _TYPE_NAMES),
+            tif=_labels(cols["tif"], ("gtc", "day", "ioc")), quantity=cols["quantity"], price=cols["price"],
+            stop_price=cols["stop_price"], status=_labels(cols["status"], _STATUS_NAMES),
+            filled_quantity=cols["filled_quantity"], avg_price=cols["avg_price"],
+            reason=_labels(cols["reason"], reasons), tag=_labels(cols["tag"], [*tags, None]),
         )
         stats: dict[str, Any] = {
             "engine": "event-driven",
@@ -548,6 +531,23 @@ class Backtest:
         from .vector import from_signals
 
         return from_signals(*args, **kwargs)
+
+
+def _when(ns: np.ndarray[Any, Any]) -> pl.Series:
+    """int64 ns UTC -> a Datetime(ns, UTC) column."""
+    return pl.Series(ns, dtype=pl.Int64).cast(pl.Datetime("ns", "UTC"))
+
+
+def _labels(codes: np.ndarray[Any, Any], names: Any) -> pl.Series:
+    """Codes -> a String column of ``names[code]`` (``None`` names give nulls)."""
+    table = np.array(list(names), dtype=object)
+    return pl.Series(table[codes].tolist() if codes.size else [], dtype=pl.String)
+
+
+def _frame(**columns: Any) -> pl.DataFrame:
+    """A frame from columns (Series or NumPy arrays), built column by column: much cheaper for
+    small results than polars' dict constructor."""
+    return pl.DataFrame([c.alias(k) if isinstance(c, pl.Series) else pl.Series(k, c) for k, c in columns.items()])
 
 
 def _percentiles(ns: np.ndarray[Any, Any]) -> dict[str, float]:
