@@ -535,7 +535,8 @@ class Backtest:
 
 def _when(ns: np.ndarray[Any, Any]) -> pl.Series:
     """int64 ns UTC -> a Datetime(ns, UTC) column."""
-    return pl.Series(ns, dtype=pl.Int64).cast(pl.Datetime("ns", "UTC"))
+    out: pl.Series = pl.Series(ns, dtype=pl.Int64).cast(pl.Datetime("ns", "UTC"))
+    return out
 
 
 def _labels(codes: np.ndarray[Any, Any], names: Any) -> pl.Series:
