@@ -69,6 +69,7 @@ import statistics
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -551,7 +552,10 @@ class SmaCross(Workload):
     def run(self) -> None:
         cls, data, strategy = self.args
         if self.kind == "backtesting":
-            self.out = cls(data, strategy, cash=CASH, commission=0, finalize_trades=True).run()
+            with warnings.catch_warnings():
+                # pandas 3 deprecations raised inside backtesting.py are the peer's to fix
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.out = cls(data, strategy, cash=CASH, commission=0, finalize_trades=True).run()
         else:
             self.out = cls(data, strategy, cash=CASH, close_at_end="open").run()
 

@@ -218,14 +218,44 @@ def _from_pandas(frame: Any, columns: Mapping[str, str] | None) -> tuple[pl.Data
     )
     if keep:
         frame = frame.reset_index().rename(columns=str)
-    out = _polars_or_raise(lambda: pl.from_pandas(frame if keep else frame.reset_index(drop=True)))
+    table = frame if keep else frame.reset_index(drop=True)
+    out = _polars_or_raise(
+        lambda: _from_pandas_without_pyarrow(table, pl.from_pandas, lambda: pl.DataFrame(
+            [_pandas_column(str(name), table[name]) for name in table.columns]))
+    )
     assert isinstance(out, pl.DataFrame)
     if not keep and is_datetime and not has_ts_column:
-        stamps = _polars_or_raise(lambda: pl.from_pandas(index))
+        stamps = _polars_or_raise(
+            lambda: _from_pandas_without_pyarrow(index, pl.from_pandas, lambda: _pandas_column(_INDEX, index)))
         assert isinstance(stamps, pl.Series)
         out = out.insert_column(0, stamps.alias(_INDEX))
         columns["ts"] = _INDEX
     return out, columns
+
+
+def _from_pandas_without_pyarrow(obj: Any, convert: Any, fallback: Any) -> Any:
+    """polars' own conversion, or ours when it wants pyarrow (pandas 3 keeps strings in
+    pyarrow-backed or Python-backed columns that polars converts only through pyarrow)."""
+    try:
+        return convert(obj)
+    except ImportError:
+        return fallback()
+
+
+def _pandas_column(name: str, values: Any) -> pl.Series:
+    """One pandas column or index as a polars Series, without pyarrow: NumPy-backed data as is,
+    timezone-aware datetimes through UTC, anything else (strings, nullable integers) through
+    Python objects with missing values as nulls."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biufM":
+        return pl.Series(name, np.asarray(values))
+    if getattr(dtype, "tz", None) is not None:
+        utc = values.dt.tz_convert("UTC").dt.tz_localize(None) if hasattr(values, "dt") else (
+            values.tz_convert("UTC").tz_localize(None))
+        out: pl.Series = pl.Series(name, np.asarray(utc, dtype="datetime64[ns]")).dt.replace_time_zone("UTC")
+        return out
+    objects = values.to_numpy(dtype=object, na_value=None)
+    return pl.Series(name, objects.tolist(), strict=False)
 
 
 def _polars_or_raise(make: Any) -> pl.DataFrame | pl.Series:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import warnings
 
 import numpy as np
 import polars as pl
@@ -69,7 +70,9 @@ def test_sma_cross_matches_backtesting_py_on_goog():
                 self.position.close()
                 self.sell()
 
-    stats = bt_mod.Backtest(GOOG, SmaCross, cash=10_000, commission=0, finalize_trades=True).run()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pandas 3 deprecations inside backtesting.py
+        stats = bt_mod.Backtest(GOOG, SmaCross, cash=10_000, commission=0, finalize_trades=True).run()
     ref = stats._trades
     res = nt.Backtest(GOOG, S.MovingAverageCross(10, 30), cash=10_000, close_at_end="open").run()
     ours = res.trades

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import pickle
+import warnings
 from typing import Any
 
 import numpy as np
@@ -559,7 +560,9 @@ def test_sma_cross_matches_backtesting_py(commission: float) -> None:
                 self.sell()
 
     bt = backtesting.Backtest(GOOG, SmaCross, cash=10_000, commission=commission, finalize_trades=True)
-    stats = bt.run()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pandas 3 deprecations inside backtesting.py
+        stats = bt.run()
     theirs = stats["_trades"]
 
     close = GOOG["Close"]
