@@ -576,7 +576,8 @@ def test_sma_cross_matches_backtesting_py(commission: float) -> None:
     np.testing.assert_array_equal(sizes, theirs["Size"].to_numpy())
     for mine, their in (("entry_ts", "EntryTime"), ("exit_ts", "ExitTime")):
         np.testing.assert_array_equal(
-            ours[mine].dt.epoch("ns").to_numpy(), theirs[their].to_numpy().astype(np.int64)
+            ours[mine].dt.epoch("ns").to_numpy(),
+            theirs[their].to_numpy().astype("datetime64[ns]").astype(np.int64),  # pandas 3 keeps us
         )
     np.testing.assert_array_equal(ours["entry_price"].to_numpy(), theirs["EntryPrice"].to_numpy())
     np.testing.assert_array_equal(ours["exit_price"].to_numpy(), theirs["ExitPrice"].to_numpy())
