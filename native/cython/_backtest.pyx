@@ -437,9 +437,8 @@ cdef class Portfolio:
             rows["market_value"].append(p.qty * p.last if p.qty != 0 else 0.0)
             rows["unrealized_pnl"].append((p.last - p.avg_price) * p.qty if p.qty != 0 else 0.0)
             rows["realized_pnl"].append(p.realized)
-        return pl.DataFrame(rows, schema={"symbol": pl.String, "quantity": pl.Float64, "avg_price": pl.Float64,
-                                          "last_price": pl.Float64, "market_value": pl.Float64,
-                                          "unrealized_pnl": pl.Float64, "realized_pnl": pl.Float64})
+        return pl.DataFrame([pl.Series(k, v, dtype=pl.String if k == "symbol" else pl.Float64)
+                             for k, v in rows.items()])
 
     @property
     def realized_pnl(self):

@@ -193,12 +193,17 @@ def _events_from_frame(frame: pl.DataFrame, kind: str, symbols: list[str]) -> np
 
     def col(name: str, dtype: Any, default: float) -> np.ndarray[Any, Any]:
         if name in frame.columns:
-            return np.ascontiguousarray(frame[name].cast(dtype).to_numpy())
+            series = frame[name]
+            return np.ascontiguousarray((series if series.dtype == dtype else series.cast(dtype)).to_numpy())
         return np.full(n, default, dtype=np.float64 if dtype == pl.Float64 else np.int8)
 
     ts_col = frame["ts"]
-    ts = np.ascontiguousarray((ts_col.dt.epoch("ns") if ts_col.dtype != pl.Int64 else ts_col).to_numpy())
-    ids = np.ascontiguousarray(frame["symbol"].cast(pl.Enum(symbols)).to_physical().cast(pl.Int32).to_numpy())
+    ts = np.ascontiguousarray((ts_col.dt.epoch("ns") if ts_col.dtype != pl.Datetime("ns", "UTC") and ts_col.dtype !=
+                               pl.Int64 else ts_col.to_physical()).to_numpy())
+    if len(symbols) == 1:
+        ids = np.zeros(n, np.int32)
+    else:
+        ids = np.ascontiguousarray(frame["symbol"].cast(pl.Enum(symbols)).to_physical().cast(pl.Int32).to_numpy())
     if kind == "ticks":
         price = col("price", pl.Float64, np.nan)
         o = h = low = c = price
@@ -371,7 +376,9 @@ class Backtest:
             return iter([frame]), _detect_kind(frame), sorted(frame["symbol"].unique().to_list()), frame.height
         if isinstance(source, (pl.DataFrame, Mapping)) or type(source).__name__ == "DataFrame":
             frame = ntdata.normalize(source, symbol=self._symbol)
-            return iter([frame]), _detect_kind(frame), sorted(frame["symbol"].unique().to_list()), frame.height
+            symbols = frame["symbol"]
+            names = [symbols[0]] if symbols.n_unique() == 1 else sorted(symbols.unique().to_list())
+            return iter([frame]), _detect_kind(frame), names, frame.height
         if isinstance(source, Iterable):
             it = iter(source)
             try:
@@ -456,7 +463,7 @@ class Backtest:
             for frame in chunk_iter:
                 if frame.height == 0:
                     continue
-                unknown = set(frame["symbol"].unique().to_list()) - index.keys()
+                unknown = set(frame["symbol"].unique().to_list()) - index.keys() if streaming else set()
                 if unknown:
                     raise InvalidArgumentError(
                         f"symbol(s) {sorted(unknown)} appear after the first chunk; the first chunk of a "

@@ -689,11 +689,11 @@ def _already_canonical(frame: pl.DataFrame, kind: Kind) -> pl.DataFrame | None:
             break
     else:
         return None
-    if frame.height == 0 or frame.null_count().sum_horizontal().item() != 0:
+    if frame.height == 0 or any(c.null_count() for c in frame.get_columns()):
         return None
-    ts = frame.get_column("ts").dt.epoch("ns").to_numpy()
+    ts = frame.get_column("ts").to_physical().to_numpy()
     symbols = frame.get_column("symbol")
-    names = sorted(symbols.unique().to_list())
+    names = [symbols[0]] if symbols.n_unique() == 1 else sorted(symbols.unique().to_list())
     if "" in names:
         return None
     step = np.diff(ts)
