@@ -419,7 +419,8 @@ class Backtest:
         assert symbols is not None
         ticks = kind == "ticks"
         fill = self.fill or ("close" if ticks else "next_open")
-        rng = np.random.default_rng(self.seed)
+        latency = self._order_latency is not None or self._feed_latency is not None
+        rng = np.random.default_rng(self.seed) if latency else None
         bloom_factory = None
         if self.dedupe_client_ids:
             capacity = 1_000_000 if total_rows is None else max(1_000_000, total_rows)
@@ -572,15 +573,15 @@ def _sketch_stats(orders: pl.DataFrame, fills: pl.DataFrame) -> dict[str, Any]:
     from .sketch import CountMinSketch, HyperLogLog
 
     out: dict[str, Any] = {}
-    hll_sym = HyperLogLog(12)
-    hll_ids = HyperLogLog(14)
+    hll_sym = HyperLogLog(10)
+    hll_ids = HyperLogLog(12)
     if orders.height:
         hll_sym.update_many(orders["symbol"].to_numpy().astype(str))
         hll_ids.update_many(orders["order_id"].to_numpy())
     out["distinct_symbols"] = round(hll_sym.estimate(), 1)
     out["distinct_order_ids"] = round(hll_ids.estimate(), 1)
     if fills.height:
-        cms = CountMinSketch(2048, 4, top=5)
+        cms = CountMinSketch(1024, 4, top=5)
         notional = np.rint((fills["quantity"] * fills["price"]).to_numpy()).astype(np.int64)
         cms.update_many(fills["symbol"].to_numpy().astype(str), np.maximum(notional, 1))
         out["top_symbols_by_notional"] = [(str(s), int(c)) for s, c in cms.top_k(5)]

@@ -13,6 +13,7 @@ the versions of the software that produced it. Metrics are computed on first use
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -134,14 +135,20 @@ def _frame(frame: Any, name: str) -> pl.DataFrame:
     schema = _FRAMES[name]
     if frame.width == 0 and frame.height == 0:
         return pl.DataFrame(schema=schema)
-    missing = [c for c in schema if c not in frame.columns]
+    present = set(frame.columns)
+    missing = [c for c in schema if c not in present]
     if missing:
         raise InvalidArgumentError(f"{name} frame lacks the column(s) {', '.join(map(repr, missing))}")
     return frame
 
 
 def _current_versions() -> dict[str, str]:
-    """Versions of the software a result is produced with."""
+    """Versions of the software a result is produced with (looked up once per process)."""
+    return dict(_versions_once())
+
+
+@functools.lru_cache(maxsize=1)
+def _versions_once() -> dict[str, str]:
     try:
         import neural_trader
 
