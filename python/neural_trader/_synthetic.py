@@ -519,8 +519,9 @@ def _ticks(
     order = np.lexsort((codes, flat))
     flat, codes = flat[order], codes[order]
     # the correlated process on the merged grid of every symbol's arrivals
-    steps = np.diff(flat, prepend=0).astype(np.float64) / day
-    times = (flat - np.diff(flat, prepend=0)).astype(np.float64) / day
+    step_ns = np.diff(flat, prepend=0)
+    steps = step_ns.astype(np.float64) / day
+    times = (flat - step_ns).astype(np.float64) / day
     returns, _ = _simulate_paths(steps, times, k, drift, vol, factor, regimes, jumps, rngs)
     log_price = np.log(price0)[None, :] + np.cumsum(returns, axis=0)
     price = np.exp(log_price[np.arange(flat.size), codes])
