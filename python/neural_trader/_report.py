@@ -63,6 +63,15 @@ def _fmt(v: float) -> str:
     return f"{v:.2f}"
 
 
+def _drawdown_curve(eq: FloatArray) -> FloatArray:
+    """``E_t / max(E_0..E_t) - 1`` per point (<= 0; 0 while the running peak is not positive)."""
+    peak = np.maximum.accumulate(eq) if eq.size else eq
+    dd = np.zeros_like(eq)
+    pos = peak > 0
+    dd[pos] = (eq[pos] - peak[pos]) / peak[pos]
+    return dd
+
+
 def downsample_minmax(values: FloatArray, max_points: int) -> IntArray:
     """Indices of at most ``max_points`` points of ``values`` that keep its shape.
 
@@ -255,10 +264,7 @@ def render_svg(
         res: FloatArray = left + (t - t0).astype(np.float64) / float(tspan) * plot_w
         return res
 
-    peak = np.maximum.accumulate(eq)
-    dd = np.zeros_like(eq)
-    pos = peak > 0
-    dd[pos] = (eq[pos] - peak[pos]) / peak[pos]  # <= 0
+    dd = _drawdown_curve(eq)
 
     # equity panel ---------------------------------------------------------------------------
     lo, hi = _padded_range(float(eq.min()), float(eq.max()))
@@ -437,10 +443,7 @@ def render_png(
     eq = np.asarray(equity, dtype=np.float64)
     keep = np.isfinite(eq)
     ts, eq = ts[keep], eq[keep]
-    peak = np.maximum.accumulate(eq) if eq.size else eq
-    dd = np.zeros_like(eq)
-    pos = peak > 0
-    dd[pos] = (eq[pos] - peak[pos]) / peak[pos]
+    dd = _drawdown_curve(eq)
 
     fig = Figure(figsize=(10, 6), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)

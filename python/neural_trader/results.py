@@ -34,6 +34,7 @@ from .metrics import (
     INT_METRICS,
     METRIC_LABELS,
     METRIC_NAMES,
+    _require,
     _timestamps_ns,
     compute_metrics,
     format_duration,
@@ -130,16 +131,11 @@ _FORMAT_VERSION: Final = 1
 # Helpers
 def _frame(frame: Any, name: str) -> pl.DataFrame:
     """Check a result frame; a frame with no columns at all becomes the empty canonical frame."""
-    if not isinstance(frame, pl.DataFrame):
-        raise DTypeError(f"{name} must be a polars DataFrame, got {type(frame).__name__}")
     schema = _FRAMES[name]
-    if frame.width == 0 and frame.height == 0:
+    checked = _require(frame, name, tuple(schema))
+    if checked.width == 0 and checked.height == 0:
         return pl.DataFrame(schema=schema)
-    present = set(frame.columns)
-    missing = [c for c in schema if c not in present]
-    if missing:
-        raise InvalidArgumentError(f"{name} frame lacks the column(s) {', '.join(map(repr, missing))}")
-    return frame
+    return checked
 
 
 def _current_versions() -> dict[str, str]:
@@ -502,8 +498,9 @@ class BacktestResult:
         m = self.metrics
         ts, eq = self._curve()
         svg = _report.render_svg(ts, eq, title=None)
+        period = self._period_text()
         run_rows = [
-            ("Period", self._period_text()),
+            ("Period", period),
             ("Bars", f"{self.n_bars:,}"),
             ("Initial cash", f"{self.initial_cash:,.2f}"),
             ("Seed", str(self.seed) if self.seed is not None else "none"),
@@ -526,7 +523,7 @@ class BacktestResult:
         tables.append(("Versions", list(self.versions.items())))
         config_text = json.dumps(_jsonable(self.config), indent=2, sort_keys=True) if self.config else "{}"
         subtitle = (
-            f"{self._period_text()} | final equity {format_metric('final_equity', m['final_equity'])}"
+            f"{period} | final equity {format_metric('final_equity', m['final_equity'])}"
             f" | return {format_metric('total_return', m['total_return'])}"
             f" | Sharpe {format_metric('sharpe', m['sharpe'])}"
             f" | max drawdown {format_metric('max_drawdown', m['max_drawdown'])}"
