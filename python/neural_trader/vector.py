@@ -2,7 +2,7 @@
 
 :func:`from_signals` turns a per-bar target direction (long, flat, short) into the trades,
 orders, fills, equity curve and final position of a single-symbol strategy. The position only
-changes where the target changes, so Python iterates over those change points (one or two
+changes where the target changes, so compiled code walks those change points (one or two
 fills each) and NumPy computes everything per bar (cash, equity, exposure) over the segments
 between them: a million bars with ten thousand trades take a fraction of a second.
 
@@ -385,37 +385,6 @@ def signal_from_crossover(fast: Any, slow: Any) -> FloatArray:
 # ------------------------------------------------------------------------------------------------
 
 
-class _Sizer:
-    """Quantity to open from the equity available and the fill price."""
-
-    __slots__ = ("fees", "size", "size_type", "whole")
-
-    def __init__(self, size: float | None, size_type: str, whole: bool, fees: float) -> None:
-        self.size = size
-        self.size_type = size_type
-        self.whole = whole
-        self.fees = fees
-
-    def __call__(self, available: float, fill_price: float) -> float:
-        if not available > 0.0:
-            return 0.0
-        unit_cost = fill_price * (1.0 + self.fees)
-        if self.size is None:
-            qty = available / unit_cost
-        elif self.size_type == "percent":
-            qty = (self.size * available) / unit_cost
-        elif self.size_type == "value":
-            qty = min(self.size, available) / unit_cost
-        else:  # shares
-            qty = min(self.size, available / unit_cost)
-        if self.whole:
-            return float(math.floor(qty))
-        # Fractional quantities: make sure rounding never spends more than is available.
-        while qty > 0.0 and qty * fill_price + self.fees * (qty * fill_price) > available:
-            qty = math.nextafter(qty, 0.0)
-        return qty
-
-
 def _simulate(
     bars: _Bars,
     target: FloatArray,
@@ -424,7 +393,9 @@ def _simulate(
     fees: float,
     slippage: float,
     fill: str,
-    sizer: _Sizer,
+    size: float | None,
+    size_type: str,
+    whole: bool,
     close_at_end: str | None,
 ) -> dict[str, pl.DataFrame]:
     n = bars.close.shape[0]
@@ -445,13 +416,13 @@ def _simulate(
         exec_px = close[exec_bars]
 
     # the account, walked from one change of the target to the next in compiled code
-    mode = 0 if sizer.size is None else {"percent": 1, "value": 2, "shares": 3}[sizer.size_type]
+    mode = 0 if size is None else {"percent": 1, "value": 2, "shares": 3}[size_type]
     close_mode = {None: 0, "close": 1, "open": 2}[close_at_end]
     k = _backtest.signal_kernel(
         np.ascontiguousarray(change, dtype=np.int64), np.ascontiguousarray(exec_bars, dtype=np.int64),
         np.ascontiguousarray(exec_px, dtype=np.float64), np.ascontiguousarray(tgt, dtype=np.float64),
-        float(cash), float(fees), float(slippage), mode, 0.0 if sizer.size is None else float(sizer.size),
-        bool(sizer.whole), close_mode, float(close[n - 1]), float(bars.open[n - 1]), n,
+        float(cash), float(fees), float(slippage), mode, 0.0 if size is None else float(size),
+        bool(whole), close_mode, float(close[n - 1]), float(bars.open[n - 1]), n,
     )
     s_bar, s_cash, s_qty = k["s_bar"], k["s_cash"], k["s_qty"]
     f_bar, f_created, f_side = k["f_bar"], k["f_created"], k["f_side"]
@@ -737,7 +708,9 @@ def from_signals(
         fees=fee_rate,
         slippage=slip,
         fill=fill,
-        sizer=_Sizer(size_value, size_type, bool(whole_shares), fee_rate),
+        size=size_value,
+        size_type=size_type,
+        whole=bool(whole_shares),
         close_at_end=end_mode,
     )
     config: dict[str, Any] = {
