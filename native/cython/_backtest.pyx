@@ -80,6 +80,7 @@ DEF T_MARKET = 1
 DEF T_STOP = 2
 DEF T_STOP_LIMIT = 3
 TYPE_NAMES = ("limit", "market", "stop", "stop_limit")
+TIF_NAMES = ("gtc", "day", "ioc")
 
 # time in force
 DEF TIF_GTC = 0
@@ -99,8 +100,7 @@ DEF ST_PARTIAL = 2
 DEF ST_CANCELLED = 3
 DEF ST_REJECTED = 4
 DEF ST_EXPIRED = 5
-DEF ST_INACTIVE = 6   # a bracket child waiting for its parent to fill
-STATUS_NAMES = ("open", "filled", "partially_filled", "cancelled", "rejected", "expired", "open")
+STATUS_NAMES = ("open", "filled", "partially_filled", "cancelled", "rejected", "expired")
 
 # fill policies
 DEF FILL_NEXT_OPEN = 0
@@ -115,7 +115,6 @@ cdef struct OrderRec:
     int64_t arrival
     int64_t expire
     int64_t oco          # the other order of a one-cancels-other pair (0: none)
-    int64_t parent       # bracket children wait for this order to fill (0: none)
     int32_t sym
     int32_t tag          # index into the tag table, -1 for none
     int32_t reason       # index into the reason table, 0 for none
@@ -825,10 +824,9 @@ cdef class Strategy:
         if sig.confidence < e.min_confidence:
             return 0
         cdef int d = int(sig.direction)
-        sym = sig.symbol if sig.symbol is not None else None
         if d == 0:
-            return self.close(sym)
-        return self.order_target_percent(d * float(sig.strength), sym)
+            return self.close(sig.symbol)
+        return self.order_target_percent(d * float(sig.strength), sig.symbol)
 
     def open_orders(self, symbol=None):
         """The orders still waiting (:class:`Order` snapshots)."""
@@ -847,6 +845,7 @@ cdef class _Engine:
     cdef object on_bar_py
     cdef object on_tick_py
     cdef object on_fill_py
+    cdef object fill_cls
     cdef bint call_bar, call_tick, call_fill, c_hook, ticks
     cdef readonly int64_t now
     # trading sessions (a calendar given): the session id of every event of the chunk
@@ -887,8 +886,6 @@ cdef class _Engine:
     # latency probe
     cdef bint probe
     cdef vector[int64_t] probe_all, probe_orders
-    cdef int64_t probe_start
-    cdef int64_t probe_orders_seen
     cdef readonly int64_t rejected
     cdef int64_t step_ts
 
@@ -950,6 +947,8 @@ cdef class _Engine:
         self.on_bar_py = strategy.on_bar
         self.on_tick_py = strategy.on_tick
         self.on_fill_py = strategy.on_fill
+        from neural_trader.types import Fill
+        self.fill_cls = Fill
         self.cur_sym = 0
         self.now = 0
         self.step_ts = -(1 << 62)
@@ -1010,7 +1009,7 @@ cdef class _Engine:
             q = o.est_qty
             side = o.est_side
         return Order(o.id, o.ts, self.pf.symbols[o.sym], side, q, TYPE_NAMES[o.type], o.price, o.stop,
-                     ("gtc", "day", "ioc")[o.tif], None, self.tags[o.tag] if o.tag >= 0 else None,
+                     TIF_NAMES[o.tif], None, self.tags[o.tag] if o.tag >= 0 else None,
                      STATUS_NAMES[o.status], o.filled, o.notional / o.filled if o.filled > 0 else NAN,
                      o.arrival)
 
@@ -1053,9 +1052,9 @@ cdef class _Engine:
         elif stop is not None:
             typ = T_STOP
         t = str(tif).lower()
-        if t not in ("gtc", "day", "ioc"):
+        if t not in TIF_NAMES:
             raise _errors.InvalidArgumentError(f"tif is 'gtc', 'day' or 'ioc', not {tif!r}")
-        cdef int tf = ("gtc", "day", "ioc").index(t)
+        cdef int tf = TIF_NAMES.index(t)
         cdef double sl = NAN if stop_loss is None else stop_loss
         cdef double tp = NAN if take_profit is None else take_profit
         if stop_loss is not None and not (isfinite(sl) and sl > 0):
@@ -1114,7 +1113,7 @@ cdef class _Engine:
         if order_id < 1 or order_id > <int64_t>self.orders.size():
             return False
         cdef OrderRec* o = &self.orders[order_id - 1]
-        if o.status != ST_PENDING and o.status != ST_INACTIVE and not (o.status == ST_PARTIAL and self._is_waiting(o)):
+        if o.status != ST_PENDING and not (o.status == ST_PARTIAL and self._is_waiting(o)):
             return False
         o.status = ST_CANCELLED
         o.reason = self._reason("cancelled" if why == 1 else ("oco" if why == 2 else "end_of_data"))
@@ -1127,9 +1126,6 @@ cdef class _Engine:
             if pl[0][k] == o.id - 1:
                 return True
         return False
-
-    def open_orders_list(self, symbol=None):
-        return self._open_orders(symbol)
 
     cdef list _open_orders(self, object symbol):
         out = []
@@ -1317,8 +1313,7 @@ cdef class _Engine:
                 o.reason = self._reason("depth")
         self._after_fill(o)
         if self.call_fill:
-            from neural_trader.types import Fill as _Fill
-            self.on_fill_py(_Fill(self.now, oid, self.pf.symbols[self.orders[oid - 1].sym], side, qty, px, fee))
+            self.on_fill_py(self.fill_cls(self.now, oid, self.pf.symbols[self.orders[oid - 1].sym], side, qty, px, fee))
         return 0
 
     cdef int _after_fill(self, OrderRec* o) except -1:
@@ -1349,7 +1344,7 @@ cdef class _Engine:
         holds until the next order is appended."""
         cdef OrderRec o
         o.id = <int64_t>self.orders.size() + 1
-        o.ts = self.now; o.arrival = self.now; o.expire = -1; o.oco = 0; o.parent = 0; o.sym = sym
+        o.ts = self.now; o.arrival = self.now; o.expire = -1; o.oco = 0; o.sym = sym
         o.tag = -1; o.reason = 0; o.side = side; o.type = typ; o.tif = tf; o.size_mode = mode
         o.status = ST_PENDING; o.triggered = 0; o.resolved = mode == SZ_QTY; o.qty = q; o.price = price
         o.stop = stop; o.sl = NAN; o.tp = NAN; o.filled = 0; o.notional = 0
@@ -1623,7 +1618,7 @@ cdef class _Engine:
         for s in range(self.pending.size()):
             for k in range(self.pending[s].size()):
                 o = &self.orders[self.pending[s][k]]
-                if o.status == ST_PENDING or o.status == ST_INACTIVE:
+                if o.status == ST_PENDING:
                     o.status = ST_CANCELLED
                     o.reason = self._reason("end_of_data")
             self.pending[s].clear()
@@ -1657,10 +1652,6 @@ cdef class _Engine:
         f.ts = self.now; f.order_id = order_id; f.sym = sym; f.side = side; f.qty = qty; f.price = px; f.fee = fee
         self.fills.push_back(f)
         return 0
-
-    def close_step(self):
-        """Ends the current step when the feed stops between chunks (nothing else to do)."""
-        return None
 
     def start(self):
         self.strat.on_start()

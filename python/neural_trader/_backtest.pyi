@@ -6,6 +6,7 @@ import polars as pl
 
 MARKET_EVENT_DTYPE: np.dtype[np.void]
 TYPE_NAMES: tuple[str, ...]
+TIF_NAMES: tuple[str, ...]
 STATUS_NAMES: tuple[str, ...]
 
 class Portfolio:

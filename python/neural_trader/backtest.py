@@ -53,6 +53,7 @@ drawn from their distributions; zero by default).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
@@ -68,8 +69,6 @@ from .errors import DTypeError, InvalidArgumentError
 
 __all__ = ["Backtest", "Latency", "MARKET_EVENT_DTYPE"]
 
-_TYPE_NAMES = ("limit", "market", "stop", "stop_limit")
-_STATUS_NAMES = ("open", "filled", "partially_filled", "cancelled", "rejected", "expired", "open")
 
 
 class Latency:
@@ -365,58 +364,43 @@ class Backtest:
         self._symbol = symbol
 
     # ------------------------------------------------------------------ data
-    def _chunks(self) -> tuple[Iterator[pl.DataFrame], str, list[str] | None, int | None]:
-        """The data as canonical frames, its kind, the symbols when known up front, and the
-        number of rows when known."""
+    def _chunks(self) -> tuple[Iterator[pl.DataFrame], str, list[str], int | None]:
+        """The data as canonical frames, its kind, its symbols (for a streamed source, those of
+        the first chunk: it must name them all) and the number of rows when known."""
         from . import data as ntdata
 
         source = self._data
+        total: int | None
         if isinstance(source, (str, os.PathLike)):
-            frame = ntdata.load(source, symbol=self._symbol)
-            return iter([frame]), _detect_kind(frame), sorted(frame["symbol"].unique().to_list()), frame.height
-        if isinstance(source, (pl.DataFrame, Mapping)) or type(source).__name__ == "DataFrame":
-            frame = ntdata.normalize(source, symbol=self._symbol)
-            symbols = frame["symbol"]
-            names = [symbols[0]] if symbols.n_unique() == 1 else sorted(symbols.unique().to_list())
-            return iter([frame]), _detect_kind(frame), names, frame.height
-        if isinstance(source, Iterable):
+            first = ntdata.load(source, symbol=self._symbol)
+            rest: Iterator[pl.DataFrame] = iter(())
+            total = first.height
+        elif isinstance(source, (pl.DataFrame, Mapping)) or type(source).__name__ == "DataFrame":
+            first = ntdata.normalize(source, symbol=self._symbol)
+            rest = iter(())
+            total = first.height
+        elif isinstance(source, Iterable):
             it = iter(source)
             try:
-                first = next(it)
+                first = ntdata.normalize(next(it), symbol=self._symbol)
             except StopIteration:
                 raise InvalidArgumentError("the data iterable is empty") from None
-            first = ntdata.normalize(first, symbol=self._symbol)
-
-            def chain() -> Iterator[pl.DataFrame]:
-                yield first
-                for chunk in it:
-                    yield ntdata.normalize(chunk, symbol=self._symbol)
-
-            return chain(), _detect_kind(first), None, None
-        raise DTypeError(f"cannot backtest on {type(source).__name__}; pass a DataFrame, a path or an iterable of frames")
+            rest = (ntdata.normalize(chunk, symbol=self._symbol) for chunk in it)
+            total = None
+        else:
+            raise DTypeError(
+                f"cannot backtest on {type(source).__name__}; pass a DataFrame, a path or an iterable of frames")
+        symbols = first["symbol"]
+        names = [symbols[0]] if symbols.n_unique() == 1 else sorted(symbols.unique().to_list())
+        return itertools.chain((first,), rest), _detect_kind(first), names, total
 
     # ------------------------------------------------------------------ run
     def run(self) -> Any:
         """Runs the backtest and returns a :class:`nt.results.BacktestResult`."""
         from .results import BacktestResult
 
-        chunks, kind, symbols, total_rows = self._chunks()
-        streaming = symbols is None
-        if streaming:
-            # symbols of a streamed source are learnt chunk by chunk; the first chunk must name
-            # them all (a new symbol later is an error, reported clearly)
-            first = next(chunks)
-            symbols = sorted(first["symbol"].unique().to_list())
-            pending: list[pl.DataFrame] = [first]
-
-            def rest() -> Iterator[pl.DataFrame]:
-                yield from pending
-                yield from chunks
-
-            chunk_iter: Iterator[pl.DataFrame] = rest()
-        else:
-            chunk_iter = chunks
-        assert symbols is not None
+        chunk_iter, kind, symbols, total_rows = self._chunks()
+        streaming = total_rows is None
         ticks = kind == "ticks"
         fill = self.fill or ("close" if ticks else "next_open")
         latency = self._order_latency is not None or self._feed_latency is not None
@@ -492,9 +476,9 @@ class Backtest:
         cols, reasons, tags = engine.order_arrays()
         orders = _frame(
             order_id=cols["order_id"], ts=_when(cols["ts"]), arrival_ts=_when(cols["arrival_ts"]),
-            symbol=_labels(cols["symbol"], symbols), side=cols["side"], type=_labels(cols["type"], _TYPE_NAMES),
-            tif=_labels(cols["tif"], ("gtc", "day", "ioc")), quantity=cols["quantity"], price=cols["price"],
-            stop_price=cols["stop_price"], status=_labels(cols["status"], _STATUS_NAMES),
+            symbol=_labels(cols["symbol"], symbols), side=cols["side"], type=_labels(cols["type"], _backtest.TYPE_NAMES),
+            tif=_labels(cols["tif"], _backtest.TIF_NAMES), quantity=cols["quantity"], price=cols["price"],
+            stop_price=cols["stop_price"], status=_labels(cols["status"], _backtest.STATUS_NAMES),
             filled_quantity=cols["filled_quantity"], avg_price=cols["avg_price"],
             reason=_labels(cols["reason"], reasons), tag=_labels(cols["tag"], [*tags, None]),
         )
