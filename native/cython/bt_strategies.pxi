@@ -354,6 +354,10 @@ cdef class SignalReplay(_TargetStrategy):
         self.size = size
         self.allow_short = allow_short
 
+    cdef int _make(self, int nsym) except -1:
+        self.i = 0      # a run replays the signal from its start
+        return 0
+
     cdef int _c_event(self, const MarketEvent* ev) except -1:
         cdef double v
         if self.i < self.sig.shape[0]:

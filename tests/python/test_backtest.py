@@ -531,3 +531,13 @@ def test_strategies_see_trading_sessions():
     assert sum(expected) > 10
     with pytest.raises(RuntimeError, match="calendar"):
         nt.Backtest(bars, Script({0: lambda s, b: s.session})).run()
+
+
+def test_a_strategy_object_runs_twice_from_its_start():
+    data = nt.data.synthetic(["X"], 2_000, seed=8, freq="1h")
+    sig = np.full(data.height, np.nan)
+    sig[[100, 600, 1200]] = [1.0, -1.0, 0.0]
+    for strat in (S.SignalReplay(sig), S.MovingAverageCross(10, 30)):
+        first = nt.Backtest(data, strat, cash=10_000).run()
+        again = nt.Backtest(data, strat, cash=10_000).run()
+        assert first.trades.height > 0 and again.trades.equals(first.trades)
