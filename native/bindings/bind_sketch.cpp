@@ -526,10 +526,19 @@ Blocked Bloom filter (compiled core). Use ``neural_trader.BloomFilter``.)doc");
           return py_bloom(nts::bloom_filter::with_capacity(capacity, fp, seed));
         }),
         py::arg("capacity"), py::arg("fp_rate") = 0.01, py::arg("seed") = 0)
-      .def_static("dimensions_for", &nts::bloom_filter::dimensions_for, py::arg("capacity"), py::arg("fp_rate"),
-                  "(blocks, hashes) the constructor would choose.")
+      .def_static("dimensions_for", [](std::uint64_t capacity, double fp) {
+        const auto d = nts::bloom_filter::dimensions_for(capacity, fp);
+        return py::make_tuple(d.blocks, d.words, d.k);
+      }, py::arg("capacity"), py::arg("fp_rate"), "(blocks, words per block, hashes) the constructor would choose.")
       .def_static("expected_fpr", &nts::bloom_filter::expected_fpr, py::arg("n"), py::arg("blocks"), py::arg("k"),
-                  "Expected false-positive rate of a blocked filter.")
+                  py::arg("words") = 8, "Expected false-positive rate of a split-layout filter.")
+      .def("expected_fpr_at", [](const py_bloom& self, double n) { return self.s.expected_fpr_at(n); }, py::arg("n"),
+           "Expected false-positive rate of this filter with n distinct items in.")
+      .def_property_readonly("layout", [](const py_bloom& self) {
+        return self.s.layout() == nts::bloom_layout::split ? "split" : "classic";
+      }, "Bit layout: 'split' (new filters) or 'classic' (loaded from format-1 files).")
+      .def_property_readonly("words_per_block", [](const py_bloom& self) { return self.s.words_per_block(); },
+                             "64-bit words per block.")
       .def("add", [](py_bloom& self, py::handle item) { return self.s.add_hash(hash_one(self.s.hasher(), item)); },
            py::arg("item"), "Add one item; True when it was (probably) new.")
       .def("contains", [](const py_bloom& self, py::handle item) {

@@ -485,9 +485,12 @@ class BloomFilter(_CompiledSketch, BloomFilterPort):
     """Membership filter: no false negatives, false positives at about ``fp_rate`` once
     ``capacity`` distinct items are in.
 
-    Each item sets ``num_hashes`` bits inside one 512-bit block (one cache line per add or
-    query). The block count is chosen by evaluating the blocked filter's expected
-    false-positive rate, so the target holds (about 10% more bits than a classic filter at 1%).
+    Each item sets ``num_hashes`` bits inside one block of 4 or 8 64-bit words (one cache line
+    per add or query): the same number of bits in every word of its block, so batch calls build
+    an item's masks with a few vector instructions (AVX2 when the CPU has it). The shape and
+    block count are chosen by evaluating the blocked filter's expected false-positive rate, so
+    the target holds (10.1 bits per item at 1%, against the classic formula's 9.6). Filters
+    loaded from format-1 files keep their older ``"classic"`` layout (see :attr:`layout`).
 
     Parameters
     ----------
@@ -555,7 +558,7 @@ class BloomFilter(_CompiledSketch, BloomFilterPort):
     def expected_fpr(self, n: int | None = None) -> float:
         """Expected false-positive rate with ``n`` distinct items in (default: capacity)."""
         items = self.capacity if n is None else _int(n, "n")
-        return float(_core.BloomFilter.expected_fpr(float(items), self.num_bits // 512, self.num_hashes))
+        return float(self._impl.expected_fpr_at(float(items)))
 
     @property
     def num_bits(self) -> int:
@@ -566,6 +569,12 @@ class BloomFilter(_CompiledSketch, BloomFilterPort):
     def num_hashes(self) -> int:
         """Bits set per item."""
         return int(self._impl.num_hashes)
+
+    @property
+    def layout(self) -> str:
+        """Bit layout: ``"split"`` for new filters, ``"classic"`` for filters loaded from
+        format-1 files (they keep working; only filters of one layout combine)."""
+        return str(self._impl.layout)
 
     @property
     def capacity(self) -> int:

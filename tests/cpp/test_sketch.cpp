@@ -246,6 +246,37 @@ void test_bloom() {
   bool agree = true;
   for (std::size_t i = 0; i < hs.size(); ++i) agree = agree && (out[i] != 0) == f.contains_hash(hs[i]);
   CHECK(agree);
+  // The batch kernel (AVX2 where the CPU has it) sets the same bits and reports the same
+  // "new" flags as the scalar single-item path, for every shape.
+  for (const double p : {0.2, 0.01, 1e-4, 1e-7}) {
+    auto one = bloom_filter::with_capacity(3000, p, 9);
+    auto many = bloom_filter::with_capacity(3000, p, 9);
+    CHECK(one.layout() == bloom_layout::split);
+    CHECK_EQ(one.num_hashes() % one.words_per_block(), std::uint32_t{0});
+    std::vector<std::uint64_t> items;
+    for (std::int64_t i = 0; i < 4000; ++i) items.push_back(one.hasher().hash_int(i % 3500));
+    std::vector<char> fresh_one(items.size()), fresh_many(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) fresh_one[i] = one.add_hash(items[i]) ? 1 : 0;
+    many.add_hashes(items.data(), items.size(), reinterpret_cast<bool*>(fresh_many.data()));
+    CHECK(one == many);
+    CHECK(fresh_one == fresh_many);
+    std::vector<std::uint64_t> probe;
+    for (std::int64_t i = 0; i < 20000; ++i) probe.push_back(one.hasher().hash_int(i));
+    std::vector<char> hit(probe.size());
+    many.contains_hashes(probe.data(), probe.size(), reinterpret_cast<bool*>(hit.data()));
+    bool same = true;
+    for (std::size_t i = 0; i < probe.size(); ++i) same = same && (hit[i] != 0) == one.contains_hash(probe[i]);
+    CHECK(same);
+  }
+  // Shapes: the sizing picks 4-word blocks at loose rates and several bits per word at tight ones.
+  CHECK_EQ(bloom_filter::dimensions_for(100000, 0.1).words, std::uint32_t{4});
+  CHECK_EQ(bloom_filter::dimensions_for(100000, 0.01).words, std::uint32_t{8});
+  CHECK(bloom_filter::dimensions_for(100000, 1e-6).k > 8);
+  for (const double p : {0.3, 0.1, 0.01, 1e-3, 1e-6}) {
+    const auto d = bloom_filter::dimensions_for(100000, p);
+    CHECK(bloom_filter::expected_fpr(100000, d.blocks, d.k, d.words) <= p);
+    CHECK(bloom_filter::expected_fpr(100000, d.blocks - 1, d.k, d.words) > p);  // smallest that meets p
+  }
   auto small = bloom_filter::with_capacity(50, 0.05, 2);
   for (std::int64_t i = 0; i < 50; ++i) small.add_hash(small.hasher().hash_int(i));
   const auto bytes = small.serialize();
@@ -334,10 +365,25 @@ void test_golden_files() {
   CHECK(c.table() == cref.table());
   CHECK(cref.serialize() == cb);
 
+  // Format 1: the classic layout, rebuilt here from the same recipe with its shape.
   const auto bb = read_file("bloom_v1.bin");
-  auto bref = bloom_filter::with_capacity(1000, 0.01, 3);
+  const auto b1 = bloom_filter::deserialize(bb.data(), bb.size());
+  CHECK(b1.layout() == bloom_layout::classic);
+  bloom_filter bref(bloom_layout::classic, b1.dims(), 3, 1000, 0.01);
   for (std::int64_t i = 0; i < 1000; ++i) bref.add_hash(bref.hasher().hash_int(i));
-  CHECK(bloom_filter::deserialize(bb.data(), bb.size()) == bref);
+  CHECK(b1 == bref);
+  std::vector<std::uint64_t> bh;
+  for (std::int64_t i = 0; i < 1000; ++i) bh.push_back(bref.hasher().hash_int(i));
+  bloom_filter bbatch(bloom_layout::classic, b1.dims(), 3, 1000, 0.01);
+  bbatch.add_hashes(bh.data(), bh.size(), nullptr);
+  CHECK(bbatch == bref);
+  const auto b1_again = bref.serialize();  // written as format 2, layout kept
+  CHECK(bloom_filter::deserialize(b1_again.data(), b1_again.size()) == b1);
+  const auto bb2 = read_file("bloom_v2.bin");
+  auto bref2 = bloom_filter::with_capacity(1000, 0.01, 3);
+  for (std::int64_t i = 0; i < 1000; ++i) bref2.add_hash(bref2.hasher().hash_int(i));
+  CHECK(bloom_filter::deserialize(bb2.data(), bb2.size()) == bref2);
+  CHECK(bref2.serialize() == bb2);
 
   const auto rb = read_file("reservoir_v1.bin");
   reservoir_sampler rref(8, 11, false);

@@ -9,7 +9,9 @@ Each sketch is built from a fixed recipe that the tests repeat:
                     the committed file)
   hll_v2.bin        HyperLogLog(lg_k=14, seed=42), ints 0..99, then "AAPL" (format 2, sparse layout)
   count_min_v1.bin  CountMinSketch(64, 4, seed=7, top=4), item i % 10 with count i for i in 0..99, "AAPL" x 1000
-  bloom_v1.bin      BloomFilter(1000, 0.01, seed=3), ints 0..999
+  bloom_v1.bin      BloomFilter(1000, 0.01, seed=3), ints 0..999 (format 1, classic layout, written before
+                    format 2 existed; kept as committed)
+  bloom_v2.bin      BloomFilter(1000, 0.01, seed=3), ints 0..999 (format 2, split layout)
   reservoir_v1.bin  Reservoir(8, seed=11), rows of np.arange(200).reshape(100, 2) (int64)
 """
 
@@ -44,7 +46,7 @@ def build() -> dict[str, bytes]:
         "hll_v1.bin": hll.to_bytes(),
         "hll_v2.bin": sparse.to_bytes(),
         "count_min_v1.bin": cms.to_bytes(),
-        "bloom_v1.bin": bloom.to_bytes(),
+        "bloom_v2.bin": bloom.to_bytes(),
         "reservoir_v1.bin": res.to_bytes(),
     }
 

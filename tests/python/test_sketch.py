@@ -784,10 +784,24 @@ def test_golden_files_of_format_1_still_load() -> None:
     assert cms == ref_c and cms.top_k(4) == ref_c.top_k(4)
     assert cms.top_k(1) == [("AAPL", 1000)]
 
+    # Bloom format 1 holds the classic layout: it loads, answers and grows in that layout (the
+    # C++ test rebuilds it bit for bit); format 2 is the split layout of new filters.
     bloom = nt.BloomFilter.from_bytes((GOLDEN / "bloom_v1.bin").read_bytes())
+    assert bloom.layout == "classic" and bloom.capacity == 1000 and bloom.seed == 3
+    assert bloom.contains_many(np.arange(1000)).all()
+    assert bloom.contains_many(np.arange(10**6, 10**6 + 100_000)).mean() < 0.02
+    assert abs(len(bloom) - 1000) < 60 and bloom.expected_fpr() <= 0.01
+    again = nt.BloomFilter.from_bytes(bloom.to_bytes())
+    assert again == bloom and again.layout == "classic"
+    fresh = next(x for x in range(10**7, 10**7 + 100) if x not in again)
+    assert bloom.add(fresh) is True and fresh in bloom and bloom != again  # grows in its layout
     ref_b = nt.BloomFilter(1000, 0.01, seed=3)
     ref_b.add_many(np.arange(1000))
-    assert bloom == ref_b and bloom.contains_many(np.arange(1000)).all()
+    assert ref_b.layout == "split" and not (bloom == ref_b)
+    with pytest.raises(InvalidArgumentError, match="layout"):
+        ref_b.union_update(bloom)
+    bloom2 = nt.BloomFilter.from_bytes((GOLDEN / "bloom_v2.bin").read_bytes())
+    assert bloom2 == ref_b and bloom2.to_bytes() == (GOLDEN / "bloom_v2.bin").read_bytes()
 
     res = nt.Reservoir.from_bytes((GOLDEN / "reservoir_v1.bin").read_bytes())
     ref_r = nt.Reservoir(8, seed=11)

@@ -16,7 +16,9 @@
 /// keys) is kept: an item enters when its estimate after an update beats the smallest estimate
 /// in a full list. `top_k(k)` returns the k candidates with the largest current estimates.
 ///
-/// Counters saturate at 2^64 - 1 instead of wrapping. Thread safety: single writer.
+/// Counters saturate at 2^64 - 1 instead of wrapping; no counter ever exceeds the total count
+/// (checked on load), which lets batches that cannot reach 2^64 - 1 skip the saturation test.
+/// Thread safety: single writer.
 #pragma once
 
 #include <algorithm>
@@ -169,6 +171,18 @@ class count_min {
   /// cells of the item `ahead` positions on are computed and prefetched first (the table is
   /// usually larger than the L2 cache).
   void update_hashes(const std::uint64_t* h, const std::uint64_t* counts, std::size_t n) noexcept {
+    if (!conservative_ && depth_ <= 8 && fits_unsaturated(counts, n)) {
+      switch (depth_) {
+        case 1: return plain_batch<1>(h, counts, n);
+        case 2: return plain_batch<2>(h, counts, n);
+        case 3: return plain_batch<3>(h, counts, n);
+        case 4: return plain_batch<4>(h, counts, n);
+        case 5: return plain_batch<5>(h, counts, n);
+        case 6: return plain_batch<6>(h, counts, n);
+        case 7: return plain_batch<7>(h, counts, n);
+        default: return plain_batch<8>(h, counts, n);
+      }
+    }
     if (depth_ > max_prefetch_rows) {
       for (std::size_t i = 0; i < n; ++i) update_hash(h[i], counts ? counts[i] : 1);
       return;
@@ -293,6 +307,9 @@ class count_min {
     count_min s(width, depth, seed, cons == 1, top);
     s.table_ = r.get_array<std::uint64_t>(width * depth);
     s.total_ = total;
+    for (const std::uint64_t c : s.table_) {
+      if (c > total) r.fail("a counter exceeds the total count");
+    }
     const auto n = r.get<std::uint32_t>();
     if (n > top) r.fail("more heavy-hitter candidates than top");
     std::vector<candidate> cands;
@@ -375,6 +392,54 @@ class count_min {
       }
     }
     total_ = total;
+  }
+
+  /// Whether adding this batch can saturate nothing: every counter is at most the total
+  /// (an invariant of every update and merge, checked on load), so a total that stays below
+  /// 2^64 - 1 keeps every counter below it too.
+  bool fits_unsaturated(const std::uint64_t* counts, std::size_t n) const noexcept {
+    constexpr std::uint64_t top = std::numeric_limits<std::uint64_t>::max();
+    if (counts == nullptr) return n < top - total_;
+    std::uint64_t sum = total_;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (counts[i] >= top - sum) return false;
+      sum += counts[i];
+    }
+    return true;
+  }
+
+  /// The plain (not conservative, untracked) batch for a depth known at compile time, once
+  /// fits_unsaturated() holds: the rows' cells of the item `ahead` on are computed and
+  /// prefetched, then each counter is a plain add.
+  template <std::uint32_t D>
+  void plain_batch(const std::uint64_t* h, const std::uint64_t* counts, std::size_t n) noexcept {
+    constexpr std::size_t ahead = 8;
+    std::uint32_t cells[ahead][D];  // width * depth <= 2^30
+    std::uint64_t* t = table_.data();
+    const std::uint64_t width = width_;
+    std::uint64_t a[D], b[D];
+    for (std::uint32_t r = 0; r < D; ++r) {
+      a[r] = a_[r];
+      b[r] = b_[r];
+    }
+    auto prepare = [&](std::size_t i) noexcept {
+      std::uint32_t* c = cells[i % ahead];
+      const std::uint64_t hi = h[i];
+      for (std::uint32_t r = 0; r < D; ++r) {
+        c[r] = static_cast<std::uint32_t>(r * width + mulhi64(hi * a[r] + b[r], width));
+        prefetch_cell(t + c[r]);
+      }
+    };
+    for (std::size_t i = 0; i < n && i < ahead; ++i) prepare(i);
+    std::uint64_t added = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t* c = cells[i % ahead];
+      const std::uint64_t v = counts != nullptr ? counts[i] : 1;
+      for (std::uint32_t r = 0; r < D; ++r) t[c[r]] += v;
+      added += v;
+      if (i + ahead < n) prepare(i + ahead);
+    }
+    total_ += added;
   }
 
   static void prefetch_cell(const void* p) noexcept {
