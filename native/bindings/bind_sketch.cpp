@@ -137,16 +137,26 @@ class item_batch {
   /// then leaves the items before that point added).
   template <class Fn>
   void for_chunks(const item_hasher& h, bool nogil, Fn&& fn) const {
-    auto run = [&](std::size_t from, std::size_t to) {
+    for_runs(nogil, [&](std::size_t from, std::size_t to) {
       std::uint64_t buf[chunk_items];
       for (std::size_t i = from; i < to; i += chunk_items) {
         const std::size_t m = std::min(chunk_items, to - i);
         hashes(h, i, m, buf);
         fn(static_cast<const std::uint64_t*>(buf), i, m);
       }
-    };
+    });
+  }
+
+  /// Whether the items are numbers the sketches hash inside their own loops (int64, float64).
+  bool numeric() const noexcept { return kind_ == i64 || kind_ == f64; }
+
+  /// Calls run(from, to) over runs of the batch, with the GIL released when `nogil` and the
+  /// batch is long; between runs of `signal_items` items the GIL is taken back to check for
+  /// Ctrl-C (a KeyboardInterrupt then leaves the items before that point added).
+  template <class Fn>
+  void for_runs(bool nogil, Fn&& run) const {
     if (!(nogil && release_gil())) {
-      run(0, n_);
+      run(std::size_t{0}, n_);
       return;
     }
     for (std::size_t from = 0; from < n_; from += signal_items) {
@@ -349,23 +359,11 @@ HyperLogLog distinct counter (compiled core). Use ``neural_trader.HyperLogLog``.
       .def("update_many", [](py_hll& self, py::handle items) {
         item_batch b(items, self.s.hasher());
         busy_guard guard(self, "HyperLogLog", true);
-        if (b.kind() == item_batch::i64 || b.kind() == item_batch::f64) {  // fused hash + update
-          auto run = [&](std::size_t from, std::size_t to) {
+        if (b.numeric()) {  // fused hash + update
+          b.for_runs(true, [&](std::size_t from, std::size_t to) {
             if (b.kind() == item_batch::i64) self.s.update_ints(b.int_data() + from, to - from);
             else self.s.update_floats(b.float_data() + from, to - from);
-          };
-          if (!b.release_gil()) {
-            run(0, b.size());
-            return;
-          }
-          for (std::size_t from = 0; from < b.size(); from += signal_items) {
-            const std::size_t to = std::min(b.size(), from + signal_items);
-            {
-              py::gil_scoped_release release;
-              run(from, to);
-            }
-            if (to < b.size() && PyErr_CheckSignals() != 0) throw py::error_already_set();
-          }
+          });
           return;
         }
         b.for_chunks(self.s.hasher(), true, [&](const std::uint64_t* h, std::size_t, std::size_t n) {
@@ -444,7 +442,13 @@ Count-min sketch (compiled core). Use ``neural_trader.CountMinSketch``.)doc");
           }
           cnt = carr.data();
         }
-        if (self.s.top() == 0) {
+        if (self.s.top() == 0 && b.numeric()) {  // fused hash + update
+          b.for_runs(true, [&](std::size_t from, std::size_t to) {
+            const std::uint64_t* c = cnt ? cnt + from : nullptr;
+            if (b.kind() == item_batch::i64) self.s.update_ints(b.int_data() + from, c, to - from);
+            else self.s.update_floats(b.float_data() + from, c, to - from);
+          });
+        } else if (self.s.top() == 0) {
           b.for_chunks(self.s.hasher(), true, [&](const std::uint64_t* h, std::size_t begin, std::size_t n) {
             self.s.update_hashes(h, cnt ? cnt + begin : nullptr, n);
           });
@@ -547,17 +551,24 @@ Blocked Bloom filter (compiled core). Use ``neural_trader.BloomFilter``.)doc");
       .def("add_many", [](py_bloom& self, py::handle items, bool return_new) -> py::object {
         item_batch b(items, self.s.hasher());
         busy_guard guard(self, "BloomFilter", true);
-        if (!return_new) {
-          b.for_chunks(self.s.hasher(), true, [&](const std::uint64_t* h, std::size_t, std::size_t n) {
-            self.s.add_hashes(h, n, nullptr);
-          });
-          return py::none();
+        py::array_t<bool> out;
+        bool* o = nullptr;
+        if (return_new) {
+          out = new_array<bool>(b.size());
+          o = out.mutable_data();
         }
-        auto out = new_array<bool>(b.size());
-        bool* o = out.mutable_data();
-        b.for_chunks(self.s.hasher(), true, [&](const std::uint64_t* h, std::size_t begin, std::size_t n) {
-          self.s.add_hashes(h, n, o + begin);
-        });
+        if (b.numeric()) {  // fused hash + add
+          b.for_runs(true, [&](std::size_t from, std::size_t to) {
+            bool* dst = o ? o + from : nullptr;
+            if (b.kind() == item_batch::i64) self.s.add_ints(b.int_data() + from, to - from, dst);
+            else self.s.add_floats(b.float_data() + from, to - from, dst);
+          });
+        } else {
+          b.for_chunks(self.s.hasher(), true, [&](const std::uint64_t* h, std::size_t begin, std::size_t n) {
+            self.s.add_hashes(h, n, o ? o + begin : nullptr);
+          });
+        }
+        if (!return_new) return py::none();
         return std::move(out);
       }, py::arg("items"), py::arg("return_new") = false, "Add a batch; optionally return which items were new.")
       .def("contains_many", [](py_bloom& self, py::handle items) {
@@ -565,6 +576,13 @@ Blocked Bloom filter (compiled core). Use ``neural_trader.BloomFilter``.)doc");
         busy_guard guard(self, "BloomFilter", false);
         auto out = new_array<bool>(b.size());
         bool* o = out.mutable_data();
+        if (b.numeric()) {  // fused hash + query
+          b.for_runs(true, [&](std::size_t from, std::size_t to) {
+            if (b.kind() == item_batch::i64) self.s.contains_ints(b.int_data() + from, to - from, o + from);
+            else self.s.contains_floats(b.float_data() + from, to - from, o + from);
+          });
+          return out;
+        }
         b.for_chunks(self.s.hasher(), true, [&](const std::uint64_t* h, std::size_t begin, std::size_t n) {
           self.s.contains_hashes(h, n, o + begin);
         });

@@ -463,6 +463,45 @@ def test_bloom_sizing() -> None:
         nt.BloomFilter(10, "x")  # type: ignore[arg-type]
 
 
+def test_batch_paths_agree_with_single_items() -> None:
+    """int64/float64 arrays are hashed inside the sketches' loops, other inputs in chunks first:
+    every path must set exactly what the one-item calls set."""
+    rng = np.random.default_rng(5)
+    ints = rng.integers(-(10**6), 10**6, 20_000)
+    floats = np.concatenate([rng.normal(size=5000), [0.0, -0.0, np.nan, -np.nan, np.inf]])
+    for items in (ints, floats):
+        as_objects = items.astype(object)
+        one, batch, objs = (nt.BloomFilter(len(items), 0.01, seed=8) for _ in range(3))
+        fresh_one = [one.add(x) for x in items.tolist()]
+        fresh_batch = batch.add_many(items, return_new=True)
+        objs.add_many(as_objects)
+        assert one == batch == objs and fresh_batch is not None and fresh_batch.tolist() == fresh_one
+        probe = np.concatenate([items[:500], items[:500] + 1])
+        assert batch.contains_many(probe).tolist() == [x in one for x in probe.tolist()]
+        counts = rng.integers(0, 50, len(items)).astype(np.uint64)
+        c_one, c_batch, c_objs = (nt.CountMinSketch(1000, 5, seed=8) for _ in range(3))
+        for x, c in zip(items.tolist(), counts.tolist()):
+            c_one.update(x, c)
+        c_batch.update_many(items, counts=counts)
+        c_objs.update_many(as_objects, counts=counts)
+        assert c_one == c_batch == c_objs and c_batch.total == int(counts.sum())
+
+
+def test_count_min_saturates_instead_of_wrapping() -> None:
+    big = 2**64 - 10
+    for depth in (3, 12):  # a compiled-depth path and the general one
+        cms = nt.CountMinSketch(64, depth)
+        cms.update("a", big)
+        cms.update_many(np.array([7, 7, 8], dtype=np.int64), counts=np.array([4, 4, 4], dtype=np.uint64))
+        assert cms.total == 2**64 - 1
+        assert cms.estimate(7) >= 8 and cms.estimate("a") >= big
+        cms.update_many(np.full(20, 7, dtype=np.int64))  # unit counts past the top
+        assert cms.total == 2**64 - 1 and cms.table().max() <= 2**64 - 1
+        small = nt.CountMinSketch(64, depth)
+        small.update_many(np.full(20, 7, dtype=np.int64))
+        assert small.estimate(7) == 20 and small.total == 20
+
+
 # ---------------------------------------------------------------------------------------------
 # Reservoir
 def test_reservoir_uniform_inclusion_chi_square() -> None:

@@ -162,18 +162,37 @@ inline bool split_contains(const std::uint64_t* b, std::uint64_t h, std::uint32_
 /// How far ahead batch loops prefetch: enough blocks in flight to cover a memory miss.
 inline constexpr std::size_t bloom_ahead = 48;
 
-template <unsigned W>
-void split_batch_scalar(std::uint64_t* base, std::uint64_t blocks, std::uint32_t r, const std::uint64_t* h,
-                        std::size_t n, bool* out, bool add) noexcept {
-  for (std::size_t i = 0; i < n && i < bloom_ahead; ++i) prefetch(base + mulhi64(h[i], blocks) * W);
+/// Item hashes of a batch loop, computed `bloom_ahead` items before use (when the block is
+/// prefetched) and kept in a small ring until then: hashing overlaps the memory accesses.
+template <class HashAt>
+class hash_ring {
+ public:
+  static constexpr std::size_t size = 64;
+  static_assert(size > bloom_ahead);
+  explicit hash_ring(HashAt& at) noexcept : at_(at) {}
+  /// Hashes item i (if it exists) and returns its hash.
+  std::uint64_t fetch(std::size_t i) noexcept { return h_[i % size] = at_(i); }
+  std::uint64_t operator[](std::size_t i) const noexcept { return h_[i % size]; }
+
+ private:
+  HashAt& at_;
+  std::uint64_t h_[size];
+};
+
+template <unsigned W, class HashAt>
+void split_batch_scalar(std::uint64_t* base, std::uint64_t blocks, std::uint32_t r, HashAt& hash_at, std::size_t n,
+                        bool* out, bool add) noexcept {
+  hash_ring<HashAt> ring(hash_at);
+  for (std::size_t i = 0; i < n && i < bloom_ahead; ++i) prefetch(base + mulhi64(ring.fetch(i), blocks) * W);
   for (std::size_t i = 0; i < n; ++i) {
-    if (i + bloom_ahead < n) prefetch(base + mulhi64(h[i + bloom_ahead], blocks) * W);
-    std::uint64_t* b = base + mulhi64(h[i], blocks) * W;
+    if (i + bloom_ahead < n) prefetch(base + mulhi64(ring.fetch(i + bloom_ahead), blocks) * W);
+    const std::uint64_t hi = ring[i];
+    std::uint64_t* b = base + mulhi64(hi, blocks) * W;
     if (add) {
-      const bool fresh = split_add<W>(b, h[i], r);
+      const bool fresh = split_add<W>(b, hi, r);
       if (out != nullptr) out[i] = fresh;
     } else {
-      out[i] = split_contains<W>(b, h[i], r);
+      out[i] = split_contains<W>(b, hi, r);
     }
   }
 }
@@ -183,16 +202,16 @@ void split_batch_scalar(std::uint64_t* base, std::uint64_t blocks, std::uint32_t
 /// AVX2 kernel of the split layout (compiled for AVX2 with a target attribute, called only
 /// when the CPU has it): the W one-bit masks of a draw are built in one or two vectors with
 /// variable shifts; bit-for-bit the same as split_add / split_contains.
-template <unsigned W>
+template <unsigned W, class HashAt>
 __attribute__((target("avx2"))) void split_batch_avx2(std::uint64_t* base, std::uint64_t blocks, std::uint32_t r,
-                                                      const std::uint64_t* h, std::size_t n, bool* out,
-                                                      bool add) noexcept {
+                                                      HashAt& hash_at, std::size_t n, bool* out, bool add) noexcept {
   const __m256i s_lo = _mm256_setr_epi64x(0, 6, 12, 18), s_hi = _mm256_setr_epi64x(24, 30, 36, 42);
   const __m256i m63 = _mm256_set1_epi64x(63), one = _mm256_set1_epi64x(1);
-  for (std::size_t i = 0; i < n && i < bloom_ahead; ++i) prefetch(base + mulhi64(h[i], blocks) * W);
+  hash_ring<HashAt> ring(hash_at);
+  for (std::size_t i = 0; i < n && i < bloom_ahead; ++i) prefetch(base + mulhi64(ring.fetch(i), blocks) * W);
   for (std::size_t i = 0; i < n; ++i) {
-    if (i + bloom_ahead < n) prefetch(base + mulhi64(h[i + bloom_ahead], blocks) * W);
-    const std::uint64_t hi = h[i];
+    if (i + bloom_ahead < n) prefetch(base + mulhi64(ring.fetch(i + bloom_ahead), blocks) * W);
+    const std::uint64_t hi = ring[i];
     auto* v = reinterpret_cast<__m256i*>(base + mulhi64(hi, blocks) * W);
     std::uint64_t g = split_first(hi);
     __m256i m_lo = _mm256_setzero_si256(), m_hi = _mm256_setzero_si256();
@@ -380,10 +399,36 @@ class bloom_filter {
   }
 
   /// Batch add of hashes; `was_new` (may be null) receives add_hash's results.
-  void add_hashes(const std::uint64_t* h, std::size_t n, bool* was_new) noexcept { batch(h, n, was_new, true); }
-
+  void add_hashes(const std::uint64_t* h, std::size_t n, bool* was_new) noexcept {
+    add_items(n, [h](std::size_t i) noexcept { return h[i]; }, was_new);
+  }
   void contains_hashes(const std::uint64_t* h, std::size_t n, bool* out) const noexcept {
-    const_cast<bloom_filter*>(this)->batch(h, n, out, false);  // a query never writes the bits
+    contains_items(n, [h](std::size_t i) noexcept { return h[i]; }, out);
+  }
+
+  /// Batch add of int64 / float64 items, hashed inside the loop.
+  void add_ints(const std::int64_t* v, std::size_t n, bool* was_new) noexcept {
+    add_items(n, [v, this](std::size_t i) noexcept { return hasher_.hash_int(v[i]); }, was_new);
+  }
+  void add_floats(const double* v, std::size_t n, bool* was_new) noexcept {
+    add_items(n, [v, this](std::size_t i) noexcept { return hasher_.hash_float(v[i]); }, was_new);
+  }
+  void contains_ints(const std::int64_t* v, std::size_t n, bool* out) const noexcept {
+    contains_items(n, [v, this](std::size_t i) noexcept { return hasher_.hash_int(v[i]); }, out);
+  }
+  void contains_floats(const double* v, std::size_t n, bool* out) const noexcept {
+    contains_items(n, [v, this](std::size_t i) noexcept { return hasher_.hash_float(v[i]); }, out);
+  }
+
+  /// Batch add of n items whose hashes hash_at(i) gives (called once per item, a few dozen
+  /// items ahead of its add, so hashing overlaps the memory accesses).
+  template <class HashAt>
+  void add_items(std::size_t n, HashAt&& hash_at, bool* was_new) noexcept {
+    batch(n, hash_at, was_new, true);
+  }
+  template <class HashAt>
+  void contains_items(std::size_t n, HashAt&& hash_at, bool* out) const noexcept {
+    const_cast<bloom_filter*>(this)->batch(n, hash_at, out, false);  // a query never writes the bits
   }
 
   /// Number of bits set.
@@ -559,17 +604,19 @@ class bloom_filter {
     }
   }
 
-  void batch(const std::uint64_t* h, std::size_t n, bool* out, bool add) noexcept {
+  template <class HashAt>
+  void batch(std::size_t n, HashAt& hash_at, bool* out, bool add) noexcept {
     std::uint64_t* base = words();
     if (layout_ == bloom_layout::classic) {
-      for (std::size_t i = 0; i < n && i < bloom_detail::bloom_ahead; ++i) prefetch(base + block_of(h[i]) * 8);
+      bloom_detail::hash_ring<HashAt> ring(hash_at);
+      for (std::size_t i = 0; i < n && i < bloom_detail::bloom_ahead; ++i) prefetch(base + block_of(ring.fetch(i)) * 8);
       for (std::size_t i = 0; i < n; ++i) {
-        if (i + bloom_detail::bloom_ahead < n) prefetch(base + block_of(h[i + bloom_detail::bloom_ahead]) * 8);
+        if (i + bloom_detail::bloom_ahead < n) prefetch(base + block_of(ring.fetch(i + bloom_detail::bloom_ahead)) * 8);
         if (add) {
-          const bool fresh = add_hash(h[i]);
+          const bool fresh = add_hash(ring[i]);
           if (out != nullptr) out[i] = fresh;
         } else {
-          out[i] = contains_hash(h[i]);
+          out[i] = contains_hash(ring[i]);
         }
       }
       return;
@@ -577,13 +624,13 @@ class bloom_filter {
     const std::uint32_t r = k_ / words_per_block_;
 #if defined(NT_BLOOM_AVX2)
     if (bloom_detail::bloom_use_avx2()) {
-      if (words_per_block_ == 8) bloom_detail::split_batch_avx2<8>(base, blocks_, r, h, n, out, add);
-      else bloom_detail::split_batch_avx2<4>(base, blocks_, r, h, n, out, add);
+      if (words_per_block_ == 8) bloom_detail::split_batch_avx2<8>(base, blocks_, r, hash_at, n, out, add);
+      else bloom_detail::split_batch_avx2<4>(base, blocks_, r, hash_at, n, out, add);
       return;
     }
 #endif
-    if (words_per_block_ == 8) bloom_detail::split_batch_scalar<8>(base, blocks_, r, h, n, out, add);
-    else bloom_detail::split_batch_scalar<4>(base, blocks_, r, h, n, out, add);
+    if (words_per_block_ == 8) bloom_detail::split_batch_scalar<8>(base, blocks_, r, hash_at, n, out, add);
+    else bloom_detail::split_batch_scalar<4>(base, blocks_, r, hash_at, n, out, add);
   }
 
   item_hasher hasher_;

@@ -171,18 +171,53 @@ class count_min {
   /// cells of the item `ahead` positions on are computed and prefetched first (the table is
   /// usually larger than the L2 cache).
   void update_hashes(const std::uint64_t* h, const std::uint64_t* counts, std::size_t n) noexcept {
-    if (!conservative_ && depth_ <= 8 && fits_unsaturated(counts, n)) {
-      switch (depth_) {
-        case 1: return plain_batch<1>(h, counts, n);
-        case 2: return plain_batch<2>(h, counts, n);
-        case 3: return plain_batch<3>(h, counts, n);
-        case 4: return plain_batch<4>(h, counts, n);
-        case 5: return plain_batch<5>(h, counts, n);
-        case 6: return plain_batch<6>(h, counts, n);
-        case 7: return plain_batch<7>(h, counts, n);
-        default: return plain_batch<8>(h, counts, n);
-      }
+    auto at = [h](std::size_t i) noexcept { return h[i]; };
+    if (try_plain(at, counts, n)) return;
+    update_hashes_general(h, counts, n);
+  }
+
+  /// Batch update of int64 / float64 items (counts: nullptr for 1 each), hashed inside the
+  /// loop where the plain path runs, else in chunks.
+  void update_ints(const std::int64_t* v, const std::uint64_t* counts, std::size_t n) noexcept {
+    update_items(n, [v, this](std::size_t i) noexcept { return hasher_.hash_int(v[i]); }, counts);
+  }
+  void update_floats(const double* v, const std::uint64_t* counts, std::size_t n) noexcept {
+    update_items(n, [v, this](std::size_t i) noexcept { return hasher_.hash_float(v[i]); }, counts);
+  }
+
+  /// Batch update of n items whose hashes hash_at(i) gives (no heavy-hitter tracking).
+  template <class HashAt>
+  void update_items(std::size_t n, HashAt&& hash_at, const std::uint64_t* counts) noexcept {
+    if (try_plain(hash_at, counts, n)) return;
+    constexpr std::size_t chunk = 1024;
+    std::uint64_t buf[chunk];
+    for (std::size_t from = 0; from < n; from += chunk) {
+      const std::size_t m = std::min(chunk, n - from);
+      for (std::size_t i = 0; i < m; ++i) buf[i] = hash_at(from + i);
+      update_hashes_general(buf, counts != nullptr ? counts + from : nullptr, m);
     }
+  }
+
+ private:
+  /// Runs the plain batch when it applies (not conservative, depth <= 8, no saturation
+  /// possible); false when the caller must take the general path.
+  template <class HashAt>
+  bool try_plain(HashAt& at, const std::uint64_t* counts, std::size_t n) noexcept {
+    if (conservative_ || depth_ > 8 || !fits_unsaturated(counts, n)) return false;
+    switch (depth_) {
+      case 1: plain_batch<1>(at, counts, n); break;
+      case 2: plain_batch<2>(at, counts, n); break;
+      case 3: plain_batch<3>(at, counts, n); break;
+      case 4: plain_batch<4>(at, counts, n); break;
+      case 5: plain_batch<5>(at, counts, n); break;
+      case 6: plain_batch<6>(at, counts, n); break;
+      case 7: plain_batch<7>(at, counts, n); break;
+      default: plain_batch<8>(at, counts, n); break;
+    }
+    return true;
+  }
+
+  void update_hashes_general(const std::uint64_t* h, const std::uint64_t* counts, std::size_t n) noexcept {
     if (depth_ > max_prefetch_rows) {
       for (std::size_t i = 0; i < n; ++i) update_hash(h[i], counts ? counts[i] : 1);
       return;
@@ -195,6 +230,8 @@ class count_min {
     }
   }
 
+
+ public:
   /// Batch update with the heavy-hitter list kept: `key(i)` makes the canonical key of item i,
   /// called only when the list takes it.
   template <class KeyFn>
@@ -411,8 +448,8 @@ class count_min {
   /// The plain (not conservative, untracked) batch for a depth known at compile time, once
   /// fits_unsaturated() holds: the rows' cells of the item `ahead` on are computed and
   /// prefetched, then each counter is a plain add.
-  template <std::uint32_t D>
-  void plain_batch(const std::uint64_t* h, const std::uint64_t* counts, std::size_t n) noexcept {
+  template <std::uint32_t D, class HashAt>
+  void plain_batch(HashAt& hash_at, const std::uint64_t* counts, std::size_t n) noexcept {
     constexpr std::size_t ahead = 8;
     std::uint32_t cells[ahead][D];  // width * depth <= 2^30
     std::uint64_t* t = table_.data();
@@ -424,7 +461,7 @@ class count_min {
     }
     auto prepare = [&](std::size_t i) noexcept {
       std::uint32_t* c = cells[i % ahead];
-      const std::uint64_t hi = h[i];
+      const std::uint64_t hi = hash_at(i);
       for (std::uint32_t r = 0; r < D; ++r) {
         c[r] = static_cast<std::uint32_t>(r * width + mulhi64(hi * a[r] + b[r], width));
         prefetch_cell(t + c[r]);
