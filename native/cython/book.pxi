@@ -67,6 +67,9 @@ for _m in _OrderType:
     _TYPE_CODES[_m.name] = int(_m)
     _TYPE_CODES[_m.name.lower()] = int(_m)
 cdef dict _SIDE_CODES = {"buy": 1, "sell": -1, "BUY": 1, "SELL": -1, "Buy": 1, "Sell": -1}
+# submit()'s default time in force, compared by identity before any lookup.
+cdef object _GTC = "GTC"
+cdef int _GTC_CODE = _TIF_CODES["GTC"]
 
 cdef char* _FORMAT_B = b"B"
 cdef int64_t _CHUNK = 1 << 18  # messages between Ctrl-C checks in process()
@@ -597,7 +600,7 @@ cdef class OrderBook:
         return self._b
 
     # ------------------------------------------------------------------ actions
-    def submit(self, side, quantity, price=None, *, order_type=None, tif="GTC", order_id=None, owner=None,
+    def submit(self, side, quantity, price=None, *, order_type=None, tif=_GTC, order_id=None, owner=None,
                stop_price=None, post_only=False, ts=None):
         """submit(side, quantity, price=None, *, order_type=None, tif="GTC", order_id=None, owner=None, stop_price=None, post_only=False, ts=None) -> Report
 
@@ -629,7 +632,7 @@ cdef class OrderBook:
                 tp = 3 if price is not None else 2
         else:
             tp = _code(order_type, _TYPE_CODES, _OrderType, 4, b"order_type")
-        cdef int tf = _code(tif, _TIF_CODES, _TIF, 4, b"tif")
+        cdef int tf = _GTC_CODE if tif is _GTC else _code(tif, _TIF_CODES, _TIF, 4, b"tif")
         cdef int64_t oid = _order_id(order_id, b"order_id")
         cdef int64_t own = _order_id(owner, b"owner")
         cdef int64_t t = _ts(ts)

@@ -38,6 +38,17 @@ class id_index {
   /// Address of the cell where a probe for `id` starts (for prefetching).
   const void* probe_address(std::int64_t id) const noexcept { return &keys_[home(id)]; }
 
+  /// Prefetches the key and value cells where a probe or an insert of `id` starts.
+  void prefetch_cells(std::int64_t id) const noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    const std::size_t i = home(id);
+    __builtin_prefetch(&keys_[i], 1);
+    __builtin_prefetch(&values_[i], 1);
+#else
+    (void)id;
+#endif
+  }
+
   /// Adds id -> value; the id must be absent.
   void insert(std::int64_t id, std::uint32_t value) {
     if ((size_ + 1) * 2 > keys_.size()) rehash(keys_.size() * 2);

@@ -104,7 +104,14 @@ class order_book {
   /// units; NaN means "not given".
   call_result submit(side sd, order_type type, tif tf, double quantity, double price, double stop_price,
                      std::int64_t id, std::int64_t owner, bool post_only, std::int64_t ts) {
-    return with_status(submit_order(sd, type, tf, quantity, price, stop_price, id, owner, post_only, ts));
+    const call_result r = with_status(submit_order(sd, type, tf, quantity, price, stop_price, id, owner, post_only, ts));
+    // Between two calls from Python or a strategy there is time to fetch what the next one is
+    // likely to touch: the index cells of the next automatic id, and at the touch of each side
+    // the head order (whose id cells a fill erases) and the order queued behind it.
+    ids_.prefetch_cells(auto_id_);
+    prefetch_touch(bids_);
+    prefetch_touch(asks_);
+    return r;
   }
 
   /// Changes a live order; NaN arguments are unchanged. `quantity` is the new open quantity.
@@ -656,6 +663,17 @@ class order_book {
   }
 
   /// The order a cancel / modify message names (and, with `links`, its neighbours and level).
+  /// See submit(): the best level's head is usually cached already (it was prefetched as the
+  /// order behind the previous head), so reading its id and next link costs no miss.
+  void prefetch_touch(const ladder_t& lad) const noexcept {
+    if (lad.empty()) return;
+    const std::uint32_t h = levels_[lad.back().second].head;
+    if (h == nil) return;
+    const order_node& n = nodes_[h];
+    ids_.prefetch_cells(n.id);
+    if (n.next != nil) prefetch(&nodes_[n.next]);
+  }
+
   void prefetch_order(const order_msg& m, bool links) const noexcept {
     if ((m.action != static_cast<std::uint8_t>(action::cancel) &&
          m.action != static_cast<std::uint8_t>(action::modify)) || m.id < 0) {
