@@ -75,6 +75,7 @@ cdef extern from "neural_trader/book/order_book.hpp" namespace "neural_trader::b
         cbool has_last_price()
         void end_of_day(int64_t ts) except +translate_exception
         void apply(const order_msg& m) except +translate_exception
+        void reserve_output(size_t n) except +translate_exception
 
 
 cdef extern from "book_glue.hpp" namespace "nt_bind" nogil:

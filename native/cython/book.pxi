@@ -955,6 +955,7 @@ cdef int _run_messages(order_book* b, object arr, int32_t symbol) except -1:
     cdef const unsigned char[::1] raw = arr.view(_np.uint8)
     cdef const unsigned char* p = &raw[0]
     cdef int64_t start = 0, stop
+    b.reserve_output(<size_t>n)  # once for the whole stream, not per chunk
     while start < n:
         stop = min(start + _CHUNK, n)
         with nogil:

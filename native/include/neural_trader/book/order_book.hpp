@@ -316,9 +316,7 @@ class order_book {
 
   /// Applies messages [0, n); message i is recorded as msg = first_index + i.
   void process(const order_msg* msgs, std::size_t n, std::int64_t first_index = 0) {
-    // About one event per message and a fill per few: reserve once instead of regrowing.
-    events_.reserve(events_.size() + n + n / 4);
-    fills_.reserve(fills_.size() + n / 4);
+    reserve_output(n);
     // Software pipelining of the memory a message will touch: a cancel or modify reads its id's
     // cell of the index, then its order, then the neighbours it unlinks from; an add probes the
     // index for a duplicate. Those reads miss the cache on a large book, so the cells are
@@ -334,6 +332,15 @@ class order_book {
       apply(msgs[i]);
     }
     msg_ = -1;
+  }
+
+  /// Room in the fill and event outputs for about `n` more messages (a message makes about one
+  /// event, plus two per fill; a fill comes from a few messages), grown geometrically: a replay
+  /// fed in chunks reserves for the whole stream once instead of reallocating and copying its
+  /// output at every chunk. Reserved but unused room is address space only (never touched).
+  void reserve_output(std::size_t n) {
+    grow_to(events_, events_.size() + n + n / 2);
+    grow_to(fills_, fills_.size() + n / 2);
   }
 
   // ------------------------------------------------------------------ queries
@@ -663,6 +670,11 @@ class order_book {
   }
 
   /// The order a cancel / modify message names (and, with `links`, its neighbours and level).
+  template <class V>
+  static void grow_to(V& v, std::size_t need) {
+    if (need > v.capacity()) v.reserve(std::max(need, v.capacity() * 2));
+  }
+
   /// See submit(): the best level's head is usually cached already (it was prefetched as the
   /// order behind the previous head), so reading its id and next link costs no miss.
   void prefetch_touch(const ladder_t& lad) const noexcept {
