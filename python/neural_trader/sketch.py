@@ -640,9 +640,10 @@ class BloomFilter(_CompiledSketch, BloomFilterPort):
         self._impl.clear()
 
     def __repr__(self) -> str:
+        layout = "" if self.layout == "split" else f", layout={self.layout!r}"
         return (
             f"BloomFilter(capacity={self.capacity}, fp_rate={self.fp_rate:g}, seed={self.seed}, "
-            f"bits={self.num_bits}, hashes={self.num_hashes}, len~{len(self)})"
+            f"bits={self.num_bits}, hashes={self.num_hashes}, len~{len(self)}{layout})"
         )
 
 
