@@ -39,15 +39,12 @@
 #include <vector>
 
 #include "../common/checked.hpp"
-#include "../common/cpu.hpp"
 #include "../common/hash.hpp"
 #include "../common/serialize.hpp"
+#include "simd.hpp"
 
 #if defined(_MSC_VER) && !defined(__clang__)
 #include <xmmintrin.h>
-#endif
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#include <immintrin.h>
 #endif
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -197,8 +194,7 @@ void split_batch_scalar(std::uint64_t* base, std::uint64_t blocks, std::uint32_t
   }
 }
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#define NT_BLOOM_AVX2 1
+#if defined(NT_SKETCH_AVX2)
 /// AVX2 kernel of the split layout (compiled for AVX2 with a target attribute, called only
 /// when the CPU has it): the W one-bit masks of a draw are built in one or two vectors with
 /// variable shifts; bit-for-bit the same as split_add / split_contains.
@@ -242,19 +238,6 @@ __attribute__((target("avx2"))) void split_batch_avx2(std::uint64_t* base, std::
   }
 }
 #endif
-
-/// Whether batch calls use the AVX2 kernel: the CPU has it and NT_SIMD does not ask for less.
-inline bool bloom_use_avx2() noexcept {
-#if defined(NT_BLOOM_AVX2)
-  static const bool use = [] {
-    const auto level = choose_simd_level().level;
-    return level == simd_level::avx2 || level == simd_level::avx512;
-  }();
-  return use;
-#else
-  return false;
-#endif
-}
 
 }  // namespace bloom_detail
 
@@ -622,8 +605,8 @@ class bloom_filter {
       return;
     }
     const std::uint32_t r = k_ / words_per_block_;
-#if defined(NT_BLOOM_AVX2)
-    if (bloom_detail::bloom_use_avx2()) {
+#if defined(NT_SKETCH_AVX2)
+    if (sketch_use_avx2()) {
       if (words_per_block_ == 8) bloom_detail::split_batch_avx2<8>(base, blocks_, r, hash_at, n, out, add);
       else bloom_detail::split_batch_avx2<4>(base, blocks_, r, hash_at, n, out, add);
       return;
