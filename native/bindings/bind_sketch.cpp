@@ -150,6 +150,26 @@ class item_batch {
   /// Whether the items are numbers the sketches hash inside their own loops (int64, float64).
   bool numeric() const noexcept { return kind_ == i64 || kind_ == f64; }
 
+  /// Calls fn(begin, n, hash_at) over the batch, hash_at(i) giving the hash of item begin + i:
+  /// int64 and float64 items are hashed by hash_at itself, inside the sketch's loop (overlapping
+  /// its memory accesses); other kinds are hashed chunk by chunk first. GIL and Ctrl-C as for_runs.
+  template <class Fn>
+  void for_hashed(const item_hasher& h, bool nogil, Fn&& fn) const {
+    if (kind_ == i64) {
+      for_runs(nogil, [&](std::size_t from, std::size_t to) {
+        fn(from, to - from, [hc = h, v = int_data() + from](std::size_t i) noexcept { return hc.hash_int(v[i]); });
+      });
+    } else if (kind_ == f64) {
+      for_runs(nogil, [&](std::size_t from, std::size_t to) {
+        fn(from, to - from, [hc = h, v = float_data() + from](std::size_t i) noexcept { return hc.hash_float(v[i]); });
+      });
+    } else {
+      for_chunks(h, nogil, [&](const std::uint64_t* buf, std::size_t begin, std::size_t n) {
+        fn(begin, n, [buf](std::size_t i) noexcept { return buf[i]; });
+      });
+    }
+  }
+
   /// Calls run(from, to) over runs of the batch, with the GIL released when `nogil` and the
   /// batch is long; between runs of `signal_items` items the GIL is taken back to check for
   /// Ctrl-C (a KeyboardInterrupt then leaves the items before that point added).
@@ -442,15 +462,9 @@ Count-min sketch (compiled core). Use ``neural_trader.CountMinSketch``.)doc");
           }
           cnt = carr.data();
         }
-        if (self.s.top() == 0 && b.numeric()) {  // fused hash + update
-          b.for_runs(true, [&](std::size_t from, std::size_t to) {
-            const std::uint64_t* c = cnt ? cnt + from : nullptr;
-            if (b.kind() == item_batch::i64) self.s.update_ints(b.int_data() + from, c, to - from);
-            else self.s.update_floats(b.float_data() + from, c, to - from);
-          });
-        } else if (self.s.top() == 0) {
-          b.for_chunks(self.s.hasher(), true, [&](const std::uint64_t* h, std::size_t begin, std::size_t n) {
-            self.s.update_hashes(h, cnt ? cnt + begin : nullptr, n);
+        if (self.s.top() == 0) {
+          b.for_hashed(self.s.hasher(), true, [&](std::size_t begin, std::size_t n, auto&& at) {
+            self.s.update_items(n, at, cnt ? cnt + begin : nullptr);
           });
         } else {
           b.for_chunks(self.s.hasher(), b.kind() != item_batch::objects,
@@ -557,17 +571,9 @@ Blocked Bloom filter (compiled core). Use ``neural_trader.BloomFilter``.)doc");
           out = new_array<bool>(b.size());
           o = out.mutable_data();
         }
-        if (b.numeric()) {  // fused hash + add
-          b.for_runs(true, [&](std::size_t from, std::size_t to) {
-            bool* dst = o ? o + from : nullptr;
-            if (b.kind() == item_batch::i64) self.s.add_ints(b.int_data() + from, to - from, dst);
-            else self.s.add_floats(b.float_data() + from, to - from, dst);
-          });
-        } else {
-          b.for_chunks(self.s.hasher(), true, [&](const std::uint64_t* h, std::size_t begin, std::size_t n) {
-            self.s.add_hashes(h, n, o ? o + begin : nullptr);
-          });
-        }
+        b.for_hashed(self.s.hasher(), true, [&](std::size_t begin, std::size_t n, auto&& at) {
+          self.s.add_items(n, at, o ? o + begin : nullptr);
+        });
         if (!return_new) return py::none();
         return std::move(out);
       }, py::arg("items"), py::arg("return_new") = false, "Add a batch; optionally return which items were new.")
@@ -576,15 +582,8 @@ Blocked Bloom filter (compiled core). Use ``neural_trader.BloomFilter``.)doc");
         busy_guard guard(self, "BloomFilter", false);
         auto out = new_array<bool>(b.size());
         bool* o = out.mutable_data();
-        if (b.numeric()) {  // fused hash + query
-          b.for_runs(true, [&](std::size_t from, std::size_t to) {
-            if (b.kind() == item_batch::i64) self.s.contains_ints(b.int_data() + from, to - from, o + from);
-            else self.s.contains_floats(b.float_data() + from, to - from, o + from);
-          });
-          return out;
-        }
-        b.for_chunks(self.s.hasher(), true, [&](const std::uint64_t* h, std::size_t begin, std::size_t n) {
-          self.s.contains_hashes(h, n, o + begin);
+        b.for_hashed(self.s.hasher(), true, [&](std::size_t begin, std::size_t n, auto&& at) {
+          self.s.contains_items(n, at, o + begin);
         });
         return out;
       }, py::arg("items"), "Membership of a batch (bool array).")

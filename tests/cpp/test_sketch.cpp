@@ -179,8 +179,10 @@ void test_count_min_batch_paths() {
         one.update_hash(one.hasher().hash_int(v[i]), 1);
         one_w.update_hash(one_w.hasher().hash_int(v[i]), cnt[i]);
       }
-      ints.update_ints(v.data(), nullptr, n);
-      weighted.update_ints(v.data(), cnt.data(), n);
+      const item_hasher hasher = ints.hasher();
+      auto at = [&](std::size_t i) { return hasher.hash_int(v[i]); };
+      ints.update_items(n, at, nullptr);
+      weighted.update_items(n, at, cnt.data());
       CHECK(ints.table() == one.table() && ints.total() == one.total());
       CHECK(weighted.table() == one_w.table() && weighted.total() == one_w.total());
     }

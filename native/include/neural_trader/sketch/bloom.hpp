@@ -389,20 +389,6 @@ class bloom_filter {
     contains_items(n, [h](std::size_t i) noexcept { return h[i]; }, out);
   }
 
-  /// Batch add of int64 / float64 items, hashed inside the loop.
-  void add_ints(const std::int64_t* v, std::size_t n, bool* was_new) noexcept {
-    add_items(n, [v, this](std::size_t i) noexcept { return hasher_.hash_int(v[i]); }, was_new);
-  }
-  void add_floats(const double* v, std::size_t n, bool* was_new) noexcept {
-    add_items(n, [v, this](std::size_t i) noexcept { return hasher_.hash_float(v[i]); }, was_new);
-  }
-  void contains_ints(const std::int64_t* v, std::size_t n, bool* out) const noexcept {
-    contains_items(n, [v, this](std::size_t i) noexcept { return hasher_.hash_int(v[i]); }, out);
-  }
-  void contains_floats(const double* v, std::size_t n, bool* out) const noexcept {
-    contains_items(n, [v, this](std::size_t i) noexcept { return hasher_.hash_float(v[i]); }, out);
-  }
-
   /// Batch add of n items whose hashes hash_at(i) gives (called once per item, a few dozen
   /// items ahead of its add, so hashing overlaps the memory accesses).
   template <class HashAt>

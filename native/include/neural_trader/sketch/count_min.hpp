@@ -176,16 +176,8 @@ class count_min {
     update_hashes_general(h, counts, n);
   }
 
-  /// Batch update of int64 / float64 items (counts: nullptr for 1 each), hashed inside the
-  /// loop where the plain path runs, else in chunks.
-  void update_ints(const std::int64_t* v, const std::uint64_t* counts, std::size_t n) noexcept {
-    update_items(n, [v, this](std::size_t i) noexcept { return hasher_.hash_int(v[i]); }, counts);
-  }
-  void update_floats(const double* v, const std::uint64_t* counts, std::size_t n) noexcept {
-    update_items(n, [v, this](std::size_t i) noexcept { return hasher_.hash_float(v[i]); }, counts);
-  }
-
-  /// Batch update of n items whose hashes hash_at(i) gives (no heavy-hitter tracking).
+  /// Batch update of n items whose hashes hash_at(i) gives (no heavy-hitter tracking), hashed
+  /// inside the loop where the plain path runs, else in chunks.
   template <class HashAt>
   void update_items(std::size_t n, HashAt&& hash_at, const std::uint64_t* counts) noexcept {
     if (try_plain(hash_at, counts, n)) return;
