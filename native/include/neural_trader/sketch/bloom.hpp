@@ -411,29 +411,21 @@ class bloom_filter {
   /// Estimated number of distinct items added, from the bits set in each block (Swamidass &
   /// Baldi 2007, per block; in the split layout per word, averaged over the block's words).
   double estimate_count() const noexcept {
-    const std::uint64_t* w = words();
-    const std::uint32_t wpb = words_per_block_;
+    // A unit is one word in the split layout (each item of its block sets r bits in it; the
+    // block's estimate is the mean over its words) and one whole block in the classic layout.
     const bool split = layout_ == bloom_layout::split;
-    const double unit_bits = split ? static_cast<double>(word_bits) : static_cast<double>(classic_block_bits);
-    const double per_unit = split ? static_cast<double>(k_ / wpb) : static_cast<double>(k_);
-    const double lq = std::log1p(-1.0 / unit_bits) * per_unit * (split ? static_cast<double>(wpb) : 1.0);
-    auto term = [&](unsigned x) {
-      const double frac_unset = x >= unit_bits ? 0.5 / unit_bits : 1.0 - static_cast<double>(x) / unit_bits;
-      return std::log(frac_unset) / lq;
-    };
+    const std::uint32_t unit_words = split ? 1 : words_per_block_;
+    const std::uint64_t units = split ? words_ : blocks_;
+    const double unit_bits = static_cast<double>(unit_words * word_bits);
+    const double lq = std::log1p(-1.0 / unit_bits) * static_cast<double>(k_);  // split: r bits x words
+    const std::uint64_t* w = words();
     double total = 0;
-    for (std::uint64_t b = 0; b < blocks_; ++b) {
-      const std::uint64_t* bw = w + b * wpb;
-      if (split) {
-        for (std::uint32_t j = 0; j < wpb; ++j) {
-          const auto x = static_cast<unsigned>(std::popcount(bw[j]));
-          if (x != 0) total += term(x);
-        }
-      } else {
-        unsigned x = 0;
-        for (std::uint32_t j = 0; j < wpb; ++j) x += static_cast<unsigned>(std::popcount(bw[j]));
-        if (x != 0) total += term(x);
-      }
+    for (std::uint64_t u = 0; u < units; ++u) {
+      unsigned x = 0;
+      for (std::uint32_t j = 0; j < unit_words; ++j) x += static_cast<unsigned>(std::popcount(w[u * unit_words + j]));
+      if (x == 0) continue;
+      const double frac_unset = x >= unit_bits ? 0.5 / unit_bits : 1.0 - static_cast<double>(x) / unit_bits;
+      total += std::log(frac_unset) / lq;
     }
     return total;
   }
