@@ -140,7 +140,7 @@ void test_replace_and_persistence() {
   }
 }
 
-void missing_inputs_case(std::size_t n, std::size_t gap) {
+void missing_inputs_case(std::size_t n, const std::vector<std::size_t>& holes_at) {
   const bars b = make_bars(n, 5);
   for (const auto& s : ta::registry()) {
     auto params = default_params(s);
@@ -149,7 +149,7 @@ void missing_inputs_case(std::size_t n, std::size_t gap) {
     std::vector<std::vector<double>> clean(in.size());
     for (const double* p : in) dirty.emplace_back(p, p + n);
     std::vector<bool> hole(n, false);
-    for (std::size_t i = 3; i < n; i += gap) {
+    for (std::size_t i : holes_at) {
       hole[i] = true;
       dirty[i % in.size()][i] = (i % 2) ? std::nan("") : INFINITY;
     }
@@ -179,10 +179,24 @@ void missing_inputs_case(std::size_t n, std::size_t gap) {
   }
 }
 
+std::vector<std::size_t> every(std::size_t n, std::size_t first, std::size_t gap) {
+  std::vector<std::size_t> at;
+  for (std::size_t i = first; i < n; i += gap) at.push_back(i);
+  return at;
+}
+
 // dense holes (runs shorter than the kernels' warm-up) and sparse ones (long runs, kernels)
 void test_missing_inputs_are_skipped() {
-  missing_inputs_case(400, 17);
-  missing_inputs_case(30000, 1201);
+  missing_inputs_case(400, every(400, 3, 17));
+  missing_inputs_case(30000, every(30000, 3, 1201));
+  // Holes in some blocks only (the batch loop runs blocks of 8192 bars optimistically, redoes a
+  // block with holes carefully, stays careful while blocks have holes, then goes back): holes
+  // on both sides of a block boundary, a clean block, a long run of holes, two clean blocks, a
+  // hole in the last bar.
+  std::vector<std::size_t> at = {0, 8191, 8192, 8193, 20000};
+  for (std::size_t i = 30000; i < 30300; ++i) at.push_back(i);
+  at.push_back(59999);
+  missing_inputs_case(60000, at);
 }
 
 void test_bad_parameters() {

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 #include <limits>
 #include <stdexcept>
@@ -51,6 +52,23 @@ inline double real_param(double v, const char* name) {
 }
 
 inline constexpr int max_period = 100000;
+
+/// Bit 63 set exactly when v is NaN or infinite: (bits & exponent mask) + 2^52 carries into bit
+/// 63 only when the exponent is all ones. Batch kernels OR this over every input value they read
+/// (and/add/or, no branch, so it is free next to the kernel's own work) and the stream wrapper
+/// tests bit 63 once per block (see stream::run_range).
+inline std::uint64_t missing_bit(double v) noexcept {
+  std::uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return (bits & 0x7ff0000000000000ull) + (std::uint64_t{1} << 52);
+}
+
+/// missing_bit() OR-ed over x[0, n) (a loop compilers vectorise).
+inline std::uint64_t missing_bits(const double* x, std::size_t n) noexcept {
+  std::uint64_t bad = 0;
+  for (std::size_t i = 0; i < n; ++i) bad |= missing_bit(x[i]);
+  return bad;
+}
 
 /// The last `capacity` values pushed, oldest first.
 class window {
@@ -184,22 +202,32 @@ class sma_state {
     return win_.full() ? sum_ / period_ : nan;
   }
   bool ready() const noexcept { return win_.full(); }
-  /// n consecutive updates over x, outputs to o (equal to n update() calls).
-  void run_block(const double* x, double* o, std::size_t n) noexcept {
+  /// n consecutive updates over x, outputs to o (equal to n update() calls); returns the
+  /// missing_bit()s of x[0, n).
+  std::uint64_t run_block(const double* x, double* o, std::size_t n) noexcept {
     const std::size_t p = win_.capacity();
+    std::uint64_t bad = 0;
     if (n < 2 * p) {
-      for (std::size_t i = 0; i < n; ++i) o[i] = update(x[i]);
-      return;
+      for (std::size_t i = 0; i < n; ++i) {
+        bad |= missing_bit(x[i]);
+        o[i] = update(x[i]);
+      }
+      return bad;
     }
-    for (std::size_t i = 0; i < p; ++i) o[i] = update(x[i]);  // the window now holds x[0, p)
+    for (std::size_t i = 0; i < p; ++i) {  // the window now holds x[0, p)
+      bad |= missing_bit(x[i]);
+      o[i] = update(x[i]);
+    }
     const double div = period_;
     double sum = sum_;
     for (std::size_t i = p; i < n; ++i) {
+      bad |= missing_bit(x[i]);
       sum += x[i] - x[i - p];
       o[i] = sum / div;
     }
     sum_ = sum;
     win_.assign_tail(x + n - p);
+    return bad;
   }
   void reset() noexcept {
     win_.reset();
@@ -290,16 +318,22 @@ inline double true_range(double high, double low, double prev_close) noexcept {
 }
 
 /// Steps `ind` one update per bar over [b, e) of contiguous inputs (the fallback of the
-/// run_block kernels).
+/// run_block kernels); returns the missing_bit()s of the inputs read.
 template <class Ind>
-void step_range(Ind& ind, const double* const* in, double* const* out, std::size_t b, std::size_t e) noexcept {
+std::uint64_t step_range(Ind& ind, const double* const* in, double* const* out, std::size_t b,
+                         std::size_t e) noexcept {
   double x[Ind::n_in];
   double o[Ind::n_out];
+  std::uint64_t bad = 0;
   for (std::size_t i = b; i < e; ++i) {
-    for (int k = 0; k < Ind::n_in; ++k) x[k] = in[k][i];
+    for (int k = 0; k < Ind::n_in; ++k) {
+      x[k] = in[k][i];
+      bad |= missing_bit(x[k]);
+    }
     ind.update(x, o);
     for (int m = 0; m < Ind::n_out; ++m) out[m][i] = o[m];
   }
+  return bad;
 }
 
 /// Per-thread scratch arrays for batch kernels (reused, so a kernel called block after block
@@ -317,21 +351,29 @@ inline scratch_ref scratch_buffers() { return scratch_ref{scratch_buffers_impl()
 /// Rolling maximum (Greater) or minimum of x over windows [i - w + 1, i], for i in [w - 1, n),
 /// written to out[i] (van Herk / Gil-Werman: prefix and suffix extremes within blocks of w, three
 /// comparisons per element, no data-dependent branches). Values are exact, so any method agrees.
+/// Returns the missing_bit()s of x[0, n).
 template <bool Greater>
-void rolling_extreme(const double* x, std::size_t n, std::size_t w, double* out, std::vector<double>& scratch) {
-  if (n < w) return;
+std::uint64_t rolling_extreme(const double* x, std::size_t n, std::size_t w, double* out,
+                              std::vector<double>& scratch) {
+  if (n < w) return missing_bits(x, n);
   scratch.resize(2 * n);
   double* g = scratch.data();      // prefix extreme within each block
   double* h = scratch.data() + n;  // suffix extreme within each block
   auto pick = [](double a, double b) { return Greater ? (b > a ? b : a) : (b < a ? b : a); };
+  std::uint64_t bad = 0;
   for (std::size_t b = 0; b < n; b += w) {
     const std::size_t e = std::min(n, b + w);
     g[b] = x[b];
-    for (std::size_t i = b + 1; i < e; ++i) g[i] = pick(g[i - 1], x[i]);
+    bad |= missing_bit(x[b]);
+    for (std::size_t i = b + 1; i < e; ++i) {
+      bad |= missing_bit(x[i]);
+      g[i] = pick(g[i - 1], x[i]);
+    }
     h[e - 1] = x[e - 1];
     for (std::size_t i = e - 1; i > b; --i) h[i - 1] = pick(h[i], x[i - 1]);
   }
   for (std::size_t i = w - 1; i < n; ++i) out[i] = pick(h[i + 1 - w], g[i]);
+  return bad;
 }
 
 /// Rolling extreme of an array and where it is, TA-Lib's way: remember the extreme's position,
@@ -391,14 +433,15 @@ class range_window {
   std::int64_t high_seq() const noexcept { return hi_.seq(); }
   std::int64_t low_seq() const noexcept { return lo_.seq(); }
   /// Rolling extremes of h and l over windows of `span` ending at each bar i in [span - 1, n):
-  /// hh[i], ll[i] in per-thread scratch arrays, valid until the next call on this thread.
+  /// hh[i], ll[i] in per-thread scratch arrays, valid until the next call on this thread. ORs
+  /// the missing_bit()s of h and l into `bad`.
   static std::pair<const double*, const double*> block_extremes(const double* h, const double* l, std::size_t n,
-                                                                std::size_t span) {
+                                                                std::size_t span, std::uint64_t& bad) {
     const auto sc = scratch_buffers();
     sc[0].resize(n);
     sc[1].resize(n);
-    rolling_extreme<true>(h, n, span, sc[0].data(), sc[2]);
-    rolling_extreme<false>(l, n, span, sc[1].data(), sc[2]);
+    bad |= rolling_extreme<true>(h, n, span, sc[0].data(), sc[2]);
+    bad |= rolling_extreme<false>(l, n, span, sc[1].data(), sc[2]);
     return {sc[0].data(), sc[1].data()};
   }
   /// The state after the bars h/l[0, n), numbered from first_seq (n >= span).

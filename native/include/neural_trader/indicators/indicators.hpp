@@ -29,8 +29,8 @@ struct sma {
   explicit sma(int period) : s_(period), period_(period) {}
   int lookback() const noexcept { return period_ - 1; }
   void update(const double* in, double* out) noexcept { out[0] = s_.update(in[0]); }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
-    s_.run_block(in[0], out[0], n);
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    return s_.run_block(in[0], out[0], n);
   }
   void reset() noexcept { s_.reset(); }
   template <class V>
@@ -46,19 +46,25 @@ struct ema {
   explicit ema(int period) : s_(period), period_(period) {}
   int lookback() const noexcept { return period_ - 1; }
   void update(const double* in, double* out) noexcept { out[0] = s_.update(in[0]); }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* NT_RESTRICT x = in[0];
     double* NT_RESTRICT o = out[0];
+    std::uint64_t bad = 0;
     std::size_t i = 0;
-    for (; i < n && !s_.ready(); ++i) o[i] = s_.update(x[i]);
-    if (i == n) return;
+    for (; i < n && !s_.ready(); ++i) {
+      bad |= missing_bit(x[i]);
+      o[i] = s_.update(x[i]);
+    }
+    if (i == n) return bad;
     const double d = s_.decay(), g = s_.gain();
     double v = s_.value();
     for (; i < n; ++i) {
+      bad |= missing_bit(x[i]);
       v = v * d + x[i] * g;
       o[i] = v;
     }
     s_.set_value(v);
+    return bad;
   }
   void reset() noexcept { s_.reset(); }
   template <class V>
@@ -108,19 +114,17 @@ struct wma {
       wsum_ += t - sub_;  // one addition on the dependency chain
     }
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* x = in[0];
     double* o = out[0];
     const std::size_t p = win_.capacity();
-    if (n < 2 * p) {
-      for (std::size_t i = 0; i < n; ++i) update(x + i, o + i);
-      return;
-    }
-    for (std::size_t i = 0; i < p; ++i) update(x + i, o + i);
+    if (n < 2 * p) return step_range(*this, in, out, 0, n);
+    std::uint64_t bad = step_range(*this, in, out, 0, p);
     const double pw = period_;
     double sub = sub_, wsum = wsum_;
     int since = since_;
     for (std::size_t i = p; i < n; ++i) {
+      bad |= missing_bit(x[i]);
       const double t = x[i] * pw;
       sub += x[i] - x[i - p];
       o[i] = (wsum + t) / divider_;
@@ -138,6 +142,7 @@ struct wma {
     wsum_ = wsum;
     since_ = since;
     win_.assign_tail(x + n - p);
+    return bad;
   }
   void reset() noexcept {
     win_.reset();
@@ -194,21 +199,27 @@ struct dema {
     const double b = e2_.update(a);
     out[0] = e2_.ready() ? 2.0 * a - b : nan;
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* NT_RESTRICT x = in[0];
     double* NT_RESTRICT o = out[0];
+    std::uint64_t bad = 0;
     std::size_t i = 0;
-    for (; i < n && !e2_.ready(); ++i) update(x + i, o + i);
-    if (i == n) return;
+    for (; i < n && !e2_.ready(); ++i) {
+      bad |= missing_bit(x[i]);
+      update(x + i, o + i);
+    }
+    if (i == n) return bad;
     const double d = e1_.decay(), g = e1_.gain();
     double a = e1_.value(), b = e2_.value();
     for (; i < n; ++i) {
+      bad |= missing_bit(x[i]);
       a = a * d + x[i] * g;
       b = b * d + a * g;
       o[i] = 2.0 * a - b;
     }
     e1_.set_value(a);
     e2_.set_value(b);
+    return bad;
   }
   void reset() noexcept {
     e1_.reset();
@@ -240,15 +251,20 @@ struct tema {
     if (!e3_.ready()) return;
     out[0] = 3.0 * a - 3.0 * b + c;
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* NT_RESTRICT x = in[0];
     double* NT_RESTRICT o = out[0];
+    std::uint64_t bad = 0;
     std::size_t i = 0;
-    for (; i < n && !e3_.ready(); ++i) update(x + i, o + i);
-    if (i == n) return;
+    for (; i < n && !e3_.ready(); ++i) {
+      bad |= missing_bit(x[i]);
+      update(x + i, o + i);
+    }
+    if (i == n) return bad;
     const double d = e1_.decay(), g = e1_.gain();
     double a = e1_.value(), b = e2_.value(), c = e3_.value();
     for (; i < n; ++i) {
+      bad |= missing_bit(x[i]);
       a = a * d + x[i] * g;
       b = b * d + a * g;
       c = c * d + b * g;
@@ -257,6 +273,7 @@ struct tema {
     e1_.set_value(a);
     e2_.set_value(b);
     e3_.set_value(c);
+    return bad;
   }
   void reset() noexcept {
     e1_.reset();
@@ -320,20 +337,18 @@ struct kama {
     prev_kama_ = prev_kama_ * (1.0 - sc) + x * sc;  // TA-Lib: (x - prev) * sc + prev
     out[0] = prev_kama_;
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* NT_RESTRICT x = in[0];
     double* NT_RESTRICT o = out[0];
     const std::size_t w = win_.capacity();  // period + 1
-    if (n < 2 * w) {
-      for (std::size_t i = 0; i < n; ++i) update(x + i, o + i);
-      return;
-    }
-    for (std::size_t i = 0; i < w; ++i) update(x + i, o + i);  // the window now holds x[0, w)
+    if (n < 2 * w) return step_range(*this, in, out, 0, n);
+    std::uint64_t bad = step_range(*this, in, out, 0, w);  // the window now holds x[0, w)
     constexpr double const_max = 2.0 / (30.0 + 1.0);
     constexpr double const_diff = 2.0 / (2.0 + 1.0) - const_max;
     const std::size_t p = static_cast<std::size_t>(period_);
     double sum = sum_roc1_, k = prev_kama_;
     for (std::size_t i = w; i < n; ++i) {
+      bad |= missing_bit(x[i]);
       sum -= std::fabs(x[i - p - 1] - x[i - p]);
       sum += std::fabs(x[i] - x[i - 1]);
       const double period_roc = x[i] - x[i - p];
@@ -347,6 +362,7 @@ struct kama {
     prev_kama_ = k;
     last_ = x[n - 1];
     win_.assign_tail(x + n - w);
+    return bad;
   }
   void reset() noexcept {
     win_.reset();
@@ -474,20 +490,24 @@ struct var {
   }
   /// The window's mean as of the last variance() call.
   double mean() const noexcept { return mean_; }
-  /// n consecutive variance() calls over x; emit(i, variance, mean) for each.
+  /// n consecutive variance() calls over x; emit(i, variance, mean) for each. Returns the
+  /// missing_bit()s of x[0, n).
   template <class F>
-  void each(const double* x, std::size_t n, F&& emit) noexcept {
+  std::uint64_t each(const double* x, std::size_t n, F&& emit) noexcept {
     const std::size_t p = win_.capacity();
+    std::uint64_t bad = 0;
     std::size_t i = 0;
     const std::size_t warm = n < 2 * p ? n : p;
     for (; i < warm; ++i) {
+      bad |= missing_bit(x[i]);
       const double v = variance(x[i]);
       emit(i, v, mean_);
     }
-    if (i == n) return;
+    if (i == n) return bad;
     double s1 = s1_, s2 = s2_, mean = mean_;
     int since = since_;
     for (; i < n; ++i) {
+      bad |= missing_bit(x[i]);
       if (++since >= refresh_) {
         const double* w = x + (i + 1 - p);
         exact([w](std::size_t j) { return w[j]; });
@@ -505,11 +525,12 @@ struct var {
     mean_ = mean;
     since_ = since;
     win_.assign_tail(x + n - p);
+    return bad;
   }
   void update(const double* in, double* out) noexcept { out[0] = variance(in[0]); }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     double* o = out[0];
-    each(in[0], n, [o](std::size_t i, double v, double) { o[i] = v; });
+    return each(in[0], n, [o](std::size_t i, double v, double) { o[i] = v; });
   }
   void reset() noexcept {
     win_.reset();
@@ -591,22 +612,13 @@ struct bbands {
     const double ma = matype_ == 0 ? nan : ma_.update(in[0]);
     emit(v, v_.mean(), ma, out);
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* x = in[0];
     double* up = out[0];
     double* md = out[1];
     double* lo = out[2];
-    if (matype_ != 0) {
-      double o[3];
-      for (std::size_t i = 0; i < n; ++i) {
-        update(x + i, o);
-        up[i] = o[0];
-        md[i] = o[1];
-        lo[i] = o[2];
-      }
-      return;
-    }
-    v_.each(x, n, [&](std::size_t i, double v, double m) {
+    if (matype_ != 0) return step_range(*this, in, out, 0, n);
+    return v_.each(x, n, [&](std::size_t i, double v, double m) {
       double o[3];
       emit(v, m, nan, o);
       up[i] = o[0];
@@ -645,10 +657,10 @@ struct stddev {
     }
     out[0] = ta_is_zero_or_neg(x) ? 0.0 : std::sqrt(x) * nbdev_;
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     double* o = out[0];
     const double k = nbdev_;
-    v_.each(in[0], n, [o, k](std::size_t i, double v, double) {
+    return v_.each(in[0], n, [o, k](std::size_t i, double v, double) {
       o[i] = std::isnan(v) ? nan : (ta_is_zero_or_neg(v) ? 0.0 : std::sqrt(v) * k);
     });
   }
@@ -677,10 +689,10 @@ struct zscore {
     const double v = v_.variance(in[0]);
     out[0] = std::isnan(v) ? nan : z(in[0], v, v_.mean());
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     double* o = out[0];
     const double* x = in[0];
-    v_.each(x, n, [o, x](std::size_t i, double v, double m) { o[i] = std::isnan(v) ? nan : z(x[i], v, m); });
+    return v_.each(x, n, [o, x](std::size_t i, double v, double m) { o[i] = std::isnan(v) ? nan : z(x[i], v, m); });
   }
   void reset() noexcept { v_.reset(); }
   template <class V>
@@ -727,15 +739,20 @@ struct rsi {
     const double t = g + l;
     out[0] = ta_is_zero(t) ? 0.0 : 100.0 * (g / t);
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* NT_RESTRICT x = in[0];
     double* NT_RESTRICT o = out[0];
+    std::uint64_t bad = 0;
     std::size_t i = 0;
-    for (; i < n && !gain_.ready(); ++i) update(x + i, o + i);
-    if (i == n) return;
+    for (; i < n && !gain_.ready(); ++i) {
+      bad |= missing_bit(x[i]);
+      update(x + i, o + i);
+    }
+    if (i == n) return bad;
     const double a = gain_.decay(), b = gain_.gain();
     double g = gain_.value(), l = loss_.value(), prev = prev_;
     for (; i < n; ++i) {
+      bad |= missing_bit(x[i]);
       const double d = x[i] - prev;
       prev = x[i];
       g = g * a + up_part(d) * b;
@@ -746,6 +763,7 @@ struct rsi {
     gain_.set_value(g);
     loss_.set_value(l);
     prev_ = prev;
+    return bad;
   }
   void reset() noexcept {
     gain_.reset();
@@ -797,24 +815,27 @@ struct macd {
     out[1] = sg;
     out[2] = m - sg;
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* NT_RESTRICT x = in[0];
     double* NT_RESTRICT om = out[0];
     double* NT_RESTRICT os = out[1];
     double* NT_RESTRICT oh = out[2];
+    std::uint64_t bad = 0;
     std::size_t i = 0;
     double o3[3];
     for (; i < n && !sig_.ready(); ++i) {
+      bad |= missing_bit(x[i]);
       update(x + i, o3);
       om[i] = o3[0];
       os[i] = o3[1];
       oh[i] = o3[2];
     }
-    if (i == n) return;
+    if (i == n) return bad;
     const double fd = fast_.decay(), fg = fast_.gain(), sd = slow_.decay(), sgn = slow_.gain();
     const double gd = sig_.decay(), gg = sig_.gain();
     double f = fast_.value(), s = slow_.value(), sg = sig_.value();
     for (; i < n; ++i) {
+      bad |= missing_bit(x[i]);
       f = f * fd + x[i] * fg;
       s = s * sd + x[i] * sgn;
       const double m = f - s;
@@ -827,6 +848,7 @@ struct macd {
     fast_.set_value(f);
     slow_.set_value(s);
     sig_.set_value(sg);
+    return bad;
   }
   void reset() noexcept {
     n_ = 0;
@@ -858,17 +880,18 @@ struct mom {
     out[0] = win_.full() ? x - win_.oldest() : nan;
     win_.push(x);
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* x = in[0];
     double* o = out[0];
     const std::size_t p = win_.capacity();
-    if (n < 2 * p) {
-      for (std::size_t i = 0; i < n; ++i) update(x + i, o + i);
-      return;
+    if (n < 2 * p) return step_range(*this, in, out, 0, n);
+    std::uint64_t bad = step_range(*this, in, out, 0, p);
+    for (std::size_t i = p; i < n; ++i) {
+      bad |= missing_bit(x[i]);
+      o[i] = x[i] - x[i - p];
     }
-    for (std::size_t i = 0; i < p; ++i) update(x + i, o + i);
-    for (std::size_t i = p; i < n; ++i) o[i] = x[i] - x[i - p];
     win_.assign_tail(x + n - p);
+    return bad;
   }
   void reset() noexcept { win_.reset(); }
   template <class V>
@@ -894,20 +917,19 @@ struct roc {
     }
     win_.push(x);
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* x = in[0];
     double* o = out[0];
     const std::size_t p = win_.capacity();
-    if (n < 2 * p) {
-      for (std::size_t i = 0; i < n; ++i) update(x + i, o + i);
-      return;
-    }
-    for (std::size_t i = 0; i < p; ++i) update(x + i, o + i);
+    if (n < 2 * p) return step_range(*this, in, out, 0, n);
+    std::uint64_t bad = step_range(*this, in, out, 0, p);
     for (std::size_t i = p; i < n; ++i) {
+      bad |= missing_bit(x[i]);
       const double old = x[i - p];
       o[i] = old != 0.0 ? ((x[i] / old) - 1.0) * 100.0 : 0.0;
     }
     win_.assign_tail(x + n - p);
+    return bad;
   }
   void reset() noexcept { win_.reset(); }
   template <class V>
@@ -942,26 +964,36 @@ struct stochf {
     out[0] = k;
     out[1] = d;
   }
-  /// fast_k() over n contiguous bars into k (equal to n fast_k() calls).
-  void fast_k_block(const double* h, const double* l, const double* c, double* k, std::size_t n) noexcept {
+  /// fast_k() over n contiguous bars into k (equal to n fast_k() calls); returns the
+  /// missing_bit()s of the inputs.
+  std::uint64_t fast_k_block(const double* h, const double* l, const double* c, double* k, std::size_t n) noexcept {
     const std::size_t span = static_cast<std::size_t>(fastk_);
+    std::uint64_t bad = 0;
     if (n < 2 * span) {
-      for (std::size_t i = 0; i < n; ++i) k[i] = fast_k(h[i], l[i], c[i]);
-      return;
+      for (std::size_t i = 0; i < n; ++i) {
+        bad |= missing_bit(h[i]) | missing_bit(l[i]) | missing_bit(c[i]);
+        k[i] = fast_k(h[i], l[i], c[i]);
+      }
+      return bad;
     }
     const std::int64_t seq0 = range_.count();
-    for (std::size_t i = 0; i < span; ++i) k[i] = fast_k(h[i], l[i], c[i]);
-    const auto [hh, ll] = range_window::block_extremes(h, l, n, span);
+    for (std::size_t i = 0; i < span; ++i) {
+      bad |= missing_bit(c[i]);  // h and l: block_extremes reads them all
+      k[i] = fast_k(h[i], l[i], c[i]);
+    }
+    const auto [hh, ll] = range_window::block_extremes(h, l, n, span, bad);
     for (std::size_t i = span; i < n; ++i) {
+      bad |= missing_bit(c[i]);
       const double diff = (hh[i] - ll[i]) / 100.0;
       k[i] = diff != 0.0 ? (c[i] - ll[i]) / diff : 0.0;
     }
     range_.assign_tail(h, l, n, seq0);
+    return bad;
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     double* fk = out[0];
     double* fd = out[1];
-    fast_k_block(in[0], in[1], in[2], fk, n);
+    const std::uint64_t bad = fast_k_block(in[0], in[1], in[2], fk, n);
     for (std::size_t i = 0; i < n; ++i) {
       const double k = fk[i];
       if (std::isnan(k)) {
@@ -972,6 +1004,7 @@ struct stochf {
       fd[i] = d;
       if (std::isnan(d)) fk[i] = nan;
     }
+    return bad;
   }
   void reset() noexcept {
     range_.reset();
@@ -1006,10 +1039,10 @@ struct stoch {
     out[0] = sk;
     out[1] = sd;
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     double* sk_out = out[0];
     double* sd_out = out[1];
-    f_.fast_k_block(in[0], in[1], in[2], sk_out, n);  // fastk, overwritten below
+    const std::uint64_t bad = f_.fast_k_block(in[0], in[1], in[2], sk_out, n);  // fastk, overwritten below
     for (std::size_t i = 0; i < n; ++i) {
       const double fk = sk_out[i];
       sk_out[i] = sd_out[i] = nan;
@@ -1021,6 +1054,7 @@ struct stoch {
       sk_out[i] = sk;
       sd_out[i] = sd;
     }
+    return bad;
   }
   void reset() noexcept {
     f_.reset();
@@ -1055,22 +1089,21 @@ struct willr {
     const double diff = (hh - ll) / (-100.0);
     out[0] = diff != 0.0 ? (hh - in[2]) / diff : 0.0;
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const std::size_t span = static_cast<std::size_t>(period_);
-    if (n < 2 * span) {
-      step_range(*this, in, out, 0, n);
-      return;
-    }
+    if (n < 2 * span) return step_range(*this, in, out, 0, n);
     const std::int64_t seq0 = range_.count();
-    step_range(*this, in, out, 0, span);
+    std::uint64_t bad = step_range(*this, in, out, 0, span);
     const double *h = in[0], *l = in[1], *c = in[2];
     double* o = out[0];
-    const auto [hh, ll] = range_window::block_extremes(h, l, n, span);
+    const auto [hh, ll] = range_window::block_extremes(h, l, n, span, bad);
     for (std::size_t i = span; i < n; ++i) {
+      bad |= missing_bit(c[i]);
       const double diff = (hh[i] - ll[i]) / (-100.0);
       o[i] = diff != 0.0 ? (hh[i] - c[i]) / diff : 0.0;
     }
     range_.assign_tail(h, l, n, seq0);
+    return bad;
   }
   void reset() noexcept { range_.reset(); }
   template <class V>
@@ -1147,23 +1180,22 @@ struct aroon {
     out[0] = factor_ * static_cast<double>(period_ - (today - range_.low_seq()));
     out[1] = factor_ * static_cast<double>(period_ - (today - range_.high_seq()));
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const std::size_t span = static_cast<std::size_t>(period_) + 1;
-    if (n < 2 * span) {
-      step_range(*this, in, out, 0, n);
-      return;
-    }
+    if (n < 2 * span) return step_range(*this, in, out, 0, n);
     const std::int64_t seq0 = range_.count();
-    step_range(*this, in, out, 0, span);
+    std::uint64_t bad = step_range(*this, in, out, 0, span);
     extreme_scan sc(span);
     const double *h = in[0], *l = in[1];
     double *dn = out[0], *up = out[1];
     for (std::size_t i = span; i < n; ++i) {
+      bad |= missing_bit(h[i]) | missing_bit(l[i]);
       sc.step(h, l, i);
       dn[i] = factor_ * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.lo.at));
       up[i] = factor_ * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.hi.at));
     }
     range_.assign_tail(h, l, n, seq0);
+    return bad;
   }
   void reset() noexcept { range_.reset(); }
   template <class V>
@@ -1240,16 +1272,19 @@ struct trange {
   trange() = default;
   int lookback() const noexcept { return 1; }
   void update(const double* in, double* out) noexcept { out[0] = tr_.update(in[0], in[1], in[2]); }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
-    if (n == 0) return;
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    if (n == 0) return 0;
     const double* NT_RESTRICT h = in[0];
     const double* NT_RESTRICT l = in[1];
     const double* NT_RESTRICT c = in[2];
     double* NT_RESTRICT o = out[0];
-    const double first[3] = {h[0], l[0], c[0]};
-    update(first, o);
-    for (std::size_t i = 1; i < n; ++i) o[i] = true_range(h[i], l[i], c[i - 1]);
+    std::uint64_t bad = step_range(*this, in, out, 0, 1);
+    for (std::size_t i = 1; i < n; ++i) {
+      bad |= missing_bit(h[i]) | missing_bit(l[i]) | missing_bit(c[i]);
+      o[i] = true_range(h[i], l[i], c[i - 1]);
+    }
     tr_.set_prev_close(c[n - 1]);
+    return bad;
   }
   void reset() noexcept { tr_.reset(); }
   template <class V>
@@ -1283,20 +1318,19 @@ struct atr_t {
       out[0] = a;
     }
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* NT_RESTRICT h = in[0];
     const double* NT_RESTRICT l = in[1];
     const double* NT_RESTRICT c = in[2];
     double* NT_RESTRICT o = out[0];
+    std::uint64_t bad = 0;
     std::size_t i = 0;
-    for (; i < n && !(w_.ready() && i > 0); ++i) {
-      const double bar[3] = {h[i], l[i], c[i]};
-      update(bar, o + i);
-    }
-    if (i == n) return;
+    for (; i < n && !(w_.ready() && i > 0); ++i) bad |= step_range(*this, in, out, i, i + 1);
+    if (i == n) return bad;
     const double a = w_.decay(), b = w_.gain();
     double v = w_.value();
     for (; i < n; ++i) {
+      bad |= missing_bit(h[i]) | missing_bit(l[i]) | missing_bit(c[i]);
       v = v * a + true_range(h[i], l[i], c[i - 1]) * b;
       if constexpr (Normalised) {
         o[i] = ta_is_zero(c[i]) ? 0.0 : (v / c[i]) * 100.0;
@@ -1306,6 +1340,7 @@ struct atr_t {
     }
     w_.set_value(v);
     tr_.set_prev_close(c[n - 1]);
+    return bad;
   }
   void reset() noexcept {
     tr_.reset();
@@ -1494,20 +1529,21 @@ struct obv {
     prev_ = x;
     out[0] = obv_;
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* NT_RESTRICT x = in[0];
     const double* NT_RESTRICT v = in[1];
     double* NT_RESTRICT o = out[0];
-    if (n == 0) return;
-    const double first[2] = {x[0], v[0]};
-    update(first, o);
+    if (n == 0) return 0;
+    std::uint64_t bad = step_range(*this, in, out, 0, 1);
     double acc = obv_;
     for (std::size_t i = 1; i < n; ++i) {
+      bad |= missing_bit(x[i]) | missing_bit(v[i]);
       acc += signum(x[i], x[i - 1]) * v[i];
       o[i] = acc;
     }
     obv_ = acc;
     prev_ = x[n - 1];
+    return bad;
   }
   void reset() noexcept {
     started_ = false;
@@ -1541,24 +1577,16 @@ struct vwap {
     v_.push(in[1]);
     out[0] = (pv_.full() && sv_ != 0.0) ? spv_ / sv_ : nan;
   }
-  void run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* x = in[0];
     const double* vol = in[1];
     double* o = out[0];
     const std::size_t p = pv_.capacity();
-    if (n < 2 * p) {
-      for (std::size_t i = 0; i < n; ++i) {
-        const double b[2] = {x[i], vol[i]};
-        update(b, o + i);
-      }
-      return;
-    }
-    for (std::size_t i = 0; i < p; ++i) {
-      const double b[2] = {x[i], vol[i]};
-      update(b, o + i);
-    }
+    if (n < 2 * p) return step_range(*this, in, out, 0, n);
+    std::uint64_t bad = step_range(*this, in, out, 0, p);
     double spv = spv_, sv = sv_;
     for (std::size_t i = p; i < n; ++i) {
+      bad |= missing_bit(x[i]) | missing_bit(vol[i]);
       const double pv = x[i] * vol[i];
       const double old_pv = x[i - p] * vol[i - p];
       spv += pv - old_pv;
@@ -1571,6 +1599,7 @@ struct vwap {
       pv_.push(x[n - p + k] * vol[n - p + k]);
       v_.push(vol[n - p + k]);
     }
+    return bad;
   }
   void reset() noexcept {
     pv_.reset();

@@ -184,8 +184,13 @@ class stream {
   }
 
   /// Steps [b, e) without touching last_ or the replace snapshot (run() does those once).
-  /// Contiguous inputs are cut into runs of finite bars; an indicator with a `run_block` kernel
-  /// processes each run in one call (equal to as many update() calls), others step one by one.
+  ///
+  /// Contiguous inputs run in blocks, optimistically: every kernel ORs missing_bit() over the
+  /// inputs it reads (free inside its loop, where a separate scan would be a second pass over
+  /// memory), and a block that turns out to hold a missing value is rolled back to the state
+  /// before it and redone carefully (careful_block: scanned, cut into runs of finite bars). After
+  /// a careful block that found missing values, the next block is careful too, so inputs full of
+  /// gaps do not pay every block twice. Strided inputs step one by one.
   void run_range(const double* const* in, const std::ptrdiff_t* stride, double* const* out, std::size_t b,
                  std::size_t e) noexcept {
     if (b >= e) return;
@@ -194,38 +199,29 @@ class stream {
     bool contiguous = true;
     for (int k = 0; k < n_in; ++k) contiguous &= stride[k] == 1;
     if (contiguous) {
-      // Scan a chunk for missing values, then run the finite bars while they are still in cache
-      // (runs are flushed every `flush_at` bars; cutting a run changes no value).
-      constexpr std::size_t chunk = 1024;
-      constexpr std::size_t flush_at = 8192;
+      // Blocks long enough that the rollback copy (O(state), about the look-back) stays small
+      // next to the block's work.
+      const std::size_t block = std::max<std::size_t>(8192, 16 * (static_cast<std::size_t>(s.lookback()) + 1));
+      Ind saved = s;
+      bool careful = false;
       const double* ip[n_in];
       double* op[n_out];
-      auto flush = [&](std::size_t a, std::size_t z) {
-        if (z <= a) return;
-        for (int k = 0; k < n_in; ++k) ip[k] = in[k] + a;
-        for (int m = 0; m < n_out; ++m) op[m] = out[m] + a;
-        run_finite(s, ip, op, z - a);
-        count += static_cast<std::int64_t>(z - a);
-      };
-      std::size_t i = b;
-      std::size_t run_start = b;
-      while (i < e) {
-        const std::size_t stop = std::min(e, i + chunk);
-        const std::size_t j = first_missing(in, i, stop);
-        if (j == stop) {
-          i = stop;
-          if (i - run_start >= flush_at) {
-            flush(run_start, i);
-            run_start = i;
+      for (std::size_t a = b; a < e;) {
+        const std::size_t z = std::min(e, a + block);
+        if (!careful) {
+          saved = s;  // equal sizes: copy-assignment reuses the windows' storage
+          for (int k = 0; k < n_in; ++k) ip[k] = in[k] + a;
+          for (int m = 0; m < n_out; ++m) op[m] = out[m] + a;
+          if ((run_finite(s, ip, op, z - a) >> 63) == 0) [[likely]] {
+            count += static_cast<std::int64_t>(z - a);
+            a = z;
+            continue;
           }
-          continue;
+          s = saved;
         }
-        flush(run_start, j);
-        for (int m = 0; m < n_out; ++m) out[m][j] = nan;
-        i = j + 1;
-        run_start = i;
+        careful = careful_block(s, count, in, out, a, z);
+        a = z;
       }
-      flush(run_start, i);
     } else {
       double x[n_in];
       double o[n_out];
@@ -248,10 +244,48 @@ class stream {
     n_ = count;
   }
 
-  /// n finite bars, contiguous.
-  static void run_finite(Ind& s, const double* const* in, double* const* out, std::size_t n) noexcept {
+  /// Contiguous [b, e) with missing values in it: finds them chunk by chunk and runs the finite
+  /// bars between them while they are still in cache (the missing bars give NaN and leave the
+  /// state alone). Returns whether any value was missing.
+  static bool careful_block(Ind& s, std::int64_t& count, const double* const* in, double* const* out, std::size_t b,
+                            std::size_t e) noexcept {
+    constexpr std::size_t chunk = 1024;
+    const double* ip[n_in];
+    double* op[n_out];
+    auto flush = [&](std::size_t a, std::size_t z) {
+      if (z <= a) return;
+      for (int k = 0; k < n_in; ++k) ip[k] = in[k] + a;
+      for (int m = 0; m < n_out; ++m) op[m] = out[m] + a;
+      run_finite(s, ip, op, z - a);
+      count += static_cast<std::int64_t>(z - a);
+    };
+    bool found = false;
+    std::size_t i = b;
+    std::size_t run_start = b;
+    while (i < e) {
+      const std::size_t stop = std::min(e, i + chunk);
+      const std::size_t j = first_missing(in, i, stop);
+      if (j == stop) {
+        i = stop;
+        continue;
+      }
+      found = true;
+      flush(run_start, j);
+      for (int m = 0; m < n_out; ++m) out[m][j] = nan;
+      i = j + 1;
+      run_start = i;
+    }
+    flush(run_start, i);
+    return found;
+  }
+
+  /// n contiguous bars: the kernel's run_block, else one update() per bar. Returns the
+  /// missing_bit()s of every input read (the values are only valid if bit 63 is clear).
+  static std::uint64_t run_finite(Ind& s, const double* const* in, double* const* out, std::size_t n) noexcept {
     if constexpr (requires { s.run_block(in, out, n); }) {
-      s.run_block(in, out, n);
+      static_assert(std::is_same_v<decltype(s.run_block(in, out, n)), std::uint64_t>,
+                    "run_block must return the missing_bit()s of its inputs");
+      return s.run_block(in, out, n);
     } else {
       // The state works on a local copy and the arrays are declared unaliased, so that the
       // compiler keeps the recursion in registers instead of reloading it after every store.
@@ -262,34 +296,30 @@ class stream {
       for (int m = 0; m < n_out; ++m) op[m] = out[m];
       double x[n_in];
       double o[n_out];
+      std::uint64_t bad = 0;
       for (std::size_t i = 0; i < n; ++i) {
-        for (int k = 0; k < n_in; ++k) x[k] = ip[k][i];
+        for (int k = 0; k < n_in; ++k) {
+          x[k] = ip[k][i];
+          bad |= missing_bit(x[k]);
+        }
         local.update(x, o);
         for (int m = 0; m < n_out; ++m) op[m][i] = o[m];
       }
       s = std::move(local);
+      return bad;
     }
   }
 
   /// The first index in [b, e) where some input is NaN or infinite, or e. Scans in chunks with
-  /// a branch-free test on the exponent bits that the compiler vectorises.
+  /// missing_bit(), which the compiler vectorises (and/add/or on 64-bit lanes, which SSE2 and
+  /// NEON have; a 64-bit compare they lack).
   static std::size_t first_missing(const double* const* in, std::size_t b, std::size_t e) noexcept {
     constexpr std::size_t chunk = 1024;
-    constexpr std::uint64_t exp_mask = 0x7ff0000000000000ull;
     std::size_t i = b;
     while (i < e) {
       const std::size_t stop = std::min(e, i + chunk);
-      // (bits & exp_mask) + 2^52 reaches bit 63 exactly when the exponent is all ones (NaN, inf):
-      // and/add/or on 64-bit lanes, which SSE2 and NEON vectorise (a 64-bit compare would not).
       std::uint64_t bad = 0;
-      for (int k = 0; k < n_in; ++k) {
-        const double* p = in[k];
-        for (std::size_t t = i; t < stop; ++t) {
-          std::uint64_t bits;
-          std::memcpy(&bits, p + t, sizeof bits);
-          bad |= (bits & exp_mask) + (std::uint64_t{1} << 52);
-        }
-      }
+      for (int k = 0; k < n_in; ++k) bad |= missing_bits(in[k] + i, stop - i);
       if ((bad >> 63) != 0) {
         for (std::size_t t = i; t < stop; ++t) {
           for (int k = 0; k < n_in; ++k) {
