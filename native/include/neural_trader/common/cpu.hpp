@@ -155,4 +155,14 @@ inline simd_choice choose_simd_level() {
   return c;
 }
 
+/// Whether kernels compiled for AVX2 + FMA (inside headers, with a target attribute) may run:
+/// the CPU has both and NT_SIMD does not ask for less. Decided once per process.
+inline bool use_avx2_fma_kernels() noexcept {
+  static const bool use = [] {
+    const auto level = choose_simd_level().level;
+    return level == simd_level::avx2 || level == simd_level::avx512;
+  }();
+  return use;
+}
+
 }  // namespace neural_trader

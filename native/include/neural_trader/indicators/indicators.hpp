@@ -60,7 +60,7 @@ struct ema {
     double v = s_.value();
     for (; i < n; ++i) {
       bad |= missing_bit(x[i]);
-      v = v * d + x[i] * g;
+      v = std::fma(v, d, x[i] * g);
       o[i] = v;
     }
     s_.set_value(v);
@@ -85,7 +85,7 @@ struct wma {
       : win_(period),
         period_(period),
         refresh_(period * 2 > 128 ? period * 2 : 128),
-        divider_(static_cast<double>(period) * (period + 1) / 2.0) {}
+        inv_divider_(2.0 / (static_cast<double>(period) * (period + 1))) {}
   int lookback() const noexcept { return period_ - 1; }
   void update(const double* in, double* out) noexcept {
     const double x = in[0];
@@ -99,7 +99,7 @@ struct wma {
         out[0] = nan;
         return;
       }
-      out[0] = wsum_ / divider_;
+      out[0] = wsum_ * inv_divider_;
       wsum_ -= sub_;  // every weight drops by one for the next step
       return;
     }
@@ -107,7 +107,7 @@ struct wma {
     const double t = x * period_;
     sub_ += x - old;
     win_.push(x);
-    out[0] = (wsum_ + t) / divider_;
+    out[0] = (wsum_ + t) * inv_divider_;
     if (++since_ >= refresh_) {
       exact([this](std::size_t i) { return win_.at(i); });
     } else {
@@ -121,14 +121,16 @@ struct wma {
     if (n < 2 * p) return step_range(*this, in, out, 0, n);
     std::uint64_t bad = step_range(*this, in, out, 0, p);
     const double pw = period_;
+    const double inv = inv_divider_;  // locals: stores to o[] may not alias them
+    const int refresh = refresh_;
     double sub = sub_, wsum = wsum_;
     int since = since_;
     for (std::size_t i = p; i < n; ++i) {
       bad |= missing_bit(x[i]);
       const double t = x[i] * pw;
       sub += x[i] - x[i - p];
-      o[i] = (wsum + t) / divider_;
-      if (++since >= refresh_) {
+      o[i] = (wsum + t) * inv;
+      if (++since >= refresh) {
         const double* w = x + (i + 1 - p);
         exact([w](std::size_t j) { return w[j]; });
         sub = sub_;
@@ -178,7 +180,7 @@ struct wma {
   window win_;
   int period_;
   int refresh_;
-  double divider_;
+  double inv_divider_;  // 1 / (1 + 2 + ... + period), multiplied rather than divided by
   double sub_ = 0.0;   // sum of the window
   double wsum_ = 0.0;  // weighted sum, weights already shifted for the next input
   int since_ = 0;
@@ -213,8 +215,8 @@ struct dema {
     double a = e1_.value(), b = e2_.value();
     for (; i < n; ++i) {
       bad |= missing_bit(x[i]);
-      a = a * d + x[i] * g;
-      b = b * d + a * g;
+      a = std::fma(a, d, x[i] * g);
+      b = std::fma(b, d, a * g);
       o[i] = 2.0 * a - b;
     }
     e1_.set_value(a);
@@ -265,9 +267,9 @@ struct tema {
     double a = e1_.value(), b = e2_.value(), c = e3_.value();
     for (; i < n; ++i) {
       bad |= missing_bit(x[i]);
-      a = a * d + x[i] * g;
-      b = b * d + a * g;
-      c = c * d + b * g;
+      a = std::fma(a, d, x[i] * g);
+      b = std::fma(b, d, a * g);
+      c = std::fma(c, d, b * g);
       o[i] = 3.0 * a - 3.0 * b + c;
     }
     e1_.set_value(a);
@@ -334,7 +336,7 @@ struct kama {
     constexpr double const_diff = 2.0 / (2.0 + 1.0) - const_max;
     double sc = er * const_diff + const_max;
     sc *= sc;
-    prev_kama_ = prev_kama_ * (1.0 - sc) + x * sc;  // TA-Lib: (x - prev) * sc + prev
+    prev_kama_ = std::fma(prev_kama_, 1.0 - sc, x * sc);  // TA-Lib: (x - prev) * sc + prev
     out[0] = prev_kama_;
   }
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
@@ -355,7 +357,7 @@ struct kama {
       const double er = (sum <= period_roc || ta_is_zero(sum)) ? 1.0 : std::fabs(period_roc / sum);
       double sc = er * const_diff + const_max;
       sc *= sc;
-      k = k * (1.0 - sc) + x[i] * sc;
+      k = std::fma(k, 1.0 - sc, x[i] * sc);
       o[i] = k;
     }
     sum_roc1_ = sum;
@@ -469,7 +471,7 @@ class ma_any {
 struct var {
   static constexpr int n_in = 1, n_out = 1;
   explicit var(int period)
-      : win_(period), period_(period), refresh_(period * 2 > 128 ? period * 2 : 128) {}
+      : win_(period), period_(period), refresh_(period * 2 > 128 ? period * 2 : 128), inv_(1.0 / period) {}
   int lookback() const noexcept { return period_ - 1; }
   /// One step; the variance of the window, NaN until it is full.
   double variance(double x) noexcept {
@@ -477,16 +479,16 @@ struct var {
       win_.push(x);
       if (!win_.full()) return nan;
       exact([this](std::size_t i) { return win_.at(i); });
-      return moments(s1_, s2_, mean_);
+      return moments(s1_, s2_, k_, inv_, mean_);
     }
     const double old = win_.oldest();
     win_.push(x);
     if (++since_ >= refresh_) {
       exact([this](std::size_t i) { return win_.at(i); });
     } else {
-      roll(x, old, s1_, s2_);
+      roll(x, old, k_, s1_, s2_);
     }
-    return moments(s1_, s2_, mean_);
+    return moments(s1_, s2_, k_, inv_, mean_);
   }
   /// The window's mean as of the last variance() call.
   double mean() const noexcept { return mean_; }
@@ -504,20 +506,23 @@ struct var {
       emit(i, v, mean_);
     }
     if (i == n) return bad;
-    double s1 = s1_, s2 = s2_, mean = mean_;
+    double s1 = s1_, s2 = s2_, mean = mean_, k = k_;
+    const double inv = inv_;
+    const int refresh = refresh_;
     int since = since_;
     for (; i < n; ++i) {
       bad |= missing_bit(x[i]);
-      if (++since >= refresh_) {
+      if (++since >= refresh) {
         const double* w = x + (i + 1 - p);
         exact([w](std::size_t j) { return w[j]; });
         s1 = s1_;
         s2 = s2_;
+        k = k_;
         since = 0;
       } else {
-        roll(x[i], x[i - p], s1, s2);
+        roll(x[i], x[i - p], k, s1, s2);
       }
-      const double v = moments(s1, s2, mean);
+      const double v = moments(s1, s2, k, inv, mean);
       emit(i, v, mean);
     }
     s1_ = s1;
@@ -567,22 +572,25 @@ struct var {
     s2_ = q;
     since_ = 0;
   }
-  void roll(double x, double old, double& s1, double& s2) const noexcept {
-    const double a = x - k_, b = old - k_;
+  // (static, taking the shift k and 1 / period as arguments: the batch loop keeps them in
+  // registers, where members would be reloaded after every store to an output array)
+  static void roll(double x, double old, double k, double& s1, double& s2) noexcept {
+    const double a = x - k, b = old - k;
     s1 += a - b;
     s2 += a * a - b * b;
   }
   /// Variance from the shifted sums; sets the mean.
-  double moments(double s1, double s2, double& mean) const noexcept {
-    const double m1 = s1 / period_;
-    mean = k_ + m1;
-    const double v = s2 / period_ - m1 * m1;
+  static double moments(double s1, double s2, double k, double inv, double& mean) noexcept {
+    const double m1 = s1 * inv;
+    mean = k + m1;
+    const double v = s2 * inv - m1 * m1;
     return v > 0.0 ? v : 0.0;
   }
 
   window win_;
   int period_;
   int refresh_;
+  double inv_;  // 1 / period: the moments multiply (two divisions per bar would bound the kernel)
   double k_ = 0.0, s1_ = 0.0, s2_ = 0.0, mean_ = 0.0;
   int since_ = 0;
 };
@@ -755,8 +763,8 @@ struct rsi {
       bad |= missing_bit(x[i]);
       const double d = x[i] - prev;
       prev = x[i];
-      g = g * a + up_part(d) * b;
-      l = l * a + down_part(d) * b;
+      g = std::fma(g, a, up_part(d) * b);
+      l = std::fma(l, a, down_part(d) * b);
       const double t = g + l;
       o[i] = ta_is_zero(t) ? 0.0 : 100.0 * (g / t);
     }
@@ -836,10 +844,10 @@ struct macd {
     double f = fast_.value(), s = slow_.value(), sg = sig_.value();
     for (; i < n; ++i) {
       bad |= missing_bit(x[i]);
-      f = f * fd + x[i] * fg;
-      s = s * sd + x[i] * sgn;
+      f = std::fma(f, fd, x[i] * fg);
+      s = std::fma(s, sd, x[i] * sgn);
       const double m = f - s;
-      sg = sg * gd + m * gg;
+      sg = std::fma(sg, gd, m * gg);
       om[i] = m;
       os[i] = sg;
       oh[i] = m - sg;
@@ -1331,7 +1339,7 @@ struct atr_t {
     double v = w_.value();
     for (; i < n; ++i) {
       bad |= missing_bit(h[i]) | missing_bit(l[i]) | missing_bit(c[i]);
-      v = v * a + true_range(h[i], l[i], c[i - 1]) * b;
+      v = std::fma(v, a, true_range(h[i], l[i], c[i - 1]) * b);
       if constexpr (Normalised) {
         o[i] = ta_is_zero(c[i]) ? 0.0 : (v / c[i]) * 100.0;
       } else {
@@ -1394,9 +1402,9 @@ class dm_state {
       ++n_;
       return false;
     }
-    plus_ = plus_ * a_ + pdm;  // TA-Lib: prev - prev / period + new (equal to rounding)
-    minus_ = minus_ * a_ + mdm;
-    tr_ = tr_ * a_ + tr;
+    plus_ = std::fma(plus_, a_, pdm);  // TA-Lib: prev - prev / period + new (equal to rounding)
+    minus_ = std::fma(minus_, a_, mdm);
+    tr_ = std::fma(tr_, a_, tr);
     if (n_ == period_) ++n_;
     return true;
   }
@@ -1478,7 +1486,7 @@ struct adx {
       out[0] = adx_;
       return;
     }
-    if (have_dx) adx_ = adx_ * a_ + dx * b_;  // TA-Lib: (adx * (period - 1) + dx) / period
+    if (have_dx) adx_ = std::fma(adx_, a_, dx * b_);  // TA-Lib: (adx * (period - 1) + dx) / period
     out[0] = adx_;
   }
   void reset() noexcept {

@@ -19,11 +19,7 @@ namespace neural_trader::sketch {
 /// Whether batch calls use the AVX2 kernels.
 inline bool sketch_use_avx2() noexcept {
 #if defined(NT_SKETCH_AVX2)
-  static const bool use = [] {
-    const auto level = choose_simd_level().level;
-    return level == simd_level::avx2 || level == simd_level::avx512;
-  }();
-  return use;
+  return use_avx2_fma_kernels();
 #else
   return false;
 #endif
