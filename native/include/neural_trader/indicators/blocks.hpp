@@ -318,6 +318,14 @@ class wilder_state : public smoothing_state {
       : smoothing_state(period, static_cast<double>(period - 1) / period, 1.0 / period) {}
 };
 
+/// num / den where `use`, else `otherwise`. The division runs either way (by 1 where it is not
+/// used), so a loop of these compiles without a branch and vectorises: compilers do not
+/// if-convert a division that only one side of a branch performs.
+inline double div_or(double num, double den, bool use, double otherwise) noexcept {
+  const double q = num / (use ? den : 1.0);
+  return use ? q : otherwise;
+}
+
 /// The largest of high - low, |prev_close - high|, |prev_close - low| (TA-Lib's TRUE_RANGE;
 /// written with max so that it compiles branch-free).
 inline double true_range(double high, double low, double prev_close) noexcept {

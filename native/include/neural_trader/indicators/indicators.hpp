@@ -432,6 +432,32 @@ class ma_any {
     }
     return o;
   }
+  /// n update() calls over x into o, with the kind's batch kernel (x finite or at least not NaN).
+  void run_block(const double* x, double* o, std::size_t n) noexcept {
+    const double* const in[1] = {x};
+    double* const out[1] = {o};
+    switch (kind_) {
+      case ma_kind::sma: sma_[0].run_block(x, o, n); break;
+      case ma_kind::ema: ema_[0].run_block(in, out, n); break;
+      case ma_kind::wma: wma_[0].run_block(in, out, n); break;
+      case ma_kind::dema: dema_[0].run_block(in, out, n); break;
+      case ma_kind::tema: tema_[0].run_block(in, out, n); break;
+      case ma_kind::kama: kama_[0].run_block(in, out, n); break;
+    }
+  }
+  /// The average of the non-NaN values of x: for each i, o[i] = update(x[i]), except that a NaN
+  /// x[i] gives NaN and leaves the state alone (how STOCH and STOCHF chain their averages). The
+  /// runs between NaNs go to run_block.
+  void run_skipping_nan(const double* x, double* o, std::size_t n) noexcept {
+    std::size_t i = 0;
+    while (i < n) {
+      std::size_t j = i;
+      while (j < n && !std::isnan(x[j])) ++j;
+      if (j > i) run_block(x + i, o + i, j - i);
+      if (j < n) o[j] = nan;
+      i = j + 1;
+    }
+  }
   void reset() noexcept {
     for (auto& s : sma_) s.reset();
     for (auto& s : ema_) s.reset();
@@ -745,7 +771,7 @@ struct rsi {
       return;
     }
     const double t = g + l;
-    out[0] = ta_is_zero(t) ? 0.0 : 100.0 * (g / t);
+    out[0] = 100.0 * div_or(g, t, !ta_is_zero(t), 0.0);
   }
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* NT_RESTRICT x = in[0];
@@ -766,7 +792,7 @@ struct rsi {
       g = std::fma(g, a, up_part(d) * b);
       l = std::fma(l, a, down_part(d) * b);
       const double t = g + l;
-      o[i] = ta_is_zero(t) ? 0.0 : 100.0 * (g / t);
+      o[i] = 100.0 * div_or(g, t, !ta_is_zero(t), 0.0);
     }
     gain_.set_value(g);
     loss_.set_value(l);
@@ -919,7 +945,7 @@ struct roc {
     const double x = in[0];
     if (win_.full()) {
       const double old = win_.oldest();
-      out[0] = old != 0.0 ? ((x / old) - 1.0) * 100.0 : 0.0;
+      out[0] = (div_or(x, old, old != 0.0, 1.0) - 1.0) * 100.0;
     } else {
       out[0] = nan;
     }
@@ -934,7 +960,7 @@ struct roc {
     for (std::size_t i = p; i < n; ++i) {
       bad |= missing_bit(x[i]);
       const double old = x[i - p];
-      o[i] = old != 0.0 ? ((x[i] / old) - 1.0) * 100.0 : 0.0;
+      o[i] = (div_or(x[i], old, old != 0.0, 1.0) - 1.0) * 100.0;
     }
     win_.assign_tail(x + n - p);
     return bad;
@@ -959,9 +985,13 @@ struct stochf {
   double fast_k(double high, double low, double close) noexcept {
     range_.push(high, low);
     if (range_.count() < fastk_) return nan;
-    const double hh = range_.high(), ll = range_.low();
-    const double diff = (hh - ll) / 100.0;
-    return diff != 0.0 ? (close - ll) / diff : 0.0;
+    return k_value(close, range_.high(), range_.low());
+  }
+  /// 100 (close - ll) / (hh - ll), 0 on a flat range. (TA-Lib divides by (hh - ll) / 100: a second
+  /// division per bar for the same value to rounding.)
+  static double k_value(double close, double hh, double ll) noexcept {
+    const double r = hh - ll;
+    return div_or(close - ll, r, r != 0.0, 0.0) * 100.0;
   }
   void update(const double* in, double* out) noexcept {
     const double k = fast_k(in[0], in[1], in[2]);
@@ -992,8 +1022,7 @@ struct stochf {
     const auto [hh, ll] = range_window::block_extremes(h, l, n, span, bad);
     for (std::size_t i = span; i < n; ++i) {
       bad |= missing_bit(c[i]);
-      const double diff = (hh[i] - ll[i]) / 100.0;
-      k[i] = diff != 0.0 ? (c[i] - ll[i]) / diff : 0.0;
+      k[i] = k_value(c[i], hh[i], ll[i]);
     }
     range_.assign_tail(h, l, n, seq0);
     return bad;
@@ -1002,16 +1031,8 @@ struct stochf {
     double* fk = out[0];
     double* fd = out[1];
     const std::uint64_t bad = fast_k_block(in[0], in[1], in[2], fk, n);
-    for (std::size_t i = 0; i < n; ++i) {
-      const double k = fk[i];
-      if (std::isnan(k)) {
-        fd[i] = nan;
-        continue;
-      }
-      const double d = d_.update(k);
-      fd[i] = d;
-      if (std::isnan(d)) fk[i] = nan;
-    }
+    d_.run_skipping_nan(fk, fd, n);
+    for (std::size_t i = 0; i < n; ++i) fk[i] = std::isnan(fd[i]) ? nan : fk[i];
     return bad;
   }
   void reset() noexcept {
@@ -1050,18 +1071,12 @@ struct stoch {
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     double* sk_out = out[0];
     double* sd_out = out[1];
-    const std::uint64_t bad = f_.fast_k_block(in[0], in[1], in[2], sk_out, n);  // fastk, overwritten below
-    for (std::size_t i = 0; i < n; ++i) {
-      const double fk = sk_out[i];
-      sk_out[i] = sd_out[i] = nan;
-      if (std::isnan(fk)) continue;
-      const double sk = k_.update(fk);
-      if (std::isnan(sk)) continue;
-      const double sd = d_.update(sk);
-      if (std::isnan(sd)) continue;
-      sk_out[i] = sk;
-      sd_out[i] = sd;
-    }
+    // fastk into sd_out, slowk over it into sk_out, slowd over that into sd_out (each average
+    // skips the NaNs of the previous stage, as update() does); both NaN where slowd is.
+    const std::uint64_t bad = f_.fast_k_block(in[0], in[1], in[2], sd_out, n);
+    k_.run_skipping_nan(sd_out, sk_out, n);
+    d_.run_skipping_nan(sk_out, sd_out, n);
+    for (std::size_t i = 0; i < n; ++i) sk_out[i] = std::isnan(sd_out[i]) ? nan : sk_out[i];
     return bad;
   }
   void reset() noexcept {
@@ -1093,9 +1108,12 @@ struct willr {
       out[0] = nan;
       return;
     }
-    const double hh = range_.high(), ll = range_.low();
-    const double diff = (hh - ll) / (-100.0);
-    out[0] = diff != 0.0 ? (hh - in[2]) / diff : 0.0;
+    out[0] = value(in[2], range_.high(), range_.low());
+  }
+  /// -100 (hh - close) / (hh - ll), 0 on a flat range (TA-Lib divides by (hh - ll) / -100).
+  static double value(double close, double hh, double ll) noexcept {
+    const double r = hh - ll;
+    return div_or(hh - close, r, r != 0.0, 0.0) * -100.0;
   }
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const std::size_t span = static_cast<std::size_t>(period_);
@@ -1107,8 +1125,7 @@ struct willr {
     const auto [hh, ll] = range_window::block_extremes(h, l, n, span, bad);
     for (std::size_t i = span; i < n; ++i) {
       bad |= missing_bit(c[i]);
-      const double diff = (hh[i] - ll[i]) / (-100.0);
-      o[i] = diff != 0.0 ? (hh[i] - c[i]) / diff : 0.0;
+      o[i] = value(c[i], hh[i], ll[i]);
     }
     range_.assign_tail(h, l, n, seq0);
     return bad;
@@ -1245,7 +1262,7 @@ struct mfi {
       return;
     }
     const double t = pos_sum_ + neg_sum_;
-    out[0] = t < 1.0 ? 0.0 : 100.0 * (pos_sum_ / t);
+    out[0] = 100.0 * div_or(pos_sum_, t, !(t < 1.0), 0.0);
   }
   void reset() noexcept {
     pos_.reset();
@@ -1321,7 +1338,7 @@ struct atr_t {
       return;
     }
     if constexpr (Normalised) {
-      out[0] = ta_is_zero(in[2]) ? 0.0 : (a / in[2]) * 100.0;
+      out[0] = div_or(a, in[2], !ta_is_zero(in[2]), 0.0) * 100.0;
     } else {
       out[0] = a;
     }
@@ -1341,7 +1358,7 @@ struct atr_t {
       bad |= missing_bit(h[i]) | missing_bit(l[i]) | missing_bit(c[i]);
       v = std::fma(v, a, true_range(h[i], l[i], c[i - 1]) * b);
       if constexpr (Normalised) {
-        o[i] = ta_is_zero(c[i]) ? 0.0 : (v / c[i]) * 100.0;
+        o[i] = div_or(v, c[i], !ta_is_zero(c[i]), 0.0) * 100.0;
       } else {
         o[i] = v;
       }
