@@ -621,6 +621,15 @@ struct var {
   int since_ = 0;
 };
 
+/// The standard deviation of a variance as TA-Lib takes it: 0 below 1e-8, NaN for NaN. Written
+/// with selects, not branches, so that loops of it vectorise (with the build's -fno-math-errno
+/// the square root is one instruction).
+inline double deviation(double var, double scale = 1.0) noexcept {
+  const bool zero = ta_is_zero_or_neg(var);
+  const double sd = std::sqrt(zero ? 0.0 : var) * scale;
+  return zero ? 0.0 : sd;
+}
+
 /// Bollinger bands: (upper, middle, lower) = MA ± nbdev × population standard deviation over
 /// `period` (the deviation is around the simple mean whatever the matype, as in TA-Lib; a
 /// variance below 1e-8 counts as zero, as in TA-Lib). Mean and deviation come from the rolling
@@ -630,16 +639,18 @@ struct bbands {
   bbands(int period, double up, double dn, int matype)
       : v_(period), ma_(matype, period), period_(period), up_(up), dn_(dn), matype_(matype) {}
   int lookback() const noexcept { return ma_.lookback(); }
+  /// The three bands from the window's variance and the middle band, NaN where either is NaN
+  /// (selects only: the batch kernel's second loop vectorises).
+  static void bands(double var_, double mid, double up, double dn, double& o_up, double& o_md, double& o_lo) noexcept {
+    const bool missing = std::isnan(var_) || std::isnan(mid);
+    const double sd = deviation(var_);
+    const double m = missing ? nan : mid;
+    o_up = m + up * sd;
+    o_md = m;
+    o_lo = m - dn * sd;
+  }
   void emit(double var_, double mean, double ma, double* out) const noexcept {
-    const double mid = matype_ == 0 ? mean : ma;
-    if (std::isnan(var_) || std::isnan(mid)) {
-      out[0] = out[1] = out[2] = nan;
-      return;
-    }
-    const double sd = ta_is_zero_or_neg(var_) ? 0.0 : std::sqrt(var_);
-    out[0] = mid + up_ * sd;
-    out[1] = mid;
-    out[2] = mid - dn_ * sd;
+    bands(var_, matype_ == 0 ? mean : ma, up_, dn_, out[0], out[1], out[2]);
   }
   void update(const double* in, double* out) noexcept {
     const double v = v_.variance(in[0]);
@@ -652,13 +663,15 @@ struct bbands {
     double* md = out[1];
     double* lo = out[2];
     if (matype_ != 0) return step_range(*this, in, out, 0, n);
-    return v_.each(x, n, [&](std::size_t i, double v, double m) {
-      double o[3];
-      emit(v, m, nan, o);
-      up[i] = o[0];
-      md[i] = o[1];
-      lo[i] = o[2];
+    // the rolling moments first (variance into up, mean into md), then the bands in a loop
+    // of their own that vectorises (square roots included)
+    const std::uint64_t bad = v_.each(x, n, [up, md](std::size_t i, double v, double m) {
+      up[i] = v;
+      md[i] = m;
     });
+    const double u = up_, d = dn_;
+    for (std::size_t i = 0; i < n; ++i) bands(up[i], md[i], u, d, up[i], md[i], lo[i]);
+    return bad;
   }
   void reset() noexcept {
     v_.reset();
@@ -684,19 +697,15 @@ struct stddev {
   stddev(int period, double nbdev) : v_(period), period_(period), nbdev_(nbdev) {}
   int lookback() const noexcept { return period_ - 1; }
   void update(const double* in, double* out) noexcept {
-    const double x = v_.variance(in[0]);
-    if (std::isnan(x)) {
-      out[0] = nan;
-      return;
-    }
-    out[0] = ta_is_zero_or_neg(x) ? 0.0 : std::sqrt(x) * nbdev_;
+    out[0] = deviation(v_.variance(in[0]), nbdev_);
   }
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    // variances first, then the deviations in a loop that vectorises
     double* o = out[0];
+    const std::uint64_t bad = v_.each(in[0], n, [o](std::size_t i, double v, double) { o[i] = v; });
     const double k = nbdev_;
-    return v_.each(in[0], n, [o, k](std::size_t i, double v, double) {
-      o[i] = std::isnan(v) ? nan : (ta_is_zero_or_neg(v) ? 0.0 : std::sqrt(v) * k);
-    });
+    for (std::size_t i = 0; i < n; ++i) o[i] = deviation(o[i], k);
+    return bad;
   }
   void reset() noexcept { v_.reset(); }
   template <class V>
@@ -715,18 +724,30 @@ struct zscore {
   static constexpr int n_in = 1, n_out = 1;
   explicit zscore(int period) : v_(period), period_(period) {}
   int lookback() const noexcept { return period_ - 1; }
+  /// NaN while the variance is (warm-up), 0 on a flat window, else the score; selects only, so
+  /// the batch kernel's second loop vectorises.
   static double z(double x, double var, double mean) noexcept {
-    if (!(var > 1e-20 * mean * mean) || !(var > 0.0)) return 0.0;
-    return (x - mean) / std::sqrt(var);
+    const bool spread = (var > 1e-20 * mean * mean) && (var > 0.0);
+    const double r = (x - mean) / std::sqrt(spread ? var : 1.0);
+    return std::isnan(var) ? nan : (spread ? r : 0.0);
   }
   void update(const double* in, double* out) noexcept {
     const double v = v_.variance(in[0]);
-    out[0] = std::isnan(v) ? nan : z(in[0], v, v_.mean());
+    out[0] = z(in[0], v, v_.mean());
   }
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    // variances and means first, then the scores in a loop that vectorises
     double* o = out[0];
     const double* x = in[0];
-    return v_.each(x, n, [o, x](std::size_t i, double v, double m) { o[i] = std::isnan(v) ? nan : z(x[i], v, m); });
+    auto& means = scratch_buffers()[0];
+    means.resize(n);
+    double* mu = means.data();
+    const std::uint64_t bad = v_.each(x, n, [o, mu](std::size_t i, double v, double m) {
+      o[i] = v;
+      mu[i] = m;
+    });
+    for (std::size_t i = 0; i < n; ++i) o[i] = z(x[i], o[i], mu[i]);
+    return bad;
   }
   void reset() noexcept { v_.reset(); }
   template <class V>
