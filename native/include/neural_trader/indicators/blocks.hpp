@@ -89,8 +89,13 @@ class window {
     if (k >= buf_.size()) k -= buf_.size();
     return buf_[k];
   }
-  /// Raw slot order (CCI sums in slot order, as TA-Lib's circular buffer does).
-  const std::vector<double>& slots() const noexcept { return buf_; }
+  /// Calls f(older, n_older, newer, n_newer): the content, oldest first, as two contiguous runs
+  /// of the storage (the second one empty when the window has not wrapped).
+  template <class F>
+  decltype(auto) segments(F&& f) const {
+    if (!full()) return f(buf_.data(), count_, buf_.data(), std::size_t{0});
+    return f(buf_.data() + pos_, buf_.size() - pos_, buf_.data(), pos_);
+  }
   void push(double x) noexcept {
     buf_[pos_] = x;
     const std::size_t next = pos_ + 1;
@@ -122,6 +127,22 @@ class window {
   std::size_t pos_ = 0;
   std::size_t count_ = 0;
 };
+
+/// Adds term(x[i]) for x[0, n) to four partial sums, acc[(j0 + i) mod 4]: a sum over a window in
+/// four independent chains whose bits do not depend on how the window is split into runs (call
+/// it once per run, with j0 = the run's position in the window).
+template <class Term>
+inline void add4(double (&acc)[4], const double* x, std::size_t n, std::size_t j0, Term term) noexcept {
+  std::size_t i = 0;
+  for (; i < n && ((j0 + i) & 3u) != 0; ++i) acc[(j0 + i) & 3u] += term(x[i]);
+  for (; i + 4 <= n; i += 4) {
+    acc[0] += term(x[i]);
+    acc[1] += term(x[i + 1]);
+    acc[2] += term(x[i + 2]);
+    acc[3] += term(x[i + 3]);
+  }
+  for (; i < n; ++i) acc[(j0 + i) & 3u] += term(x[i]);
+}
 
 /// Rolling maximum (Greater = true) or minimum over the last `span` pushes, with the sequence
 /// number of the extreme: a monotonic queue, O(1) amortised per push, O(span) state. On ties

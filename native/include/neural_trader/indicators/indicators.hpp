@@ -1162,50 +1162,62 @@ struct willr {
 
 /// Commodity channel index: (tp - mean(tp)) / (0.015 × mean absolute deviation), tp = (h+l+c)/3.
 /// The mean absolute deviation has no O(1) update: each update costs O(period) (as in TA-Lib);
-/// the state is O(period) like every other indicator's.
+/// the state is O(period) like every other indicator's. Both sums run over the window oldest
+/// first in four partial sums (add4), recomputed every step like TA-Lib's (no drift); the batch
+/// kernel sums the same windows straight from an array of typical prices.
 struct cci {
   static constexpr int n_in = 3, n_out = 1;
   explicit cci(int period) : win_(period), period_(period) {}
   int lookback() const noexcept { return period_ - 1; }
+  static double typical(double h, double l, double c) noexcept { return (h + l + c) / 3.0; }
   void update(const double* in, double* out) noexcept {
-    const double tp = (in[0] + in[1] + in[2]) / 3.0;
+    const double tp = typical(in[0], in[1], in[2]);
     win_.push(tp);
     if (!win_.full()) {
       out[0] = nan;
       return;
     }
-    // the mean and the mean absolute deviation over the slots, each with four partial sums
-    // (independent dependency chains), recomputed every step like TA-Lib's (no drift)
-    const auto& s = win_.slots();
-    const std::size_t p = s.size();
-    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
-    std::size_t j = 0;
-    for (; j + 4 <= p; j += 4) {
-      a0 += s[j];
-      a1 += s[j + 1];
-      a2 += s[j + 2];
-      a3 += s[j + 3];
+    out[0] = win_.segments([&](const double* a, std::size_t na, const double* b, std::size_t nb) {
+      return value(tp, a, na, b, nb);
+    });
+  }
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const std::size_t p = static_cast<std::size_t>(period_);
+    if (n < 2 * p) return step_range(*this, in, out, 0, n);
+    std::uint64_t bad = step_range(*this, in, out, 0, p);
+    const double *h = in[0], *l = in[1], *c = in[2];
+    double* o = out[0];
+    auto& tps = scratch_buffers()[0];
+    tps.resize(n);
+    double* tp = tps.data();
+    for (std::size_t i = 0; i < n; ++i) {
+      bad |= missing_bit(h[i]) | missing_bit(l[i]) | missing_bit(c[i]);
+      tp[i] = typical(h[i], l[i], c[i]);
     }
-    for (; j < p; ++j) a0 += s[j];
-    const double avg = ((a0 + a1) + (a2 + a3)) / period_;
-    double d0 = 0.0, d1 = 0.0, d2 = 0.0, d3 = 0.0;
-    j = 0;
-    for (; j + 4 <= p; j += 4) {
-      d0 += std::fabs(s[j] - avg);
-      d1 += std::fabs(s[j + 1] - avg);
-      d2 += std::fabs(s[j + 2] - avg);
-      d3 += std::fabs(s[j + 3] - avg);
-    }
-    for (; j < p; ++j) d0 += std::fabs(s[j] - avg);
-    const double dev = (d0 + d1) + (d2 + d3);
-    const double num = tp - avg;
-    out[0] = (num != 0.0 && dev != 0.0) ? num / (0.015 * (dev / period_)) : 0.0;
+    for (std::size_t i = p; i < n; ++i) o[i] = value(tp[i], tp + (i + 1 - p), p, tp, 0);
+    win_.assign_tail(tp + n - p);
+    return bad;
   }
   void reset() noexcept { win_.reset(); }
   template <class V>
   void visit(V& v) { v(win_); }
 
  private:
+  /// The CCI of `tp` over the window given oldest first as two runs.
+  double value(double tp, const double* a, std::size_t na, const double* b, std::size_t nb) const noexcept {
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    add4(s, a, na, 0, [](double v) { return v; });
+    add4(s, b, nb, na, [](double v) { return v; });
+    const double avg = ((s[0] + s[1]) + (s[2] + s[3])) / period_;
+    double d[4] = {0.0, 0.0, 0.0, 0.0};
+    const auto dev_of = [avg](double v) { return std::fabs(v - avg); };
+    add4(d, a, na, 0, dev_of);
+    add4(d, b, nb, na, dev_of);
+    const double dev = (d[0] + d[1]) + (d[2] + d[3]);
+    const double num = tp - avg;
+    return (num != 0.0 && dev != 0.0) ? num / (0.015 * (dev / period_)) : 0.0;
+  }
+
   window win_;
   int period_;
 };
