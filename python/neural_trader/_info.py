@@ -34,7 +34,9 @@ def build_info() -> dict[str, Any]:
     ``simd`` (the level dispatched kernels use; ``NT_SIMD`` can force a lower one),
     ``simd_best``, ``simd_requested``, ``simd_request_ignored``, ``cpu_features``,
     ``hnsw_simd`` (the HNSW distance kernels that run: ``avx2`` or ``scalar``; AVX-512 CPUs
-    run the AVX2 kernels), ``available_cores``, ``num_threads``, ``assertions``, ``python``, ``platform``, ``numpy``,
+    run the AVX2 kernels), ``batch_kernels`` (``avx2+fma`` where the indicators' and sketches'
+    batch loops run their AVX2+FMA copies, else ``baseline``; the values are the same bits
+    either way), ``available_cores``, ``num_threads``, ``assertions``, ``python``, ``platform``, ``numpy``,
     and the GPU entries ``cupy`` (version or None), ``gpu_count``, ``gpu_usable``,
     ``gpu_reason``.
     """

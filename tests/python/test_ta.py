@@ -503,3 +503,40 @@ def test_repr_and_properties() -> None:
     s.reset()
     assert not s.ready and s.count == 0 and all(math.isnan(v) for v in s.value)
     assert nt.ta.names() == sorted(SPECS)
+
+
+def test_baseline_and_avx2_fma_kernels_give_the_same_bits(tmp_path) -> None:
+    # The batch loops have an AVX2+FMA copy (x86-64) whose recursions run std::fma as an
+    # instruction; NT_SIMD=scalar runs the baseline loop, which calls the C library's fma. Both
+    # must give every indicator the same bits (std::fma is exactly rounded, nothing else fuses).
+    import os
+    import subprocess
+    import sys
+
+    m = market(30_000, seed=11)
+    np.savez(tmp_path / "m.npz", **m)
+    code = (
+        "import sys, numpy as np, neural_trader as nt\n"
+        "sys.path.insert(0, sys.argv[3])\n"
+        "from test_ta import ALL_CASES, inputs_of, as_tuple\n"
+        "m = dict(np.load(sys.argv[1]))\n"
+        "out = {}\n"
+        "for name, params in ALL_CASES:\n"
+        "    for j, a in enumerate(as_tuple(getattr(nt.ta, name)(*inputs_of(name, m), **params))):\n"
+        "        out[f'{name}_{j}'] = a\n"
+        "out['kernels'] = np.array(nt.build_info()['batch_kernels'])\n"
+        "np.savez(sys.argv[2], **out)\n"
+    )
+    here = os.path.dirname(os.path.abspath(__file__))
+    runs = {}
+    for simd in ("", "scalar"):
+        dest = tmp_path / f"out_{simd or 'default'}.npz"
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.npz"), str(dest), here],
+                       env=dict(os.environ, NT_SIMD=simd), check=True)
+        runs[simd] = dict(np.load(dest))
+    assert str(runs["scalar"].pop("kernels")) == "baseline"
+    assert str(runs[""].pop("kernels")) in ("avx2+fma", "baseline")
+    assert runs[""].keys() == runs["scalar"].keys() and len(runs[""]) >= 26
+    for key, a in runs[""].items():
+        b = runs["scalar"][key]
+        assert a.tobytes() == b.tobytes(), key
