@@ -63,6 +63,14 @@ inline std::uint64_t missing_bit(double v) noexcept {
   return (bits & 0x7ff0000000000000ull) + (std::uint64_t{1} << 52);
 }
 
+/// missing_bit() of several inputs of one bar at once, through their sum: a sum is NaN or
+/// infinite whenever one of its terms is (inf - inf is NaN). A sum of huge finite values can
+/// overflow as well; that only sends the block down the careful path (which finds nothing to
+/// skip), never lets a missing value through. Fewer instructions than one test per input, in
+/// loops whose instruction count is what bounds them.
+inline std::uint64_t missing_bit_any(double a, double b) noexcept { return missing_bit(a + b); }
+inline std::uint64_t missing_bit_any(double a, double b, double c) noexcept { return missing_bit((a + b) + c); }
+
 /// missing_bit() OR-ed over x[0, n) (a loop compilers vectorise).
 inline std::uint64_t missing_bits(const double* x, std::size_t n) noexcept {
   std::uint64_t bad = 0;

@@ -1030,7 +1030,7 @@ struct stochf {
     std::uint64_t bad = 0;
     if (n < 2 * span) {
       for (std::size_t i = 0; i < n; ++i) {
-        bad |= missing_bit(h[i]) | missing_bit(l[i]) | missing_bit(c[i]);
+        bad |= missing_bit_any(h[i], l[i], c[i]);
         k[i] = fast_k(h[i], l[i], c[i]);
       }
       return bad;
@@ -1191,7 +1191,7 @@ struct cci {
     tps.resize(n);
     double* tp = tps.data();
     for (std::size_t i = 0; i < n; ++i) {
-      bad |= missing_bit(h[i]) | missing_bit(l[i]) | missing_bit(c[i]);
+      bad |= missing_bit_any(h[i], l[i], c[i]);
       tp[i] = typical(h[i], l[i], c[i]);
     }
     for (std::size_t i = p; i < n; ++i) o[i] = value(tp[i], tp + (i + 1 - p), p, tp, 0);
@@ -1247,7 +1247,7 @@ struct aroon {
     const double *h = in[0], *l = in[1];
     double *dn = out[0], *up = out[1];
     for (std::size_t i = span; i < n; ++i) {
-      bad |= missing_bit(h[i]) | missing_bit(l[i]);
+      bad |= missing_bit_any(h[i], l[i]);
       sc.step(h, l, i);
       dn[i] = factor_ * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.lo.at));
       up[i] = factor_ * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.hi.at));
@@ -1338,7 +1338,7 @@ struct trange {
     double* NT_RESTRICT o = out[0];
     std::uint64_t bad = step_range(*this, in, out, 0, 1);
     for (std::size_t i = 1; i < n; ++i) {
-      bad |= missing_bit(h[i]) | missing_bit(l[i]) | missing_bit(c[i]);
+      bad |= missing_bit_any(h[i], l[i], c[i]);
       o[i] = true_range(h[i], l[i], c[i - 1]);
     }
     tr_.set_prev_close(c[n - 1]);
@@ -1388,7 +1388,7 @@ struct atr_t {
     const double a = w_.decay(), b = w_.gain();
     double v = w_.value();
     for (; i < n; ++i) {
-      bad |= missing_bit(h[i]) | missing_bit(l[i]) | missing_bit(c[i]);
+      bad |= missing_bit_any(h[i], l[i], c[i]);
       v = std::fma(v, a, true_range(h[i], l[i], c[i - 1]) * b);
       if constexpr (Normalised) {
         o[i] = div_or(v, c[i], !ta_is_zero(c[i]), 0.0) * 100.0;
@@ -1595,7 +1595,7 @@ struct obv {
     std::uint64_t bad = step_range(*this, in, out, 0, 1);
     double acc = obv_;
     for (std::size_t i = 1; i < n; ++i) {
-      bad |= missing_bit(x[i]) | missing_bit(v[i]);
+      bad |= missing_bit_any(x[i], v[i]);
       acc += signum(x[i], x[i - 1]) * v[i];
       o[i] = acc;
     }
@@ -1644,7 +1644,7 @@ struct vwap {
     std::uint64_t bad = step_range(*this, in, out, 0, p);
     double spv = spv_, sv = sv_;
     for (std::size_t i = p; i < n; ++i) {
-      bad |= missing_bit(x[i]) | missing_bit(vol[i]);
+      bad |= missing_bit_any(x[i], vol[i]);
       const double pv = x[i] * vol[i];
       const double old_pv = x[i - p] * vol[i - p];
       spv += pv - old_pv;
