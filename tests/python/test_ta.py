@@ -540,3 +540,17 @@ def test_baseline_and_avx2_fma_kernels_give_the_same_bits(tmp_path) -> None:
     for key, a in runs[""].items():
         b = runs["scalar"][key]
         assert a.tobytes() == b.tobytes(), key
+
+
+@pytest.mark.parametrize("name", ["sma", "wma"])
+def test_flat_series_average_to_their_value_exactly(name: str) -> None:
+    # Where the window's sum is exact (values with few significant bits), the average is the
+    # value itself, for every period: averages of a flat stretch must not cross each other.
+    # (multiplying by 1 / period instead of dividing breaks it: 49 * (1 / 49) != 1)
+    for v in (1.0, 100.5, 7.25, 1234.0, -3.75):
+        x = np.full(300, v)
+        for period in (3, 7, 10, 30, 49, 100):
+            got = getattr(nt.ta, name)(x, period)
+            assert (got[period - 1:] == v).all(), (name, v, period)
+            h = getattr(nt.ta.stream, name.upper())(period)
+            assert [h.update(float(e)) for e in x][-1] == v

@@ -19,7 +19,8 @@ Differences from TA-Lib, on purpose (values otherwise equal TA-Lib's within 1e-9
   ``fma(prev, 1 - k, x * k)``, an exactly rounded fused multiply-add, so the same bits on every
   platform; Wilder's smoothing with the reciprocal; running sums updated by ``x - oldest``;
   VAR/STDDEV/BBANDS/ZSCORE by a rolling Welford update), constant divisors are multiplied by
-  their reciprocal (SMA, WMA, the moments) and STOCH's %K and WILLR divide once per bar: equal to
+  their reciprocal in the moments of VAR/STDDEV/BBANDS/ZSCORE (SMA and WMA divide, so that a flat
+  series averages to exactly its value) and STOCH's %K and WILLR divide once per bar: equal to
   rounding, and identical in batch and streaming;
 * periods of 1 are accepted where TA-Lib asks for 2 (SMA, EMA, WMA, WILLR, AROON, ...);
   PLUS_DI/MINUS_DI need ``timeperiod >= 2`` (TA-Lib's one-bar special case is not implemented);

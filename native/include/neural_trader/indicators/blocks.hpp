@@ -220,17 +220,19 @@ class extremes {
 
 /// Simple moving average as TA-Lib seeds it: NaN for the first period-1 inputs, then the mean of
 /// the last `period` inputs. The running sum is updated with one addition of (x - oldest) and
-/// multiplied by 1 / period (a division's throughput, not the sum's one-addition dependency chain,
-/// would otherwise bound the batch kernel; the two differ by at most an ulp).
+/// divided by the period (not multiplied by its reciprocal: a flat series must average to
+/// exactly its value, or two averages of it would cross). The batch kernel runs the sums first
+/// and the divisions in a second loop that vectorises (a division per bar in the sum's loop
+/// bounded it).
 class sma_state {
  public:
   sma_state() = default;
-  explicit sma_state(int period) : win_(period), inv_(1.0 / period) {}
+  explicit sma_state(int period) : win_(period), period_(period) {}
   /// Returns the average, or NaN while warming up.
   double update(double x) noexcept {
     sum_ += x - win_.oldest();
     win_.push(x);
-    return win_.full() ? sum_ * inv_ : nan;
+    return win_.full() ? sum_ / period_ : nan;
   }
   bool ready() const noexcept { return win_.full(); }
   /// n consecutive updates over x, outputs to o (equal to n update() calls); returns the
@@ -249,13 +251,14 @@ class sma_state {
       bad |= missing_bit(x[i]);
       o[i] = update(x[i]);
     }
-    const double inv = inv_;
     double sum = sum_;
     for (std::size_t i = p; i < n; ++i) {
       bad |= missing_bit(x[i]);
       sum += x[i] - x[i - p];
-      o[i] = sum * inv;
+      o[i] = sum;
     }
+    const double div = period_;
+    for (std::size_t i = p; i < n; ++i) o[i] /= div;
     sum_ = sum;
     win_.assign_tail(x + n - p);
     return bad;
@@ -273,7 +276,7 @@ class sma_state {
  private:
   window win_;
   double sum_ = 0.0;
-  double inv_ = 1.0;
+  int period_ = 1;
 };
 
 /// A recursive average seeded TA-Lib's way: NaN for the first period - 1 inputs, then the simple

@@ -85,7 +85,7 @@ struct wma {
       : win_(period),
         period_(period),
         refresh_(period * 2 > 128 ? period * 2 : 128),
-        inv_divider_(2.0 / (static_cast<double>(period) * (period + 1))) {}
+        divider_(static_cast<double>(period) * (period + 1) / 2.0) {}
   int lookback() const noexcept { return period_ - 1; }
   void update(const double* in, double* out) noexcept {
     const double x = in[0];
@@ -99,7 +99,7 @@ struct wma {
         out[0] = nan;
         return;
       }
-      out[0] = wsum_ * inv_divider_;
+      out[0] = wsum_ / divider_;
       wsum_ -= sub_;  // every weight drops by one for the next step
       return;
     }
@@ -107,7 +107,7 @@ struct wma {
     const double t = x * period_;
     sub_ += x - old;
     win_.push(x);
-    out[0] = (wsum_ + t) * inv_divider_;
+    out[0] = (wsum_ + t) / divider_;
     if (++since_ >= refresh_) {
       exact([this](std::size_t i) { return win_.at(i); });
     } else {
@@ -121,15 +121,14 @@ struct wma {
     if (n < 2 * p) return step_range(*this, in, out, 0, n);
     std::uint64_t bad = step_range(*this, in, out, 0, p);
     const double pw = period_;
-    const double inv = inv_divider_;  // locals: stores to o[] may not alias them
-    const int refresh = refresh_;
+    const int refresh = refresh_;  // a local: stores to o[] may not alias it
     double sub = sub_, wsum = wsum_;
     int since = since_;
     for (std::size_t i = p; i < n; ++i) {
       bad |= missing_bit(x[i]);
       const double t = x[i] * pw;
       sub += x[i] - x[i - p];
-      o[i] = (wsum + t) * inv;
+      o[i] = wsum + t;  // divided below, in a loop that vectorises
       if (++since >= refresh) {
         const double* w = x + (i + 1 - p);
         exact([w](std::size_t j) { return w[j]; });
@@ -140,6 +139,8 @@ struct wma {
         wsum += t - sub;
       }
     }
+    const double div = divider_;
+    for (std::size_t i = p; i < n; ++i) o[i] /= div;
     sub_ = sub;
     wsum_ = wsum;
     since_ = since;
@@ -180,7 +181,7 @@ struct wma {
   window win_;
   int period_;
   int refresh_;
-  double inv_divider_;  // 1 / (1 + 2 + ... + period), multiplied rather than divided by
+  double divider_;  // 1 + 2 + ... + period
   double sub_ = 0.0;   // sum of the window
   double wsum_ = 0.0;  // weighted sum, weights already shifted for the next input
   int since_ = 0;
