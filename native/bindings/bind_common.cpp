@@ -70,13 +70,8 @@ void bind_common(py::module_& m) {
     d["simd_best"] = neural_trader::to_string(neural_trader::best_simd_level());
     d["simd_requested"] = choice.requested;
     d["simd_request_ignored"] = choice.ignored;
-    // The AVX2+FMA copies of the indicator and sketch batch loops (compiled in the headers with a
-    // target attribute on x86-64 GCC/Clang builds): whether this process runs them.
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+    // Whether this process runs the AVX2+FMA copies of the indicator and sketch batch loops.
     d["batch_kernels"] = neural_trader::use_avx2_fma_kernels() ? "avx2+fma" : "baseline";
-#else
-    d["batch_kernels"] = "baseline";
-#endif
     d["cpu_features"] = neural_trader::cpu().names();
     d["available_cores"] = neural_trader::available_cores();
     d["num_threads"] = neural_trader::get_num_threads();

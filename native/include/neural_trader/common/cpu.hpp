@@ -155,14 +155,24 @@ inline simd_choice choose_simd_level() {
   return c;
 }
 
-/// Whether kernels compiled for AVX2 + FMA (inside headers, with a target attribute) may run:
-/// the CPU has both and NT_SIMD does not ask for less. Decided once per process.
+// Builds whose headers compile AVX2 + FMA copies of hot loops with a target attribute (GCC and
+// Clang on x86-64; elsewhere only the baseline loops exist).
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define NT_AVX2_FMA_CLONES 1
+#endif
+
+/// Whether those AVX2 + FMA copies run: this build has them, the CPU has both and NT_SIMD does
+/// not ask for less. Decided once per process.
 inline bool use_avx2_fma_kernels() noexcept {
+#if defined(NT_AVX2_FMA_CLONES)
   static const bool use = [] {
     const auto level = choose_simd_level().level;
     return level == simd_level::avx2 || level == simd_level::avx512;
   }();
   return use;
+#else
+  return false;
+#endif
 }
 
 }  // namespace neural_trader

@@ -27,12 +27,9 @@
 #include "../common/serialize.hpp"
 #include "indicators.hpp"
 
-// GCC and Clang on x86-64 compile a second, AVX2 + FMA copy of the batch loop (run_finite_fma)
-// and take it when the CPU runs it (use_avx2_fma_kernels: cpuid and NT_SIMD); elsewhere the one
-// loop is built for the target's baseline (on arm64 that has FMA instructions).
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#define NT_TA_FMA_CLONE 1
-#endif
+// Where NT_AVX2_FMA_CLONES (common/cpu.hpp), a second, AVX2 + FMA copy of the batch loop
+// (run_finite_fma) runs when the CPU has it (use_avx2_fma_kernels: cpuid and NT_SIMD); elsewhere
+// the one loop is built for the target's baseline (on arm64 that has FMA instructions).
 
 namespace neural_trader::ta {
 
@@ -290,13 +287,13 @@ class stream {
   /// n contiguous bars: the kernel's run_block, else one update() per bar. Returns the
   /// missing_bit()s of every input read (the values are only valid if bit 63 is clear).
   static std::uint64_t run_finite(Ind& s, const double* const* in, double* const* out, std::size_t n) noexcept {
-#if defined(NT_TA_FMA_CLONE)
+#if defined(NT_AVX2_FMA_CLONES)
     if (use_avx2_fma_kernels()) return run_finite_fma(s, in, out, n);
 #endif
     return run_finite_impl(s, in, out, n);
   }
 
-#if defined(NT_TA_FMA_CLONE)
+#if defined(NT_AVX2_FMA_CLONES)
   /// run_finite_impl compiled for AVX2 + FMA, everything it calls inlined into it (flatten), so
   /// that the kernels' std::fma become single instructions. The values are the same bits as the
   /// baseline build's (std::fma is exactly rounded; no other contraction: -ffp-contract=off).

@@ -9,7 +9,7 @@
 
 #include "../common/cpu.hpp"
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#if defined(NT_AVX2_FMA_CLONES)
 #include <immintrin.h>
 #define NT_SKETCH_AVX2 1
 #endif
@@ -17,12 +17,6 @@
 namespace neural_trader::sketch {
 
 /// Whether batch calls use the AVX2 kernels.
-inline bool sketch_use_avx2() noexcept {
-#if defined(NT_SKETCH_AVX2)
-  return use_avx2_fma_kernels();
-#else
-  return false;
-#endif
-}
+inline bool sketch_use_avx2() noexcept { return use_avx2_fma_kernels(); }
 
 }  // namespace neural_trader::sketch
