@@ -102,7 +102,7 @@ class stream {
   static constexpr int n_in = Ind::n_in;
   static constexpr int n_out = Ind::n_out;
 
-  explicit stream(const Ind& proto) : cur_(proto), prev_(proto), fresh_(proto) {
+  explicit stream(const Ind& proto) : cur_(proto), prev_(proto), fresh_(proto), saved_(proto) {
     for (auto& v : last_) v = nan;
   }
 
@@ -207,22 +207,17 @@ class stream {
       // Blocks long enough that the rollback copy (O(state), about the look-back) stays small
       // next to the block's work.
       const std::size_t block = std::max<std::size_t>(8192, 16 * (static_cast<std::size_t>(s.lookback()) + 1));
-      Ind saved = s;
       bool careful = false;
-      const double* ip[n_in];
-      double* op[n_out];
       for (std::size_t a = b; a < e;) {
         const std::size_t z = std::min(e, a + block);
         if (!careful) {
-          saved = s;  // equal sizes: copy-assignment reuses the windows' storage
-          for (int k = 0; k < n_in; ++k) ip[k] = in[k] + a;
-          for (int m = 0; m < n_out; ++m) op[m] = out[m] + a;
-          if ((run_finite(s, ip, op, z - a) >> 63) == 0) [[likely]] {
+          saved_ = s;  // equal sizes: copy-assignment reuses the windows' storage
+          if ((run_between(s, in, out, a, z) >> 63) == 0) [[likely]] {
             count += static_cast<std::int64_t>(z - a);
             a = z;
             continue;
           }
-          s = saved;
+          s = saved_;
         }
         careful = careful_block(s, count, in, out, a, z);
         a = z;
@@ -255,13 +250,9 @@ class stream {
   static bool careful_block(Ind& s, std::int64_t& count, const double* const* in, double* const* out, std::size_t b,
                             std::size_t e) noexcept {
     constexpr std::size_t chunk = 1024;
-    const double* ip[n_in];
-    double* op[n_out];
     auto flush = [&](std::size_t a, std::size_t z) {
       if (z <= a) return;
-      for (int k = 0; k < n_in; ++k) ip[k] = in[k] + a;
-      for (int m = 0; m < n_out; ++m) op[m] = out[m] + a;
-      run_finite(s, ip, op, z - a);
+      run_between(s, in, out, a, z);
       count += static_cast<std::int64_t>(z - a);
     };
     bool found = false;
@@ -282,6 +273,16 @@ class stream {
     }
     flush(run_start, i);
     return found;
+  }
+
+  /// run_finite over bars [a, z) of the contiguous arrays.
+  static std::uint64_t run_between(Ind& s, const double* const* in, double* const* out, std::size_t a,
+                                   std::size_t z) noexcept {
+    const double* ip[n_in];
+    double* op[n_out];
+    for (int k = 0; k < n_in; ++k) ip[k] = in[k] + a;
+    for (int m = 0; m < n_out; ++m) op[m] = out[m] + a;
+    return run_finite(s, ip, op, z - a);
   }
 
   /// n contiguous bars: the kernel's run_block, else one update() per bar. Returns the
@@ -356,6 +357,7 @@ class stream {
   }
 
   Ind cur_, prev_, fresh_;
+  Ind saved_;  // run_range's rollback copy, kept so that its storage is reused (not state: never saved)
   std::int64_t n_ = 0, prev_n_ = 0;
   bool has_prev_ = false;
   double last_[n_out];
