@@ -86,6 +86,8 @@ py::dict stats_dict(const nth::search_stats& s) {
   py::dict d;
   d["path"] = s.exact ? "exact" : "graph";
   d["filtered"] = s.filtered;
+  d["subgraph"] = s.subgraph;
+  d["exact_fallbacks"] = s.exact_fallbacks;
   d["allowed"] = s.allowed;
   d["distances"] = s.distances;
   return d;
@@ -196,6 +198,8 @@ py::tuple search(const py_index& self, const f32_array& queries, std::size_t k, 
     }
     total.filtered = st.filtered;
     total.exact = st.exact;
+    total.subgraph = st.subgraph;
+    total.exact_fallbacks += st.exact_fallbacks;
     total.allowed = st.allowed;
     total.distances += st.distances;
     if (b + m < nq) check_signals();
@@ -288,6 +292,8 @@ void bind_hnsw(py::module_& m) {
       .def("_set_two_hop", [](py_index& self, std::size_t lists, std::size_t evaluations) {
              self.idx->set_two_hop(lists, evaluations);
            }, py::arg("lists"), py::arg("evaluations"), "Tuning of the two-hop filtered walk (testing).")
+      .def("_set_subgraph", [](py_index& self, int mode) { self.idx->set_subgraph(mode); }, py::arg("mode"),
+           "Whether filtered searches collect the allowed points' two-hop links: -1 auto, 0 never, 1 always (testing).")
       .def("reserve", [](py_index& self, std::size_t n) { self.idx->reserve(n); }, py::arg("n"),
            "Make room for n slots.")
       .def("to_bytes", &to_bytes, "The index as one checksummed frame.")

@@ -326,7 +326,10 @@ class HNSWIndex:
     def last_search_stats(self) -> dict[str, Any]:
         """What the last :meth:`search` call on this object did: ``path`` (``"graph"`` or
         ``"exact"``: the allowed points were scanned exactly), ``filtered``, ``allowed`` (points
-        the filter allowed; live points when unfiltered) and ``distances`` (distance
+        the filter allowed; live points when unfiltered), ``subgraph`` (a selective filter's
+        walk used the allowed points' two-hop links, collected once for all the call's queries),
+        ``exact_fallbacks`` (queries whose filtered walk found fewer than ``k`` allowed points
+        while more exist, answered by an exact scan instead) and ``distances`` (distance
         evaluations). With searches from several threads, whichever finished last."""
         return dict(self._impl.last_stats)
 
@@ -410,8 +413,14 @@ class HNSWIndex:
 
         When a filter leaves fewer than 2% of the points (or no more than ``ef``), the allowed
         points are scanned exactly instead (the graph walk would lose recall); ``exact=True`` /
-        ``False`` forces either path, and :attr:`last_search_stats` says which ran. Runs on up to
-        ``num_threads`` threads with the GIL released.
+        ``False`` forces either path, and :attr:`last_search_stats` says which ran. Below a
+        quarter of the points, the walk steps over rejected points without computing their
+        distances (it evaluates their allowed neighbours instead); with enough queries in one
+        call it first collects those two-hop links of the allowed points once for all of them
+        (one pass over the graph's links; worth it from a few dozen queries at ``ef=64`` on
+        100,000 points). A walk that reaches fewer than ``k`` allowed points while more exist
+        falls back to the exact scan for that query, so a filtered search never comes up short.
+        Runs on up to ``num_threads`` threads with the GIL released.
         """
         q = queries
         # fast path (a single query from Python costs a few microseconds): float32, C order

@@ -197,6 +197,30 @@ void test_filters() {
   std::size_t same = 0;
   for (std::size_t q = 0; q < nq; ++q) same += ex[q * k] == got[q * k];
   CHECK(same >= nq * 9 / 10);
+  // the selective filter's walk with the allowed points' links collected once for the call, and
+  // without: only allowed points, and the same nearest neighbours as the exact scan
+  const std::set<std::int64_t> allowed_set(allowed.begin(), allowed.end());
+  for (int mode : {1, 0}) {
+    idx.set_subgraph(mode);
+    std::vector<std::int64_t> w(nq * k);
+    std::vector<float> wd(nq * k);
+    h::exact_policy force_graph;
+    force_graph.force = 0;
+    const auto sw = idx.search(queries.data(), nq, k, 100, w.data(), wd.data(), fi, 2, force_graph);
+    CHECK(!sw.exact);
+    CHECK_EQ(sw.subgraph, mode == 1);
+    std::size_t hits = 0;
+    for (std::size_t q = 0; q < nq; ++q) {
+      for (std::size_t j = 0; j < k; ++j) {
+        CHECK(allowed_set.count(w[q * k + j]) == 1);
+        if (j > 0) CHECK(wd[q * k + j] >= wd[q * k + j - 1]);
+        for (std::size_t t = 0; t < k; ++t) hits += w[q * k + j] == ex[q * k + t];
+      }
+    }
+    CHECK(hits >= nq * k * 9 / 10);
+  }
+  idx.set_subgraph(-1);
+  CHECK_THROWS(idx.set_subgraph(2), std::invalid_argument);
 }
 
 void test_persistence() {
@@ -338,7 +362,7 @@ void test_concurrent_writer_and_searchers() {
   p.ef_construction = 40;
   h::index idx(p);
   std::atomic<bool> done{false};
-  std::atomic<long> bad{0}, searches_during_add{0};
+  std::atomic<long> bad{0}, searches_during_add{0}, collected{0};
   auto searcher = [&](unsigned seed) {
     std::mt19937 rng(seed);
     std::vector<std::int64_t> ids(k);
@@ -356,7 +380,30 @@ void test_concurrent_writer_and_searchers() {
       ++searches_during_add;
     }
   };
-  std::thread s1(searcher, 1), s2(searcher, 2);
+  // a filtered searcher too (every eighth id, collecting their links for each call while the
+  // writer adds and reuses slots)
+  idx.set_subgraph(1);
+  std::vector<std::uint8_t> eighth(n);
+  for (std::size_t i = 0; i < n; i += 8) eighth[i] = 1;
+  auto filtered = [&] {
+    std::vector<std::int64_t> ids(4 * k);
+    std::vector<float> d(4 * k);
+    h::filter_spec fm;
+    fm.type = h::filter_spec::kind::mask;
+    fm.mask = eighth.data();
+    fm.n = n;
+    h::exact_policy graph;
+    graph.force = 0;
+    std::size_t qi = 0;
+    while (!done.load(std::memory_order_acquire)) {
+      qi = (qi + 97) % (n - 4);
+      collected += idx.search(data.data() + qi * dim, 4, k, 16, ids.data(), d.data(), fm, 1, graph).subgraph;
+      for (auto id : ids) {
+        if (id < -1 || id >= static_cast<std::int64_t>(n) || (id >= 0 && id % 8 != 0)) ++bad;
+      }
+    }
+  };
+  std::thread s1(searcher, 1), s2(searcher, 2), s3(filtered);
   const auto ids = iota_ids(n);
   for (std::size_t b = 0; b < n; b += batch) {
     idx.add(data.data() + b * dim, ids.data() + b, nullptr, std::min(batch, n - b), 2);
@@ -369,8 +416,10 @@ void test_concurrent_writer_and_searchers() {
   done.store(true, std::memory_order_release);
   s1.join();
   s2.join();
+  s3.join();
   CHECK_EQ(bad.load(), 0);
   CHECK(searches_during_add.load() > 0);
+  CHECK(collected.load() > 0);
   CHECK(idx.check_integrity().empty());
 }
 

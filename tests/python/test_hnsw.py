@@ -219,6 +219,40 @@ def test_filtered_recall_and_path(labelled, fraction, path):
         assert st["path"] == path
 
 
+@pytest.mark.parametrize("mode", [0, 1])
+def test_selective_filter_walk_with_and_without_collected_links(labelled, mode):
+    """5% allowed: the two-hop walk, with the allowed points' links collected once for the call
+    (mode 1) or found query by query (mode 0), returns only allowed points, never comes up short
+    and finds the filtered brute force's neighbours."""
+    idx, data, queries = labelled
+    allowed = np.sort(np.random.default_rng(11).choice(N, size=N // 20, replace=False))
+    want, want_d = filtered_truth(data, queries, allowed, K)
+    idx._impl._set_subgraph(mode)
+    try:
+        got, d = idx.search(queries, k=K, ef=100, filter=allowed, exact=False, num_threads=2)
+    finally:
+        idx._impl._set_subgraph(-1)
+    st = idx.last_search_stats
+    assert st["path"] == "graph" and st["subgraph"] is bool(mode)
+    assert np.isin(got, allowed).all()
+    assert recall(got, want) >= 0.9
+    assert (np.diff(d, axis=1) >= 0).all()
+    # distances are the true ones of the ids returned
+    np.testing.assert_allclose(d, ((data[got] - queries[:, None, :]) ** 2).sum(-1), rtol=1e-4, atol=1e-4)
+
+
+def test_collected_links_chosen_by_query_count(labelled):
+    """Automatic: a batch of queries pays for collecting the allowed points' links, one query
+    does not."""
+    idx, _, queries = labelled
+    allowed = np.arange(0, N, 20)
+    idx.search(queries, k=K, ef=64, filter=allowed)
+    assert idx.last_search_stats["subgraph"] is True
+    idx.search(queries[:1], k=K, ef=64, filter=allowed)
+    assert idx.last_search_stats["subgraph"] is False
+    assert idx.last_search_stats["path"] == "graph"
+
+
 def test_where_filters(labelled):
     idx, data, queries = labelled
     ids = np.arange(N)

@@ -51,8 +51,10 @@
 #include <utility>
 #include <vector>
 
+#include "../common/backoff.hpp"
 #include "../common/checked.hpp"
 #include "../common/config.hpp"
+#include "../common/huge_page_allocator.hpp"
 #include "../common/errors.hpp"
 #include "../common/serialize.hpp"
 #include "../common/threads.hpp"
@@ -77,6 +79,8 @@ struct params {
 struct search_stats {
   bool filtered = false;       ///< a filter was given
   bool exact = false;          ///< the allowed points were scanned exactly (no graph walk)
+  bool subgraph = false;       ///< the walk used the allowed points' two-hop links, collected once for the call
+  std::size_t exact_fallbacks = 0;  ///< filtered walks that came up short, answered by an exact scan
   std::size_t allowed = 0;     ///< points the filter allowed (live points when unfiltered)
   std::uint64_t distances = 0; ///< distance evaluations, all queries together
 };
@@ -149,6 +153,30 @@ class visited_list {
   std::uint16_t epoch_ = 0;
 };
 
+/// A shared mutex that lets a waiting writer in: a reader arriving while a writer waits steps
+/// aside until the writer is done. (glibc's rwlock prefers readers, so overlapping searches from
+/// several threads could otherwise keep an add that reuses a deleted slot waiting for ever.) Not
+/// recursive for readers: a thread holding the shared lock must not take it again.
+class writer_first_mutex {
+ public:
+  void lock() {
+    waiting_.fetch_add(1, std::memory_order_acq_rel);
+    m_.lock();
+    waiting_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+  void unlock() { m_.unlock(); }
+  void lock_shared() {
+    backoff wait;
+    while (waiting_.load(std::memory_order_acquire) != 0) wait.wait();
+    m_.lock_shared();
+  }
+  void unlock_shared() { m_.unlock_shared(); }
+
+ private:
+  std::shared_mutex m_;
+  std::atomic<int> waiting_{0};
+};
+
 /// Per-thread scratch of one search or insertion.
 struct scratch {
   visited_list visited;
@@ -156,6 +184,24 @@ struct scratch {
   std::vector<std::uint32_t> links, links2, evaluate;
   std::vector<const float*> ptrs;
   std::uint64_t distances = 0;
+};
+
+/// The allowed points of one filtered search call and their two-hop links, collected once for all
+/// the call's queries (index::build_allowed_graph). Points are numbered 0..n-1 in slot order;
+/// row i of `adj` holds up to `width` neighbours of point i, `deg[i]` of them used.
+struct allowed_graph {
+  std::vector<std::uint32_t> slot;  ///< point -> slot
+  std::vector<std::uint32_t> rank;  ///< allowed slots before each 64-bit word of the filter
+  std::vector<std::uint32_t> adj;   ///< n * width
+  std::vector<std::uint32_t> deg;   ///< n
+  std::size_t width = 0;
+
+  /// The point number of an allowed slot s.
+  std::uint32_t point_of(const slot_filter& f, std::uint32_t s) const noexcept {
+    const std::size_t w = s >> 6;
+    const std::uint64_t below = f.bits[w] & ((std::uint64_t{1} << (s & 63)) - 1);
+    return rank[w] + static_cast<std::uint32_t>(std::popcount(below));
+  }
 };
 
 }  // namespace detail
@@ -214,6 +260,12 @@ class index {
   hnsw::metric metric() const noexcept { return p_.metric; }
   std::size_t M() const noexcept { return p_.M; }
   std::size_t ef_construction() const noexcept { return p_.ef_construction; }
+  /// Whether a selective filter's search collects the allowed points' two-hop links once for all
+  /// its queries: -1 when enough queries pay for it (the default), 0 never, 1 always (testing).
+  void set_subgraph(int mode) {
+    if (mode < -1 || mode > 1) throw std::invalid_argument("subgraph mode must be -1, 0 or 1");
+    subgraph_mode_.store(mode, std::memory_order_relaxed);
+  }
   /// Tuning of the two-hop filtered walk: rejected neighbours whose lists are read per step, and
   /// the most allowed points evaluated per step.
   void set_two_hop(std::size_t lists, std::size_t evaluations) {
@@ -441,7 +493,7 @@ class index {
 
   /// Copies the stored vectors of live points (normalised ones for cosine) into out [n, dim].
   void get_vectors(const std::int64_t* labels, std::size_t n, float* out) const {
-    std::shared_lock<std::shared_mutex> read(data_mutex_);
+    std::shared_lock<detail::writer_first_mutex> read(data_mutex_);
     std::vector<std::uint32_t> s(n);
     {
       std::lock_guard<std::mutex> lock(map_mutex_);
@@ -458,7 +510,7 @@ class index {
 
   /// The ids of all live points, in slot order; with `columns` also their label columns.
   std::vector<std::int64_t> ids(std::vector<std::int64_t>* columns = nullptr) const {
-    std::shared_lock<std::shared_mutex> read(data_mutex_);
+    std::shared_lock<detail::writer_first_mutex> read(data_mutex_);
     std::vector<std::int64_t> out;
     const std::size_t n = slots();
     const std::size_t nc = n_label_columns();
@@ -524,7 +576,7 @@ class index {
                       float* out_dist, const filter_spec& fs = {}, int threads = 0, exact_policy policy = {}) const {
     if (k == 0) throw std::invalid_argument("search: k must be >= 1");
     search_stats st;
-    std::shared_lock<std::shared_mutex> read(data_mutex_);  // no slot is overwritten meanwhile
+    std::shared_lock<detail::writer_first_mutex> read(data_mutex_);  // no slot is overwritten meanwhile
     slot_filter f;
     const slot_filter* fp = nullptr;
     st.allowed = size();
@@ -546,15 +598,18 @@ class index {
       st.exact = policy.force == 1;
     }
     std::vector<std::uint32_t> scan;  // the exact path's points, listed once for all queries
+    const auto list_allowed = [&] {
+      scan.reserve(fp->count);
+      for (std::size_t w = 0; w < fp->bits.size(); ++w) {
+        for (std::uint64_t b = fp->bits[w]; b != 0; b &= b - 1) {
+          scan.push_back(static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(std::countr_zero(b))));
+        }
+      }
+    };
     if (st.exact) {
       const std::size_t n = slots();
       if (fp) {
-        scan.reserve(fp->count);
-        for (std::size_t w = 0; w < fp->bits.size(); ++w) {
-          for (std::uint64_t b = fp->bits[w]; b != 0; b &= b - 1) {
-            scan.push_back(static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(std::countr_zero(b))));
-          }
-        }
+        list_allowed();
       } else {
         for (std::size_t si = 0; si < n; ++si) {
           if (is_ready(static_cast<std::uint32_t>(si)) && !is_deleted(static_cast<std::uint32_t>(si))) {
@@ -563,6 +618,26 @@ class index {
         }
       }
     }
+    // Selective filter, enough queries: collect the allowed points' two-hop links once for all
+    // of them (costs about one sequential pass over the level-0 links, and saves each query's
+    // walk its reads of the rejected points' lists, a few microseconds per unit of ef).
+    detail::allowed_graph graph;
+    const detail::allowed_graph* gp = nullptr;
+    if (fp && !st.exact && two_hop(*fp)) {
+      const int mode = subgraph_mode_.load(std::memory_order_relaxed);
+      if (mode == 1 || (mode == -1 && static_cast<double>(nq) * static_cast<double>(efk) * 64.0 >=
+                                          static_cast<double>(slots()) + 8.0 * static_cast<double>(fp->count))) {
+        graph = build_allowed_graph(*fp, M0_ + M0_ / 2, threads);
+        gp = &graph;
+        st.subgraph = true;
+      }
+    }
+    // A filtered walk that comes up short (it found fewer than k allowed points while the filter
+    // allows more: the allowed points it could reach form a small island) is answered by an
+    // exact scan of the allowed points instead.
+    const std::size_t want = fp ? std::min(k, fp->count) : 0;
+    std::once_flag listed;
+    std::atomic<std::size_t> fallbacks{0};
     std::atomic<std::uint64_t> dist_count{0};
     parallel_for(
         nq,
@@ -574,7 +649,12 @@ class index {
             if (st.exact) {
               exact_one(q, k, scan, out_ids + i * k, out_dist + i * k, *sc);
             } else {
-              search_one(q, k, efk, fp, out_ids + i * k, out_dist + i * k, *sc);
+              search_one(q, k, efk, fp, out_ids + i * k, out_dist + i * k, *sc, gp);
+              if (want > 0 && out_ids[i * k + want - 1] == -1) {
+                std::call_once(listed, list_allowed);
+                exact_one(q, k, scan, out_ids + i * k, out_dist + i * k, *sc);
+                fallbacks.fetch_add(1, std::memory_order_relaxed);
+              }
             }
           }
           dist_count.fetch_add(sc->distances, std::memory_order_relaxed);
@@ -583,6 +663,7 @@ class index {
         },
         threads);
     st.distances = dist_count.load();
+    st.exact_fallbacks = fallbacks.load();
     return st;
   }
 
@@ -592,7 +673,7 @@ class index {
   /// The index as one checksummed frame (see common/serialize.hpp). Waits for a running add.
   std::vector<unsigned char> serialize() const {
     std::lock_guard<std::mutex> w(write_mutex_);
-    std::shared_lock<std::shared_mutex> read(data_mutex_);
+    std::shared_lock<detail::writer_first_mutex> read(data_mutex_);
     frame_writer fw(format_magic, format_version);
     fw.put<std::uint32_t>(static_cast<std::uint32_t>(p_.dim));
     fw.put<std::uint8_t>(static_cast<std::uint8_t>(p_.metric));
@@ -784,10 +865,31 @@ class index {
     if ((flags(s).fetch_or(flag_free, std::memory_order_relaxed) & flag_free) == 0) free_.push_back(s);
   }
 
+  // A block of records: 2 MiB-aligned and advised to use transparent huge pages once it is large
+  // (common/huge_page_allocator.hpp), since searches read records at random across the index and
+  // with 4 KiB pages nearly every one of those reads also misses the TLB.
+  class record_block {
+   public:
+    record_block() = default;
+    record_block(const record_block&) = delete;
+    record_block& operator=(const record_block&) = delete;
+    ~record_block() {
+      if (p_) huge_page_allocator<std::byte>{}.deallocate(p_, n_);
+    }
+    std::byte* get() const noexcept { return p_; }
+    void allocate(std::size_t bytes) {  // once, on an empty block
+      p_ = huge_page_allocator<std::byte>{}.allocate(bytes);
+      n_ = bytes;
+    }
+
+   private:
+    std::byte* p_ = nullptr;
+    std::size_t n_ = 0;
+  };
   struct chunk {
     std::size_t nodes = 0;
     std::size_t bytes = 0;
-    std::unique_ptr<std::byte[]> records;  // nodes * rec_bytes (uninitialised until init_slot)
+    record_block records;  // nodes * link0_bytes link records, then nodes * vec_bytes vectors (uninitialised until init_slot)
     std::unique_ptr<std::int64_t[]> labels;
     std::unique_ptr<std::int64_t[]> meta;
     std::unique_ptr<std::atomic<std::uint32_t>*[]> upper;
@@ -813,9 +915,13 @@ class index {
     const std::size_t off = c == 0 ? s : s - (std::size_t{1} << (base_shift_ + c - 1));
     return {chunks_[c].load(std::memory_order_acquire), off};
   }
+  // A chunk keeps its level-0 link records (sequence word, count, links) together and its
+  // vectors together after them: the walk reads one point's links and other points' vectors, so
+  // interleaving them buys no locality, while separate regions keep every vector of a dim
+  // multiple of 16 on whole cache lines and let a pass over all the links read them densely.
   std::byte* record(std::uint32_t s) const noexcept {
     const auto l = slot_ref(s);
-    return l.ch->records.get() + l.off * rec_bytes_;
+    return l.ch->records.get() + l.off * link0_bytes_;
   }
   std::atomic<std::uint32_t>* seq(std::uint32_t s) const noexcept {
     return std::launder(reinterpret_cast<std::atomic<std::uint32_t>*>(record(s)));
@@ -826,9 +932,10 @@ class index {
     return l.ch->upper[l.off] + static_cast<std::size_t>(level - 1) * upper_words_;
   }
   const float* vec(std::uint32_t s) const noexcept {
-    return reinterpret_cast<const float*>(record(s) + (2 + M0_) * sizeof(std::uint32_t));
+    const auto l = slot_ref(s);
+    return reinterpret_cast<const float*>(l.ch->records.get() + l.ch->nodes * link0_bytes_ + l.off * vec_bytes_);
   }
-  float* vec_mut(std::uint32_t s) noexcept { return reinterpret_cast<float*>(record(s) + (2 + M0_) * sizeof(std::uint32_t)); }
+  float* vec_mut(std::uint32_t s) noexcept { return const_cast<float*>(vec(s)); }
   const std::int64_t* meta_at(std::uint32_t s) const noexcept {
     const auto l = slot_ref(s);
     return l.ch->meta.get() + l.off * n_label_columns();
@@ -867,7 +974,7 @@ class index {
       ch->nodes = nodes;
       const auto rb = checked_mul(nodes, rec_bytes_);
       if (!rb) throw std::length_error("HNSW index: too many points");
-      ch->records.reset(new std::byte[*rb]);  // left untouched: pages are committed as slots fill
+      ch->records.allocate(*rb);  // left untouched: pages are committed as slots fill
       ch->labels.reset(new std::int64_t[nodes]);
       ch->meta.reset(new std::int64_t[std::max<std::size_t>(1, nodes * n_label_columns())]);
       ch->upper.reset(new std::atomic<std::uint32_t>*[nodes]);
@@ -910,9 +1017,11 @@ class index {
 
   // Copies the links of s on `level` into out; consistent even while a writer updates them.
   std::size_t read_links(std::uint32_t s, int level, std::uint32_t* out) const noexcept {
-    const std::size_t cap = level == 0 ? M0_ : p_.M;
-    auto* q = seq(s);
-    const auto* blk = link_block(s, level);
+    return read_links_at(seq(s), link_block(s, level), level == 0 ? M0_ : p_.M, out);
+  }
+  // The same, given the slot's sequence word and list (count, then the links).
+  static std::size_t read_links_at(const std::atomic<std::uint32_t>* q, const std::atomic<std::uint32_t>* blk,
+                                   std::size_t cap, std::uint32_t* out) noexcept {
     for (;;) {
       const std::uint32_t v1 = q->load(std::memory_order_acquire);
       if (v1 & 1u) {
@@ -1129,8 +1238,229 @@ class index {
     }
   }
 
+  // The allowed points' two-hop links (what search_level_two_hop finds step by step: an allowed
+  // neighbour, or an allowed neighbour of a rejected neighbour), collected once so that every
+  // query of the call walks them without reading the rejected points' lists again. Up to `width`
+  // links per point: its allowed neighbours first, then those found through rejected ones, in
+  // list order.
+  //
+  // Pass 1 reads every level-0 list once, in slot order (the lists lie next to each other, so
+  // this streams; reading the rejected neighbours' lists at random from each allowed point costs
+  // several times more per list), and keeps each slot's allowed neighbours; pass 2 joins them per
+  // allowed point. Transient memory: about 4 bytes per slot plus 4 * (width + 2 * M0) per
+  // allowed point.
+  detail::allowed_graph build_allowed_graph(const slot_filter& f, std::size_t width, int threads) const {
+    detail::allowed_graph g;
+    g.width = width;
+    g.rank.resize(f.bits.size());
+    g.slot.reserve(f.count);
+    std::uint32_t before = 0;
+    for (std::size_t w = 0; w < f.bits.size(); ++w) {
+      g.rank[w] = before;
+      for (std::uint64_t b = f.bits[w]; b != 0; b &= b - 1) {
+        g.slot.push_back(static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(std::countr_zero(b))));
+      }
+      before += static_cast<std::uint32_t>(std::popcount(f.bits[w]));
+    }
+    const std::size_t n = g.slot.size();
+    // slots the filter has bits for (an add running meanwhile may have made more)
+    const std::size_t vs = std::min({allocated_.load(std::memory_order_acquire), slots(), f.bits.size() * 64});
+    g.adj.resize(n * width);
+    g.deg.resize(n);
+    std::vector<std::uint32_t> own(n * M0_), own_n(n);  // each allowed point's list
+    const std::uint64_t* bits = f.bits.data();
+    const auto allowed = [bits](std::uint32_t x) noexcept { return (bits[x >> 6] >> (x & 63)) & 1u; };  // x < vs
+
+    // pass 1, over slot ranges: the allowed neighbours (as point numbers) of every slot
+    const std::size_t nt =
+        std::max<std::size_t>(1, std::min<std::size_t>(threads > 0 ? threads : get_num_threads(), vs / 4096 + 1));
+    const std::size_t span = (vs + nt - 1) / nt;
+    std::vector<std::vector<std::uint32_t>> part(nt);
+    std::vector<std::uint32_t> off(vs + 1, 0);  // offsets into each range's part, made global below
+    parallel_for(
+        nt,
+        [&](std::size_t tb, std::size_t te) {
+          std::vector<std::uint32_t> links(M0_);
+          for (std::size_t t = tb; t < te; ++t) {
+            const std::size_t lo = t * span, hi = std::min(vs, lo + span);
+            auto& pts = part[t];
+            pts.reserve(hi > lo ? (hi - lo) * 2 : 0);
+            for (std::size_t x = lo; x < hi;) {  // one chunk's slots at a time
+              const auto l = slot_ref(static_cast<std::uint32_t>(x));
+              const std::size_t seg = std::min(hi - x, l.ch->nodes - l.off);
+              const std::byte* recs = l.ch->records.get() + l.off * link0_bytes_;
+              const std::atomic<std::uint8_t>* flg = l.ch->flags.get() + l.off;
+              for (std::size_t u = 0; u < seg; ++u, ++x) {
+                constexpr std::size_t ahead = 8;
+                if (u + ahead < seg) {
+                  const auto* nx = reinterpret_cast<const char*>(recs + (u + ahead) * link0_bytes_);
+                  for (std::size_t o = 0; o < link0_bytes_; o += 64) detail::prefetch(nx + o);
+                }
+                const auto* q = std::launder(reinterpret_cast<const std::atomic<std::uint32_t>*>(recs + u * link0_bytes_));
+                const std::size_t c = (flg[u].load(std::memory_order_acquire) & flag_ready) != 0
+                                          ? read_links_at(q, q + 1, M0_, links.data())
+                                          : 0;
+                // the bits first (independent loads), then the few that pass
+                for (std::size_t j0 = 0; j0 < c; j0 += 64) {
+                  const std::size_t j1 = std::min(c, j0 + 64);
+                  std::uint64_t pass = 0;
+                  for (std::size_t j = j0; j < j1; ++j) {
+                    const std::uint32_t y = links[j];
+                    pass |= static_cast<std::uint64_t>((y < vs) & allowed(y < vs ? y : 0)) << (j - j0);
+                  }
+                  for (; pass != 0; pass &= pass - 1) {
+                    pts.push_back(g.point_of(f, links[j0 + static_cast<std::size_t>(std::countr_zero(pass))]));
+                  }
+                }
+                off[x + 1] = static_cast<std::uint32_t>(pts.size());
+                const auto s = static_cast<std::uint32_t>(x);
+                if (allowed(s)) {
+                  const std::uint32_t p = g.point_of(f, s);
+                  std::memcpy(own.data() + p * M0_, links.data(), c * sizeof(std::uint32_t));
+                  own_n[p] = static_cast<std::uint32_t>(c);
+                }
+              }
+            }
+          }
+        },
+        static_cast<int>(nt));
+    std::vector<std::uint32_t> pts;
+    {
+      std::size_t total = 0;
+      for (const auto& v : part) total += v.size();
+      pts.reserve(total);
+      for (std::size_t t = 0; t < nt; ++t) {
+        const auto base = static_cast<std::uint32_t>(pts.size());
+        const std::size_t lo = t * span, hi = std::min(vs, lo + span);
+        for (std::size_t x = lo + 1; x <= hi; ++x) off[x] += base;
+        pts.insert(pts.end(), part[t].begin(), part[t].end());
+        std::vector<std::uint32_t>().swap(part[t]);
+      }
+    }
+
+    // pass 2, over allowed points: their own allowed neighbours, then those of the rejected ones
+    parallel_for(
+        n,
+        [&](std::size_t b, std::size_t e) {
+          std::vector<std::uint32_t> seen(n, 0);  // point -> last row (+1) that took it
+          std::vector<std::uint32_t> from(M0_ + 1);
+          for (std::size_t i = b; i < e; ++i) {
+            const auto tag = static_cast<std::uint32_t>(i + 1);
+            seen[i] = tag;
+            std::size_t nf = 0;
+            from[nf++] = g.slot[i];
+            const std::uint32_t* nb = own.data() + i * M0_;
+            for (std::size_t j = 0; j < own_n[i]; ++j) {
+              if (nb[j] < vs && !allowed(nb[j])) {
+                from[nf++] = nb[j];
+                detail::prefetch(off.data() + nb[j]);
+              }
+            }
+            for (std::size_t j = 1; j < nf; ++j) detail::prefetch(pts.data() + off[from[j]]);
+            std::uint32_t* row = g.adj.data() + i * width;
+            std::size_t d = 0;
+            for (std::size_t j = 0; j < nf && d < width; ++j) {
+              for (std::uint32_t u = off[from[j]]; u < off[from[j] + 1] && d < width; ++u) {
+                const std::uint32_t pt = pts[u];
+                if (seen[pt] != tag) {
+                  seen[pt] = tag;
+                  row[d++] = pt;
+                }
+              }
+            }
+            g.deg[i] = static_cast<std::uint32_t>(d);
+          }
+        },
+        threads);
+    return g;
+  }
+
+  // Level-0 search over an allowed_graph. The walk enters at the allowed point reached from the
+  // upper levels' result `ep` (itself when allowed, else its allowed neighbours at one or two
+  // hops); false when there is none, so the caller walks the full graph instead.
+  bool search_allowed_graph(const float* q, std::uint32_t ep, float dep, std::size_t ef, detail::scratch& sc,
+                            const slot_filter& f, const detail::allowed_graph& g) const {
+    auto& top = sc.top;
+    auto& cand = sc.candidates;
+    top.clear();
+    cand.clear();
+    const std::size_t vs = allocated_.load(std::memory_order_acquire);
+    sc.visited.reset(g.slot.size());
+    sc.links.resize(std::max(M0_, g.width));
+    sc.links2.resize(M0_);
+    std::uint32_t* links = sc.links.data();
+    std::uint32_t* links2 = sc.links2.data();
+    float lower = std::numeric_limits<float>::infinity();
+    const auto push = [&](float d, std::uint32_t p) {
+      cand.emplace_back(d, p);
+      std::push_heap(cand.begin(), cand.end(), detail::near_first{});
+      top.emplace_back(d, p);
+      std::push_heap(top.begin(), top.end(), detail::far_first{});
+      if (top.size() > ef) {
+        std::pop_heap(top.begin(), top.end(), detail::far_first{});
+        top.pop_back();
+      }
+      lower = top.front().first;
+    };
+    const auto seed = [&](std::uint32_t s) {
+      const std::uint32_t p = g.point_of(f, s);
+      if (!sc.visited.test_and_set(p)) push(dist(q, vec(s), sc), p);
+    };
+    if (f.test(ep)) {
+      sc.visited.test_and_set(g.point_of(f, ep));
+      push(dep, g.point_of(f, ep));
+    } else {
+      const std::size_t c = read_links(ep, 0, links);
+      std::size_t rej = 0;
+      for (std::size_t i = 0; i < c; ++i) {
+        if (links[i] >= vs) continue;
+        if (f.test(links[i])) {
+          seed(links[i]);
+        } else {
+          links[rej++] = links[i];
+        }
+      }
+      for (std::size_t i = 0; i < rej && cand.size() < M0_; ++i) {
+        const std::size_t c2 = read_links(links[i], 0, links2);
+        for (std::size_t j = 0; j < c2; ++j) {
+          if (links2[j] < vs && f.test(links2[j])) seed(links2[j]);
+        }
+      }
+      if (cand.empty()) return false;
+    }
+    while (!cand.empty()) {
+      const detail::cand cur = cand.front();
+      if (cur.first > lower && top.size() >= ef) break;
+      std::pop_heap(cand.begin(), cand.end(), detail::near_first{});
+      cand.pop_back();
+      const std::uint32_t* row = g.adj.data() + static_cast<std::size_t>(cur.second) * g.width;
+      const std::size_t c = g.deg[cur.second];
+      std::size_t m = 0;
+      for (std::size_t i = 0; i < c; ++i) {
+        const std::uint32_t p = row[i];
+        if (sc.visited.test_and_set(p)) continue;
+        links[m++] = p;
+        const auto* v = reinterpret_cast<const char*>(vec(g.slot[p]));
+        for (std::size_t off = 0; off < vec_bytes_; off += 64) detail::prefetch(v + off);
+      }
+      for (std::size_t i = 0; i < m; ++i) {
+        const std::uint32_t p = links[i];
+        const float d = dist(q, vec(g.slot[p]), sc);
+        if (top.size() < ef || d < lower) push(d, p);
+      }
+      if (!cand.empty()) {  // the next row to read
+        const auto* nr = reinterpret_cast<const char*>(g.adj.data() + static_cast<std::size_t>(cand.front().second) * g.width);
+        detail::prefetch(nr);
+        detail::prefetch(nr + 64);
+        detail::prefetch(g.deg.data() + cand.front().second);
+      }
+    }
+    for (auto& t : top) t.second = g.slot[t.second];
+    return true;
+  }
+
   void search_one(const float* q, std::size_t k, std::size_t ef, const slot_filter* f, std::int64_t* ids, float* dists,
-                  detail::scratch& sc) const {
+                  detail::scratch& sc, const detail::allowed_graph* g = nullptr) const {
     std::size_t got = 0;
     const auto e = entry_.load(std::memory_order_acquire);
     if (e != 0) {
@@ -1138,7 +1468,9 @@ class index {
       const int top_lvl = static_cast<int>(e >> 32) - 1;
       float dcur = dist(q, vec(cur), sc);
       for (int l = top_lvl; l > 0; --l) greedy(q, cur, dcur, l, sc);
-      if (f && f->count * 4 < slots()) {
+      if (g && search_allowed_graph(q, cur, dcur, ef, sc, *f, *g)) {
+        // the walk over the allowed points' collected two-hop links ran
+      } else if (f && two_hop(*f)) {
         // Selective filter: walk through the points the filter rejects without computing their
         // distances (their neighbours that pass are evaluated instead: two hops).
         search_level_two_hop(q, cur, dcur, ef, sc, *f);
@@ -1166,6 +1498,9 @@ class index {
       dists[i] = std::numeric_limits<float>::infinity();
     }
   }
+
+  // Whether a filter is selective enough for the two-hop walk (fewer than a quarter of the slots).
+  bool two_hop(const slot_filter& f) const noexcept { return f.count * 4 < slots(); }
 
   // Whether some slot may hold a deleted point (a cheap over-estimate while an add runs).
   bool any_deleted() const noexcept { return ever_deleted_.load(std::memory_order_acquire); }
@@ -1271,14 +1606,14 @@ class index {
     if (reuse) {
       // The old lists stay until link() replaces them: they point at real points, so a search
       // passing through this slot meanwhile still has a way on.
-      std::unique_lock<std::shared_mutex> excl(data_mutex_);
+      std::unique_lock<detail::writer_first_mutex> excl(data_mutex_);
       write_data();
     } else {
       write_data();
       flags(s).store(flag_ready, std::memory_order_release);
     }
     {
-      std::shared_lock<std::shared_mutex> read(data_mutex_);
+      std::shared_lock<detail::writer_first_mutex> read(data_mutex_);
       link(s, level, sc);
     }
     if (reuse) flags(s).fetch_and(static_cast<std::uint8_t>(~flag_deleted), std::memory_order_release);
@@ -1352,12 +1687,13 @@ class index {
   std::atomic<std::size_t> ef_{64};
   std::atomic<std::size_t> two_hop_lists_{32};  // rejected neighbours expanded per step
   std::atomic<std::size_t> two_hop_eval_{32};  // allowed points evaluated per step
+  std::atomic<int> subgraph_mode_{-1};          // collect the allowed points' links: -1 auto, 0 never, 1 always
   std::atomic<std::uint64_t> entry_{0};  // (top level + 1) << 32 | slot; 0 = empty
   std::uint64_t level_draws_ = 0;        // writer lock
   std::atomic<bool> ever_deleted_{false}; // some point was deleted once (stays set)
 
   mutable std::mutex write_mutex_;            // one writer call at a time
-  mutable std::shared_mutex data_mutex_;      // exclusive only while a reused slot is overwritten
+  mutable detail::writer_first_mutex data_mutex_;  // exclusive only while a reused slot is overwritten
   std::mutex entry_mutex_;                    // insertions that may raise the top level
   mutable std::mutex map_mutex_;              // map_, free_, n_deleted_
   std::unordered_map<std::int64_t, std::uint32_t> map_;
