@@ -1016,6 +1016,21 @@ class index {
   void unlock_slot(std::uint32_t s) const noexcept { seq(s)->fetch_add(1, std::memory_order_release); }
 
   // Copies the links of s on `level` into out; consistent even while a writer updates them.
+  // The vectors a walk step is about to compare: the first few whole and the first cache line of
+  // the others as soon as they are known, the rest of each `prefetch_ahead` vectors before its
+  // distance. Prefetching every line of every neighbour at once filled the line-fill buffers and
+  // stalled the walk (100k x 128 clustered, one thread, ef 64 and 128: this takes 0.81x the time).
+  static constexpr std::size_t prefetch_ahead = 4;
+  // The i-th vector of a step as soon as it is known: whole for the first few, else its first line.
+  void prefetch_early(const float* v, std::size_t i) const noexcept {
+    detail::prefetch(v);
+    if (i < prefetch_ahead) prefetch_rest(v);
+  }
+  void prefetch_rest(const float* v) const noexcept {
+    const auto* b = reinterpret_cast<const char*>(v);
+    for (std::size_t off = 64; off < vec_bytes_; off += 64) detail::prefetch(b + off);
+  }
+
   std::size_t read_links(std::uint32_t s, int level, std::uint32_t* out) const noexcept {
     return read_links_at(seq(s), link_block(s, level), level == 0 ? M0_ : p_.M, out);
   }
@@ -1124,20 +1139,20 @@ class index {
       std::pop_heap(cand.begin(), cand.end(), detail::near_first{});
       cand.pop_back();
       const std::size_t c = read_links(cur.second, level, links);
-      // Keep the unvisited neighbours and prefetch all their vectors before computing any
-      // distance, so the memory loads overlap.
+      // Keep the unvisited neighbours and start loading their vectors before computing any
+      // distance, so the memory loads overlap (see prefetch_ahead).
       std::size_t m = 0;
       for (std::size_t i = 0; i < c; ++i) {
         const std::uint32_t nb = links[i];
         if (nb >= vs || sc.visited.test_and_set(nb)) continue;
         links[m] = nb;
-        const float* v = vec(nb);
-        ptrs[m++] = v;
-        const auto* b = reinterpret_cast<const char*>(v);
-        for (std::size_t off = 0; off < vec_bytes_; off += 64) detail::prefetch(b + off);
+        ptrs[m] = vec(nb);
+        prefetch_early(ptrs[m], m);
+        ++m;
       }
       for (std::size_t i = 0; i < m; ++i) {
         const std::uint32_t nb = links[i];
+        if (i + prefetch_ahead < m) prefetch_rest(ptrs[i + prefetch_ahead]);
         const float d = dist(q, ptrs[i], sc);
         if (top.size() < ef || d < lower) {
           cand.emplace_back(d, nb);
@@ -1219,8 +1234,10 @@ class index {
           }
         }
       }
+      for (std::size_t i = 0; i < std::min(m, prefetch_ahead); ++i) prefetch_rest(vec(todo[i]));
       for (std::size_t i = 0; i < m; ++i) {
         const std::uint32_t nb = todo[i];
+        if (i + prefetch_ahead < m) prefetch_rest(vec(todo[i + prefetch_ahead]));
         const float d = dist(q, vec(nb), sc);
         if (top.size() < ef || d < lower) {
           cand.emplace_back(d, nb);
@@ -1388,6 +1405,8 @@ class index {
     sc.visited.reset(g.slot.size());
     sc.links.resize(std::max(M0_, g.width));
     sc.links2.resize(M0_);
+    sc.ptrs.resize(std::max(M0_, g.width));
+    const float** ptrs = sc.ptrs.data();
     std::uint32_t* links = sc.links.data();
     std::uint32_t* links2 = sc.links2.data();
     float lower = std::numeric_limits<float>::infinity();
@@ -1439,13 +1458,15 @@ class index {
       for (std::size_t i = 0; i < c; ++i) {
         const std::uint32_t p = row[i];
         if (sc.visited.test_and_set(p)) continue;
-        links[m++] = p;
-        const auto* v = reinterpret_cast<const char*>(vec(g.slot[p]));
-        for (std::size_t off = 0; off < vec_bytes_; off += 64) detail::prefetch(v + off);
+        links[m] = p;
+        ptrs[m] = vec(g.slot[p]);
+        prefetch_early(ptrs[m], m);
+        ++m;
       }
       for (std::size_t i = 0; i < m; ++i) {
         const std::uint32_t p = links[i];
-        const float d = dist(q, vec(g.slot[p]), sc);
+        if (i + prefetch_ahead < m) prefetch_rest(ptrs[i + prefetch_ahead]);
+        const float d = dist(q, ptrs[i], sc);
         if (top.size() < ef || d < lower) push(d, p);
       }
       if (!cand.empty()) {  // the next row to read
