@@ -186,6 +186,15 @@ struct scratch {
   std::uint64_t distances = 0;
 };
 
+/// Set bits of x. Inline bit arithmetic: std::popcount is a library call in a baseline x86-64
+/// build (no POPCNT), which showed in the collection of the allowed points' links.
+inline std::uint32_t popcount64(std::uint64_t x) noexcept {
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return static_cast<std::uint32_t>((x * 0x0101010101010101ull) >> 56);
+}
+
 /// The allowed points of one filtered search call and their two-hop links, collected once for all
 /// the call's queries (index::build_allowed_graph). Points are numbered 0..n-1 in slot order;
 /// row i of `adj` holds up to `width` neighbours of point i, `deg[i]` of them used.
@@ -200,7 +209,7 @@ struct allowed_graph {
   std::uint32_t point_of(const slot_filter& f, std::uint32_t s) const noexcept {
     const std::size_t w = s >> 6;
     const std::uint64_t below = f.bits[w] & ((std::uint64_t{1} << (s & 63)) - 1);
-    return rank[w] + static_cast<std::uint32_t>(std::popcount(below));
+    return rank[w] + popcount64(below);
   }
 };
 
