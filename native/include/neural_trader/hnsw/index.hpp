@@ -874,20 +874,28 @@ class index {
     if ((flags(s).fetch_or(flag_free, std::memory_order_relaxed) & flag_free) == 0) free_.push_back(s);
   }
 
-  // A block of records: 2 MiB-aligned and advised to use transparent huge pages once it is large
-  // (common/huge_page_allocator.hpp), since searches read records at random across the index and
-  // with 4 KiB pages nearly every one of those reads also misses the TLB.
+  // A block of records: cache-line aligned, and once it is large 2 MiB-aligned and advised to use
+  // transparent huge pages (common/huge_page_allocator.hpp), since searches read records at
+  // random across the index and with 4 KiB pages nearly every one of those reads also misses the
+  // TLB.
   class record_block {
    public:
     record_block() = default;
     record_block(const record_block&) = delete;
     record_block& operator=(const record_block&) = delete;
     ~record_block() {
-      if (p_) huge_page_allocator<std::byte>{}.deallocate(p_, n_);
+      if (p_ == nullptr) return;
+      if (n_ >= huge_page_allocator<std::byte>::threshold) {
+        huge_page_allocator<std::byte>{}.deallocate(p_, n_);
+      } else {
+        ::operator delete(p_, std::align_val_t{64});
+      }
     }
     std::byte* get() const noexcept { return p_; }
     void allocate(std::size_t bytes) {  // once, on an empty block
-      p_ = huge_page_allocator<std::byte>{}.allocate(bytes);
+      p_ = bytes >= huge_page_allocator<std::byte>::threshold
+               ? huge_page_allocator<std::byte>{}.allocate(bytes)
+               : static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64}));
       n_ = bytes;
     }
 
@@ -940,11 +948,12 @@ class index {
     const auto l = slot_ref(s);
     return l.ch->upper[l.off] + static_cast<std::size_t>(level - 1) * upper_words_;
   }
-  const float* vec(std::uint32_t s) const noexcept {
+  float* vec_at(std::uint32_t s) const noexcept {
     const auto l = slot_ref(s);
-    return reinterpret_cast<const float*>(l.ch->records.get() + l.ch->nodes * link0_bytes_ + l.off * vec_bytes_);
+    return reinterpret_cast<float*>(l.ch->records.get() + l.ch->nodes * link0_bytes_ + l.off * vec_bytes_);
   }
-  float* vec_mut(std::uint32_t s) noexcept { return const_cast<float*>(vec(s)); }
+  const float* vec(std::uint32_t s) const noexcept { return vec_at(s); }
+  float* vec_mut(std::uint32_t s) noexcept { return vec_at(s); }
   const std::int64_t* meta_at(std::uint32_t s) const noexcept {
     const auto l = slot_ref(s);
     return l.ch->meta.get() + l.off * n_label_columns();
