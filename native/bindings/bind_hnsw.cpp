@@ -88,6 +88,7 @@ py::dict stats_dict(const nth::search_stats& s) {
   d["filtered"] = s.filtered;
   d["subgraph"] = s.subgraph;
   d["exact_fallbacks"] = s.exact_fallbacks;
+  d["subgraph_walks"] = s.subgraph_walks;
   d["allowed"] = s.allowed;
   d["distances"] = s.distances;
   return d;
@@ -200,6 +201,7 @@ py::tuple search(const py_index& self, const f32_array& queries, std::size_t k, 
     total.exact = st.exact;
     total.subgraph = st.subgraph;
     total.exact_fallbacks += st.exact_fallbacks;
+    total.subgraph_walks += st.subgraph_walks;
     total.allowed = st.allowed;
     total.distances += st.distances;
     if (b + m < nq) check_signals();

@@ -327,7 +327,8 @@ class HNSWIndex:
         """What the last :meth:`search` call on this object did: ``path`` (``"graph"`` or
         ``"exact"``: the allowed points were scanned exactly), ``filtered``, ``allowed`` (points
         the filter allowed; live points when unfiltered), ``subgraph`` (a selective filter's
-        walk used the allowed points' two-hop links, collected once for all the call's queries),
+        walk used the allowed points' two-hop links, collected once for all the call's queries;
+        ``subgraph_walks``: how many queries walked them),
         ``exact_fallbacks`` (queries whose filtered walk found fewer than ``k`` allowed points
         while more exist, answered by an exact scan instead) and ``distances`` (distance
         evaluations). With searches from several threads, whichever finished last."""

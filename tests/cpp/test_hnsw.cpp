@@ -209,6 +209,7 @@ void test_filters() {
     const auto sw = idx.search(queries.data(), nq, k, 100, w.data(), wd.data(), fi, 2, force_graph);
     CHECK(!sw.exact);
     CHECK_EQ(sw.subgraph, mode == 1);
+    CHECK_EQ(sw.subgraph_walks, mode == 1 ? nq : std::size_t{0});  // the collected links were walked
     std::size_t hits = 0;
     for (std::size_t q = 0; q < nq; ++q) {
       for (std::size_t j = 0; j < k; ++j) {

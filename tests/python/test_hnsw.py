@@ -234,6 +234,7 @@ def test_selective_filter_walk_with_and_without_collected_links(labelled, mode):
         idx._impl._set_subgraph(-1)
     st = idx.last_search_stats
     assert st["path"] == "graph" and st["subgraph"] is bool(mode)
+    assert st["subgraph_walks"] == (NQ if mode else 0)  # the collected links were walked
     assert np.isin(got, allowed).all()
     assert recall(got, want) >= 0.9
     assert (np.diff(d, axis=1) >= 0).all()

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -67,6 +68,17 @@ struct slot_filter {
   bool test(std::uint32_t s) const noexcept {
     const std::size_t w = s >> 6;
     return w < bits.size() && ((bits[w] >> (s & 63)) & 1u) != 0;
+  }
+  /// The allowed slots, ascending.
+  std::vector<std::uint32_t> slots() const {
+    std::vector<std::uint32_t> out;
+    out.reserve(count);
+    for (std::size_t w = 0; w < bits.size(); ++w) {
+      for (std::uint64_t b = bits[w]; b != 0; b &= b - 1) {
+        out.push_back(static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(std::countr_zero(b))));
+      }
+    }
+    return out;
   }
 };
 

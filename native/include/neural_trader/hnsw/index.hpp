@@ -81,6 +81,7 @@ struct search_stats {
   bool exact = false;          ///< the allowed points were scanned exactly (no graph walk)
   bool subgraph = false;       ///< the walk used the allowed points' two-hop links, collected once for the call
   std::size_t exact_fallbacks = 0;  ///< filtered walks that came up short, answered by an exact scan
+  std::size_t subgraph_walks = 0;   ///< queries whose walk used the collected links (no entry point among them: 0)
   std::size_t allowed = 0;     ///< points the filter allowed (live points when unfiltered)
   std::uint64_t distances = 0; ///< distance evaluations, all queries together
 };
@@ -185,6 +186,21 @@ struct scratch {
   std::vector<const float*> ptrs;
   std::uint64_t distances = 0;
 };
+
+/// Adds (d, id) to a walk's candidates and to its result heap, trimmed to the ef nearest; returns
+/// the farthest distance kept (the walk's new bound).
+inline float push_candidate(std::vector<cand>& candidates, std::vector<cand>& top, std::size_t ef, float d,
+                            std::uint32_t id) {
+  candidates.emplace_back(d, id);
+  std::push_heap(candidates.begin(), candidates.end(), near_first{});
+  top.emplace_back(d, id);
+  std::push_heap(top.begin(), top.end(), far_first{});
+  if (top.size() > ef) {
+    std::pop_heap(top.begin(), top.end(), far_first{});
+    top.pop_back();
+  }
+  return top.front().first;
+}
 
 /// Set bits of x. Inline bit arithmetic: std::popcount is a library call in a baseline x86-64
 /// build (no POPCNT), which showed in the collection of the allowed points' links.
@@ -607,14 +623,7 @@ class index {
       st.exact = policy.force == 1;
     }
     std::vector<std::uint32_t> scan;  // the exact path's points, listed once for all queries
-    const auto list_allowed = [&] {
-      scan.reserve(fp->count);
-      for (std::size_t w = 0; w < fp->bits.size(); ++w) {
-        for (std::uint64_t b = fp->bits[w]; b != 0; b &= b - 1) {
-          scan.push_back(static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(std::countr_zero(b))));
-        }
-      }
-    };
+    const auto list_allowed = [&] { scan = fp->slots(); };
     if (st.exact) {
       const std::size_t n = slots();
       if (fp) {
@@ -646,7 +655,7 @@ class index {
     // exact scan of the allowed points instead.
     const std::size_t want = fp ? std::min(k, fp->count) : 0;
     std::once_flag listed;
-    std::atomic<std::size_t> fallbacks{0};
+    std::atomic<std::size_t> fallbacks{0}, collected_walks{0};
     std::atomic<std::uint64_t> dist_count{0};
     parallel_for(
         nq,
@@ -658,7 +667,9 @@ class index {
             if (st.exact) {
               exact_one(q, k, scan, out_ids + i * k, out_dist + i * k, *sc);
             } else {
-              search_one(q, k, efk, fp, out_ids + i * k, out_dist + i * k, *sc, gp);
+              if (search_one(q, k, efk, fp, out_ids + i * k, out_dist + i * k, *sc, gp)) {
+                collected_walks.fetch_add(1, std::memory_order_relaxed);
+              }
               if (want > 0 && out_ids[i * k + want - 1] == -1) {
                 std::call_once(listed, list_allowed);
                 exact_one(q, k, scan, out_ids + i * k, out_dist + i * k, *sc);
@@ -673,6 +684,7 @@ class index {
         threads);
     st.distances = dist_count.load();
     st.exact_fallbacks = fallbacks.load();
+    st.subgraph_walks = collected_walks.load();
     return st;
   }
 
@@ -1257,17 +1269,7 @@ class index {
         const std::uint32_t nb = todo[i];
         if (i + prefetch_ahead < m) prefetch_rest(vec(todo[i + prefetch_ahead]));
         const float d = dist(q, vec(nb), sc);
-        if (top.size() < ef || d < lower) {
-          cand.emplace_back(d, nb);
-          std::push_heap(cand.begin(), cand.end(), detail::near_first{});
-          top.emplace_back(d, nb);
-          std::push_heap(top.begin(), top.end(), detail::far_first{});
-          if (top.size() > ef) {
-            std::pop_heap(top.begin(), top.end(), detail::far_first{});
-            top.pop_back();
-          }
-          lower = top.front().first;
-        }
+        if (top.size() < ef || d < lower) lower = detail::push_candidate(cand, top, ef, d, nb);
       }
       if (!cand.empty()) detail::prefetch(record(cand.front().second));
     }
@@ -1287,15 +1289,12 @@ class index {
   detail::allowed_graph build_allowed_graph(const slot_filter& f, std::size_t width, int threads) const {
     detail::allowed_graph g;
     g.width = width;
+    g.slot = f.slots();
     g.rank.resize(f.bits.size());
-    g.slot.reserve(f.count);
     std::uint32_t before = 0;
     for (std::size_t w = 0; w < f.bits.size(); ++w) {
       g.rank[w] = before;
-      for (std::uint64_t b = f.bits[w]; b != 0; b &= b - 1) {
-        g.slot.push_back(static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(std::countr_zero(b))));
-      }
-      before += static_cast<std::uint32_t>(std::popcount(f.bits[w]));
+      before += detail::popcount64(f.bits[w]);
     }
     const std::size_t n = g.slot.size();
     // slots the filter has bits for (an add running meanwhile may have made more)
@@ -1428,24 +1427,15 @@ class index {
     std::uint32_t* links = sc.links.data();
     std::uint32_t* links2 = sc.links2.data();
     float lower = std::numeric_limits<float>::infinity();
-    const auto push = [&](float d, std::uint32_t p) {
-      cand.emplace_back(d, p);
-      std::push_heap(cand.begin(), cand.end(), detail::near_first{});
-      top.emplace_back(d, p);
-      std::push_heap(top.begin(), top.end(), detail::far_first{});
-      if (top.size() > ef) {
-        std::pop_heap(top.begin(), top.end(), detail::far_first{});
-        top.pop_back();
-      }
-      lower = top.front().first;
-    };
+    const auto push = [&](float d, std::uint32_t p) { lower = detail::push_candidate(cand, top, ef, d, p); };
     const auto seed = [&](std::uint32_t s) {
       const std::uint32_t p = g.point_of(f, s);
       if (!sc.visited.test_and_set(p)) push(dist(q, vec(s), sc), p);
     };
     if (f.test(ep)) {
-      sc.visited.test_and_set(g.point_of(f, ep));
-      push(dep, g.point_of(f, ep));
+      const std::uint32_t p = g.point_of(f, ep);
+      sc.visited.test_and_set(p);
+      push(dep, p);
     } else {
       const std::size_t c = read_links(ep, 0, links);
       std::size_t rej = 0;
@@ -1498,9 +1488,11 @@ class index {
     return true;
   }
 
-  void search_one(const float* q, std::size_t k, std::size_t ef, const slot_filter* f, std::int64_t* ids, float* dists,
+  // Returns whether the walk used the collected links g (false also when g had no entry for q).
+  bool search_one(const float* q, std::size_t k, std::size_t ef, const slot_filter* f, std::int64_t* ids, float* dists,
                   detail::scratch& sc, const detail::allowed_graph* g = nullptr) const {
     std::size_t got = 0;
+    bool collected = false;
     const auto e = entry_.load(std::memory_order_acquire);
     if (e != 0) {
       std::uint32_t cur = static_cast<std::uint32_t>(e & 0xFFFFFFFFu);
@@ -1508,7 +1500,7 @@ class index {
       float dcur = dist(q, vec(cur), sc);
       for (int l = top_lvl; l > 0; --l) greedy(q, cur, dcur, l, sc);
       if (g && search_allowed_graph(q, cur, dcur, ef, sc, *f, *g)) {
-        // the walk over the allowed points' collected two-hop links ran
+        collected = true;
       } else if (f && two_hop(*f)) {
         // Selective filter: walk through the points the filter rejects without computing their
         // distances (their neighbours that pass are evaluated instead: two hops).
@@ -1536,6 +1528,7 @@ class index {
       ids[i] = -1;
       dists[i] = std::numeric_limits<float>::infinity();
     }
+    return collected;
   }
 
   // Whether a filter is selective enough for the two-hop walk (fewer than a quarter of the slots).
