@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import platform
 import statistics
@@ -39,12 +40,14 @@ def catalogue(scale: sb.Scale) -> list[sb.Workload]:
                             sb.HLLLoop(scale.n_loop, "nt-pybind11")]
     if ds:
         w.append(sb.HLLLoop(scale.n_loop, "datasketches"))
-    w += [sb.BloomAddBatch(scale.n_batch), sb.BloomAddPeer(scale.n_loop, "nt-loop", scale.n_batch)]
+    w += [sb.BloomAddBatch(scale.n_batch), sb.BloomAddBatch(scale.n_batch, threads=1),
+          sb.BloomAddPeer(scale.n_loop, "nt-loop", scale.n_batch)]
     if rbl:
         w.append(sb.BloomAddPeer(scale.n_batch, "rbloom", scale.n_batch))
     if pp:
         w.append(sb.BloomAddPeer(scale.n_slow, "pyprobables", scale.n_batch))
-    w += [sb.BloomContains(scale.n_batch, "nt", scale.n_batch), sb.BloomContains(scale.n_loop, "nt-loop", scale.n_batch)]
+    w += [sb.BloomContains(scale.n_batch, "nt", scale.n_batch), sb.BloomContains(scale.n_batch, "nt-1t", scale.n_batch),
+          sb.BloomContains(scale.n_loop, "nt-loop", scale.n_batch)]
     if rbl:
         w.append(sb.BloomContains(scale.n_loop, "rbloom", scale.n_batch))
     if pp:
@@ -52,7 +55,8 @@ def catalogue(scale: sb.Scale) -> list[sb.Workload]:
     w.append(sb.BloomContainsSmall(scale.n_loop, "nt-loop"))
     if rbl:
         w.append(sb.BloomContainsSmall(scale.n_loop, "rbloom"))
-    w += [sb.CountMinBatch(scale.n_batch, "nt"), sb.CountMinBatch(scale.n_batch, "nt-cons"),
+    w += [sb.CountMinBatch(scale.n_batch, "nt"), sb.CountMinBatch(scale.n_batch, "nt-1t"),
+          sb.CountMinBatch(scale.n_batch, "nt-cons"),
           sb.CountMinBatch(scale.n_batch, "nt-top")]
     if ds:
         w.append(sb.CountMinBatch(scale.n_loop, "datasketches"))
@@ -83,6 +87,13 @@ def _targets() -> list[tuple[str, str, str, str | None, float, str]]:
         ("count-min batch update >= 100 M items/s", cm, sb.CountMinBatch(1, "nt").engine, None, 100e6, "rate"),
         ("count-min batch >= 10x the DataSketches update loop", cm, sb.CountMinBatch(1, "nt").engine,
          sb.CountMinBatch(1, "datasketches").engine, 10.0, "ratio"),
+        # The same rates on one thread (the rows above use nt's default thread count).
+        ("(context) Bloom batch add, one thread >= 100 M items/s", bla, sb.BloomAddBatch.engine_one_thread, None,
+         100e6, "rate"),
+        ("(context) Bloom batch contains, one thread >= 100 M items/s", blc, sb.BloomContains(1, "nt-1t", 1).engine,
+         None, 100e6, "rate"),
+        ("(context) count-min batch update, one thread >= 100 M items/s", cm, sb.CountMinBatch(1, "nt-1t").engine,
+         None, 100e6, "rate"),
     ]
 
 
@@ -99,6 +110,7 @@ def _environment(scale: sb.Scale, reps: int) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        "nt_num_threads": nt.get_num_threads(),
         "neural_trader": nt.__version__,
     }
     for dist in ("numpy", "datasketches", "rbloom", "pyprobables"):
@@ -189,8 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         accuracy = sb.hll_accuracy(scale.accuracy_trials, n_acc)
         print(f"== HLL accuracy, lg_k={sb.LG_K}, {n_acc:,} distinct, {scale.accuracy_trials} trials "
               f"(1/sqrt(2^lg_k) = {2 ** (-sb.LG_K / 2):.4%}) ==")
+        # The standard deviation measured over T trials is itself uncertain by about sd / sqrt(2 (T - 1)).
+        spread = 1 / math.sqrt(2 * (scale.accuracy_trials - 1))
         for eng, (mean, sd) in accuracy.items():
-            print(f"  {eng:<36} mean error {mean:+.4%}  relative std {sd:.4%}  ({sd * 2 ** (sb.LG_K / 2):.3f}/sqrt(k))")
+            per_k = sd * 2 ** (sb.LG_K / 2)
+            print(f"  {eng:<36} mean error {mean:+.4%}  relative std {sd:.4%}  "
+                  f"({per_k:.3f} +- {per_k * spread:.3f} /sqrt(k))")
         print()
 
     print("== targets from the issue (informational) ==")

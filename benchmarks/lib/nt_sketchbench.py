@@ -52,8 +52,8 @@ class Scale:
 
 SCALES: dict[str, Scale] = {
     "smoke": Scale("smoke", 20_000, 5_000, 1_000, 5, 1, 0),
-    "default": Scale("default", 10_000_000, 1_000_000, 20_000, 500, 5, 1),
-    "full": Scale("full", 10_000_000, 4_000_000, 100_000, 1000, 9, 1),
+    "default": Scale("default", 10_000_000, 1_000_000, 20_000, 2000, 5, 1),
+    "full": Scale("full", 10_000_000, 4_000_000, 100_000, 4000, 9, 1),
 }
 
 
@@ -191,16 +191,26 @@ class HLLLoop(Workload):
 
 # -- Bloom filter ----------------------------------------------------------------------------------
 class BloomAddBatch(Workload):
+    """``add_many`` with nt's default thread count (the batch is split by block over the
+    threads), or on one thread (``threads=1``, a context row)."""
+
     section = "Bloom add (capacity = items, 1% FPR)"
     engine = "nt.BloomFilter.add_many(ndarray)"
+    engine_one_thread = "nt.BloomFilter.add_many(ndarray, num_threads=1)"
     ours = True
+
+    def __init__(self, n: int, threads: int | None = None) -> None:
+        super().__init__(n)
+        self.threads = threads
+        if threads == 1:
+            self.engine = self.engine_one_thread
 
     def _setup(self) -> None:
         self.data = make_ids(self.n)
         self.s = nt.BloomFilter(self.n, FP_RATE)
 
     def run(self) -> None:
-        self.s.add_many(self.data)
+        self.s.add_many(self.data, num_threads=self.threads)
 
     def _check(self) -> None:
         assert self.s.contains_many(self.data[:: max(1, self.n // 10_000)]).all(), "false negative"
@@ -262,6 +272,7 @@ class BloomContains(Workload):
         self.capacity = capacity
         self.engine = {
             "nt": "nt.BloomFilter.contains_many(ndarray)",
+            "nt-1t": "nt.BloomFilter.contains_many(ndarray, num_threads=1)",
             "nt-loop": "x in nt.BloomFilter loop",
             "rbloom": "x in rbloom.Bloom loop",
             "pyprobables": "probables.BloomFilter.check(str) loop",
@@ -294,7 +305,7 @@ class BloomContains(Workload):
         others = make_ids(self.n - half, offset=self.capacity + 1)
         arr = np.concatenate([members, others])
         self.half = half
-        if self.kind == "nt":
+        if self.kind in ("nt", "nt-1t"):
             self.data: Any = arr
         elif self.kind == "pyprobables":
             self.data = [f"id{v}" for v in arr.tolist()]
@@ -304,8 +315,8 @@ class BloomContains(Workload):
 
     def run(self) -> None:
         f = self._filter
-        if self.kind == "nt":
-            self.out = f.contains_many(self.data)
+        if self.kind in ("nt", "nt-1t"):
+            self.out = f.contains_many(self.data, num_threads=1 if self.kind == "nt-1t" else None)
         elif self.kind == "pyprobables":
             check = f.check
             self.out = [check(x) for x in self.data]
@@ -351,6 +362,7 @@ class CountMinBatch(Workload):
         self.kind = engine
         self.engine = {
             "nt": "nt.CountMinSketch.update_many(ndarray)",
+            "nt-1t": "nt.CountMinSketch.update_many(ndarray, num_threads=1)",
             "nt-top": "nt.CountMinSketch(top=64).update_many(ndarray)",
             "nt-cons": "nt.CountMinSketch(conservative).update_many(ndarray)",
             "datasketches": "datasketches.count_min_sketch.update(x) loop",
@@ -382,7 +394,7 @@ class CountMinBatch(Workload):
 
     def run(self) -> None:
         if self.kind.startswith("nt"):
-            self.s.update_many(self.data)
+            self.s.update_many(self.data, num_threads=1 if self.kind == "nt-1t" else None)
             return
         f = self.s.update if self.kind == "datasketches" else self.s.add
         for x in self.data:

@@ -152,7 +152,9 @@ class item_batch {
 
   /// Calls fn(begin, n, hash_at) over the batch, hash_at(i) giving the hash of item begin + i:
   /// int64 and float64 items are hashed by hash_at itself, inside the sketch's loop (overlapping
-  /// its memory accesses); other kinds are hashed chunk by chunk first. GIL and Ctrl-C as for_runs.
+  /// its memory accesses), Python objects were hashed when the batch was made; for these three
+  /// hash_at is a pure function, safe on several threads, and runs are long. Bytes and str
+  /// items are hashed chunk by chunk first (short runs: one thread). GIL and Ctrl-C as for_runs.
   template <class Fn>
   void for_hashed(const item_hasher& h, bool nogil, Fn&& fn) const {
     if (kind_ == i64) {
@@ -162,6 +164,10 @@ class item_batch {
     } else if (kind_ == f64) {
       for_runs(nogil, [&](std::size_t from, std::size_t to) {
         fn(from, to - from, [hc = h, v = float_data() + from](std::size_t i) noexcept { return hc.hash_float(v[i]); });
+      });
+    } else if (kind_ == objects) {
+      for_runs(nogil, [&](std::size_t from, std::size_t to) {
+        fn(from, to - from, [v = obj_hashes_.data() + from](std::size_t i) noexcept { return v[i]; });
       });
     } else {
       for_chunks(h, nogil, [&](const std::uint64_t* buf, std::size_t begin, std::size_t n) {
@@ -449,7 +455,7 @@ Count-min sketch (compiled core). Use ``neural_trader.CountMinSketch``.)doc");
         if (nt_bind::parse_item(item.ptr(), it) != 0) throw py::error_already_set();
         self.s.update(it.hash(self.s.hasher()), count, [&] { return it.key(); });
       }, py::arg("item"), py::arg("count") = 1, "Add count to one item.")
-      .def("update_many", [](py_cms& self, py::handle items, py::object counts) {
+      .def("update_many", [](py_cms& self, py::handle items, py::object counts, int num_threads) {
         item_batch b(items, self.s.hasher());
         busy_guard guard(self, "CountMinSketch", true);
         const std::uint64_t* cnt = nullptr;
@@ -464,7 +470,7 @@ Count-min sketch (compiled core). Use ``neural_trader.CountMinSketch``.)doc");
         }
         if (self.s.top() == 0) {
           b.for_hashed(self.s.hasher(), true, [&](std::size_t begin, std::size_t n, auto&& at) {
-            self.s.update_items(n, at, cnt ? cnt + begin : nullptr);
+            self.s.update_items(n, at, cnt ? cnt + begin : nullptr, num_threads);
           });
         } else {
           b.for_chunks(self.s.hasher(), b.kind() != item_batch::objects,
@@ -473,7 +479,8 @@ Count-min sketch (compiled core). Use ``neural_trader.CountMinSketch``.)doc");
                                                       [&](std::size_t i) { return b.key(begin + i); });
                        });
         }
-      }, py::arg("items"), py::arg("counts") = py::none(), "Add a batch (counts: uint64 array or None for 1 each).")
+      }, py::arg("items"), py::arg("counts") = py::none(), py::arg("num_threads") = 0,
+         "Add a batch (counts: uint64 array or None for 1 each; num_threads 0: the nt.set_num_threads cap).")
       .def("estimate", [](const py_cms& self, py::handle item) {
         return self.s.estimate_hash(hash_one(self.s.hasher(), item));
       }, py::arg("item"), "Estimated count of one item (never below the true count).")
@@ -562,7 +569,7 @@ Blocked Bloom filter (compiled core). Use ``neural_trader.BloomFilter``.)doc");
       .def("contains", [](const py_bloom& self, py::handle item) {
         return self.s.contains_hash(hash_one(self.s.hasher(), item));
       }, py::arg("item"), "Whether the item is (probably) in the filter.")
-      .def("add_many", [](py_bloom& self, py::handle items, bool return_new) -> py::object {
+      .def("add_many", [](py_bloom& self, py::handle items, bool return_new, int num_threads) -> py::object {
         item_batch b(items, self.s.hasher());
         busy_guard guard(self, "BloomFilter", true);
         py::array_t<bool> out;
@@ -572,21 +579,22 @@ Blocked Bloom filter (compiled core). Use ``neural_trader.BloomFilter``.)doc");
           o = out.mutable_data();
         }
         b.for_hashed(self.s.hasher(), true, [&](std::size_t begin, std::size_t n, auto&& at) {
-          self.s.add_items(n, at, o ? o + begin : nullptr);
+          self.s.add_items(n, at, o ? o + begin : nullptr, num_threads);
         });
         if (!return_new) return py::none();
         return std::move(out);
-      }, py::arg("items"), py::arg("return_new") = false, "Add a batch; optionally return which items were new.")
-      .def("contains_many", [](py_bloom& self, py::handle items) {
+      }, py::arg("items"), py::arg("return_new") = false, py::arg("num_threads") = 0,
+         "Add a batch; optionally return which items were new.")
+      .def("contains_many", [](py_bloom& self, py::handle items, int num_threads) {
         item_batch b(items, self.s.hasher());
         busy_guard guard(self, "BloomFilter", false);
         auto out = new_array<bool>(b.size());
         bool* o = out.mutable_data();
         b.for_hashed(self.s.hasher(), true, [&](std::size_t begin, std::size_t n, auto&& at) {
-          self.s.contains_items(n, at, o + begin);
+          self.s.contains_items(n, at, o + begin, num_threads);
         });
         return out;
-      }, py::arg("items"), "Membership of a batch (bool array).")
+      }, py::arg("items"), py::arg("num_threads") = 0, "Membership of a batch (bool array).")
       .def("union_update", [](py_bloom& self, const py_bloom& o) { self.s.union_with(o.s); }, py::arg("other"),
            "OR the other filter's bits in.")
       .def("intersection_update", [](py_bloom& self, const py_bloom& o) { self.s.intersect_with(o.s); },

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._args import threads_arg
 from .errors import DTypeError, InvalidArgumentError
 
 __all__ = ["HNSWIndex", "Where", "knn_exact"]
@@ -73,15 +74,6 @@ def _float_matrix(values: Any, dim: int, what: str) -> npt.NDArray[np.float32]:
     if arr.ndim != 2 or arr.shape[1] != dim:
         raise InvalidArgumentError(f"{what} must have shape (n, {dim}) (or ({dim},) for one), got {arr.shape}")
     return np.ascontiguousarray(arr, dtype=np.float32)
-
-
-def _threads(n: int | None, default: int) -> int:
-    if n is None:
-        return default
-    n = _int(n, "num_threads")
-    if n < 0:
-        raise InvalidArgumentError(f"num_threads must be >= 0 (0: the nt.set_num_threads cap), got {n}")
-    return n
 
 
 class Where:
@@ -191,7 +183,7 @@ def knn_exact(data: npt.ArrayLike, queries: npt.ArrayLike, k: int = 10, metric: 
         raise InvalidArgumentError(f"k must be >= 1, got {k}")
     if metric not in _METRICS:
         raise InvalidArgumentError(f"metric must be one of {_METRICS}, got {metric!r}")
-    ids, dist = _core._knn_exact(d32, q32, k, metric, _threads(num_threads, 0))
+    ids, dist = _core._knn_exact(d32, q32, k, metric, threads_arg(num_threads, 0))
     return ids, dist
 
 
@@ -247,7 +239,7 @@ class HNSWIndex:
         names = [str(n) for n in label_names]
         if len(set(names)) != len(names):
             raise InvalidArgumentError(f"label_names must be unique, got {names}")
-        self._num_threads = _threads(num_threads, 0)
+        self._num_threads = threads_arg(num_threads, 0)
         self._impl = _core._HNSWIndex(dim, metric, int(M), int(ef_construction), int(ef), int(capacity), seed, names)
         self._next_id = 0
         self._dim = dim
@@ -374,7 +366,7 @@ class HNSWIndex:
             raise InvalidArgumentError(f"this index has label columns {self.label_names}: give labels=")
         if n == 0:
             return id_arr
-        self._impl.add(v, id_arr, lab, _threads(num_threads, self._num_threads), True)
+        self._impl.add(v, id_arr, lab, threads_arg(num_threads, self._num_threads), True)
         self._next_id = max(self._next_id, int(id_arr.max()) + 1)
         return id_arr
 
@@ -442,7 +434,7 @@ class HNSWIndex:
                 raise InvalidArgumentError(f"ef must be >= 1, got {ef_v}")
         kind, obj = (0, None) if filter is None else self._filter(filter)
         force = -1 if exact is None else (1 if exact else 0)
-        threads = self._num_threads if num_threads is None else _threads(num_threads, 0)
+        threads = self._num_threads if num_threads is None else threads_arg(num_threads, 0)
         return self._impl.search(q, k, ef_v, kind, obj, threads, force, 0.02)
 
     def _filter(self, f: Any) -> tuple[int, Any]:

@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._args import threads_arg
 from ._engine import BloomFilterPort, HyperLogLogPort
 from .errors import CorruptDataError, DTypeError, InvalidArgumentError
 
@@ -371,9 +372,15 @@ class CountMinSketch(_CompiledSketch):
             raise InvalidArgumentError(f"count must be >= 0, got {c}")
         self._impl.update(item, c)
 
-    def update_many(self, items: Any, counts: Any = None) -> None:
+    def update_many(self, items: Any, counts: Any = None, *, num_threads: int | None = None) -> None:
         """Add a batch of items (array, Series or iterable), each with count 1 or with the
-        matching entry of ``counts`` (non-negative integers, same length)."""
+        matching entry of ``counts`` (non-negative integers, same length).
+
+        A long batch (131,072 items or more) of integers, floats or Python objects is split by
+        row over up to ``num_threads`` threads (default: the ``nt.set_num_threads`` cap; 1 keeps
+        it on one): every thread reads the whole batch and adds it to its own rows, so the
+        counters are exactly those of one thread. Conservative updates and ``top > 0`` run on one
+        thread (their result depends on the order of the items)."""
         prepared = _prepare(items)
         cnt = None
         if counts is not None:
@@ -385,7 +392,7 @@ class CountMinSketch(_CompiledSketch):
             if c.dtype.kind == "i" and c.size and int(c.min()) < 0:
                 raise InvalidArgumentError("counts must be >= 0")
             cnt = np.ascontiguousarray(c, dtype=np.uint64)
-        self._impl.update_many(prepared, cnt)
+        self._impl.update_many(prepared, cnt, threads_arg(num_threads))
 
     def estimate(self, item: Any) -> int:
         """Estimated count of one item: never below the true count."""
@@ -534,14 +541,24 @@ class BloomFilter(_CompiledSketch, BloomFilterPort):
         BloomFilterPort.__init__(obj, impl)
         return obj
 
-    def add_many(self, items: Any, *, return_new: bool = False) -> npt.NDArray[np.bool_] | None:
+    def add_many(self, items: Any, *, return_new: bool = False,
+                 num_threads: int | None = None) -> npt.NDArray[np.bool_] | None:
         """Add a batch (array, Series or iterable). With ``return_new=True`` return a bool array:
-        True where the item was new (duplicates later in the same batch are not new)."""
-        return self._impl.add_many(_prepare(items), bool(return_new))  # type: ignore[no-any-return]
+        True where the item was new (duplicates later in the same batch are not new).
 
-    def contains_many(self, items: Any) -> npt.NDArray[np.bool_]:
-        """Membership of a batch, as a bool array (never False for an item added)."""
-        return self._impl.contains_many(_prepare(items))  # type: ignore[no-any-return]
+        A long batch (131,072 items or more) of integers, floats or Python objects is split by
+        block over up to ``num_threads`` threads (default: the ``nt.set_num_threads`` cap; 1
+        keeps it on one): each thread reads the whole batch and adds, in order, the items whose
+        block it owns, so the bits and ``return_new`` are exactly those of one thread."""
+        prepared = _prepare(items)
+        return self._impl.add_many(prepared, bool(return_new), threads_arg(num_threads))  # type: ignore[no-any-return]
+
+    def contains_many(self, items: Any, *, num_threads: int | None = None) -> npt.NDArray[np.bool_]:
+        """Membership of a batch, as a bool array (never False for an item added). A long batch
+        of integers, floats or Python objects is split over up to ``num_threads`` threads
+        (default: the ``nt.set_num_threads`` cap)."""
+        prepared = _prepare(items)
+        return self._impl.contains_many(prepared, threads_arg(num_threads))  # type: ignore[no-any-return]
 
     def estimate_count(self) -> float:
         """Estimated number of distinct items added (from the bits set in each block)."""

@@ -425,6 +425,56 @@ void test_golden_files() {
   CHECK(n > 1 && items[0] == 'R');
 }
 
+/// Long batches split over threads (Bloom adds by block range, queries by item range,
+/// count-min by row) equal one-thread runs exactly: bits, "new" flags, answers, counters.
+void test_threaded_batches() {
+  const std::size_t n = 3 * bloom_filter::items_per_thread + 123;
+  sketch_rng rng(21);
+  std::vector<std::int64_t> v(n);
+  for (auto& x : v) x = static_cast<std::int64_t>(rng.below(n / 2));  // repeats: order matters
+  for (const bool classic : {false, true}) {
+    const auto d = bloom_filter::dimensions_for(n, 0.01);
+    const bloom_dims cd{d.blocks, 8, 7};
+    auto make = [&] {
+      return classic ? bloom_filter(bloom_layout::classic, cd, 4, n, 0.01) : bloom_filter(d, 4, n, 0.01);
+    };
+    for (const int threads : {2, 3, 4}) {
+      auto one = make();
+      auto split = make();
+      const item_hasher h = one.hasher();
+      auto at = [&](std::size_t i) noexcept { return h.hash_int(v[i]); };
+      std::vector<char> f1(n), f2(n);
+      one.add_items(n, at, reinterpret_cast<bool*>(f1.data()), 1);
+      split.add_items(n, at, reinterpret_cast<bool*>(f2.data()), threads);
+      CHECK(one == split);
+      CHECK(f1 == f2);
+      auto probe = [&](std::size_t i) noexcept { return h.hash_int(static_cast<std::int64_t>(i)); };
+      std::vector<char> q1(n), q2(n);
+      one.contains_items(n, probe, reinterpret_cast<bool*>(q1.data()), 1);
+      split.contains_items(n, probe, reinterpret_cast<bool*>(q2.data()), threads);
+      CHECK(q1 == q2);
+      auto none = make();
+      none.add_items(n, at, nullptr, threads);  // no flags asked for
+      CHECK(none == one);
+    }
+  }
+  for (const std::uint32_t depth : {1u, 3u, 5u, 8u}) {
+    for (const int threads : {2, 3, 8}) {
+      count_min one(27183, depth, 6), split(27183, depth, 6);
+      const item_hasher h = one.hasher();
+      auto at = [&](std::size_t i) noexcept { return h.hash_int(v[i]); };
+      std::vector<std::uint64_t> cnt(n);
+      for (auto& c : cnt) c = rng.below(10);
+      one.update_items(n, at, cnt.data(), 1);
+      split.update_items(n, at, cnt.data(), threads);
+      one.update_items(n, at, nullptr, 1);
+      split.update_items(n, at, nullptr, threads);
+      CHECK(one.table() == split.table());
+      CHECK_EQ(one.total(), split.total());
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -435,6 +485,7 @@ int main() {
   NT_RUN(test_count_min);
   NT_RUN(test_count_min_batch_paths);
   NT_RUN(test_bloom);
+  NT_RUN(test_threaded_batches);
   NT_RUN(test_reservoir);
   NT_RUN(test_golden_files);
   return nt_check::finish("test_sketch");

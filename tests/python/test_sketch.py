@@ -487,6 +487,40 @@ def test_batch_paths_agree_with_single_items() -> None:
         assert c_one == c_batch == c_objs and c_batch.total == int(counts.sum())
 
 
+def test_threaded_batches_equal_one_thread() -> None:
+    """Long batches split over threads (Bloom adds by block, count-min by row, Bloom queries by
+    item) must give exactly the one-thread bits, counters, return_new flags and answers, for
+    every input kind that is hashed inside the loop (int64, float64, Python objects). The
+    batch repeats items so that return_new depends on the order within a block."""
+    rng = np.random.default_rng(11)
+    n = 300_000  # over the 131,072 items that start a second thread
+    ints = rng.integers(0, n // 2, n)  # about 40% repeats
+    floats = rng.normal(size=n // 2).repeat(2)
+    objs = ints[:140_000].astype(object)
+    for items in (ints, floats, objs):
+        serial, split = nt.BloomFilter(len(items), 0.01, seed=3), nt.BloomFilter(len(items), 0.01, seed=3)
+        fresh1 = serial.add_many(items, return_new=True, num_threads=1)
+        fresh2 = split.add_many(items, return_new=True, num_threads=2)
+        assert fresh1 is not None and fresh2 is not None
+        assert serial == split and np.array_equal(fresh1, fresh2)
+        assert 0 < fresh1.sum() < len(items)  # both kinds of answer occur
+        probe = np.concatenate([items[:50_000], items[:100_000] + 1]) if items is not objs else items
+        hit1, hit2 = serial.contains_many(probe, num_threads=1), split.contains_many(probe, num_threads=2)
+        assert np.array_equal(hit1, hit2) and hit1[:50_000].all()
+        for depth in (1, 2, 5, 8):
+            c1, c2 = nt.CountMinSketch(4096, depth, seed=3), nt.CountMinSketch(4096, depth, seed=3)
+            counts = rng.integers(0, 9, len(items)).astype(np.uint64)
+            c1.update_many(items, counts=counts, num_threads=1)
+            c2.update_many(items, counts=counts, num_threads=2)
+            c1.update_many(items, num_threads=1)
+            c2.update_many(items, num_threads=2)
+            assert c1 == c2 and c2.total == int(counts.sum()) + len(items)
+    with pytest.raises(InvalidArgumentError, match="num_threads"):
+        nt.BloomFilter(10, 0.01).add_many([1, 2], num_threads=-1)
+    with pytest.raises(DTypeError, match="num_threads"):
+        nt.CountMinSketch(10, 2).update_many([1, 2], num_threads=1.5)  # type: ignore[arg-type]
+
+
 def test_count_min_saturates_instead_of_wrapping() -> None:
     big = 2**64 - 10
     for depth in (3, 12):  # a compiled-depth path and the general one

@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 
 from .. import _core
+from .._args import threads_arg
 from ..errors import InvalidArgumentError
 from ._batch import _to_float64
 from ._spec import Spec, get_spec
@@ -116,9 +117,7 @@ def features(bars: Any, spec: Iterable[str], *, num_threads: int | None = None) 
                 arrays.append(np.ascontiguousarray(_to_float64(bars.get_column(col), f"column {col!r}")))
             idx.append(index[col])
         input_cols.append(idx)
-    threads = 0 if num_threads is None else int(num_threads)
-    if threads < 0:
-        raise InvalidArgumentError("num_threads must be >= 0")
+    threads = threads_arg(num_threads)
     outs = _core._ta_features(arrays, [it.spec.name for it in items], [it.params for it in items], input_cols,
                               threads)
     for it in items:

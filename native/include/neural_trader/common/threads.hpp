@@ -53,6 +53,14 @@ inline int get_num_threads() noexcept {
   return n > 0 ? n : available_cores();
 }
 
+/// Threads worth starting for `n` items of work: `threads` (0: get_num_threads()), cut so that
+/// every thread gets at least `per_thread` items (starting a thread costs tens of microseconds);
+/// at least 1.
+inline std::size_t threads_for(std::size_t n, std::size_t per_thread, int threads) noexcept {
+  const std::size_t want = static_cast<std::size_t>(threads > 0 ? threads : get_num_threads());
+  return std::max<std::size_t>(1, std::min(want, n / std::max<std::size_t>(1, per_thread)));
+}
+
 /// Runs fn(begin, end) over [0, n) split in contiguous chunks on up to `threads` threads
 /// (0: get_num_threads()). The calling thread does the first chunk. The first exception thrown
 /// by any chunk is rethrown here after every thread has joined. A worker that cannot be started

@@ -41,6 +41,7 @@
 #include "../common/checked.hpp"
 #include "../common/hash.hpp"
 #include "../common/serialize.hpp"
+#include "../common/threads.hpp"
 #include "simd.hpp"
 
 #if defined(_MSC_VER) && !defined(__clang__)
@@ -381,23 +382,60 @@ class bloom_filter {
     return missing == 0;
   }
 
+  /// Items per thread below which a batch call starts no more threads.
+  static constexpr std::size_t items_per_thread = std::size_t{1} << 16;
+
   /// Batch add of hashes; `was_new` (may be null) receives add_hash's results.
-  void add_hashes(const std::uint64_t* h, std::size_t n, bool* was_new) noexcept {
-    add_items(n, [h](std::size_t i) noexcept { return h[i]; }, was_new);
+  void add_hashes(const std::uint64_t* h, std::size_t n, bool* was_new, int threads = 1) {
+    add_items(n, [h](std::size_t i) noexcept { return h[i]; }, was_new, threads);
   }
-  void contains_hashes(const std::uint64_t* h, std::size_t n, bool* out) const noexcept {
-    contains_items(n, [h](std::size_t i) noexcept { return h[i]; }, out);
+  void contains_hashes(const std::uint64_t* h, std::size_t n, bool* out, int threads = 1) const {
+    contains_items(n, [h](std::size_t i) noexcept { return h[i]; }, out, threads);
   }
 
-  /// Batch add of n items whose hashes hash_at(i) gives (called once per item, a few dozen
-  /// items ahead of its add, so hashing overlaps the memory accesses).
+  /// Batch add of n items whose hashes hash_at(i) gives (called a few dozen items ahead of the
+  /// item's add, so hashing overlaps the memory accesses).
+  ///
+  /// threads (0: get_num_threads()): a batch of at least 2 * items_per_thread items is split
+  /// by *block*: thread t owns the t-th contiguous range of blocks, reads the whole batch and
+  /// adds, in batch order, the items whose block it owns. No two threads write one block, and
+  /// each block sees its items in the order a one-thread run adds them, so the bits and
+  /// `was_new` equal that run's exactly. hash_at is then called by several threads at once (and
+  /// once per item by each): it must be a pure function of i.
   template <class HashAt>
-  void add_items(std::size_t n, HashAt&& hash_at, bool* was_new) noexcept {
-    batch(n, hash_at, was_new, true);
+  void add_items(std::size_t n, HashAt&& hash_at, bool* was_new, int threads = 1) {
+    const std::size_t t = threads_for(n, items_per_thread, threads);
+    if (t <= 1) {
+      batch(n, hash_at, was_new, true);
+      return;
+    }
+    parallel_for(
+        t,
+        [&](std::size_t first, std::size_t last) {
+          for (std::size_t part = first; part < last; ++part) {
+            add_block_range(n, hash_at, was_new, blocks_ * part / t, blocks_ * (part + 1) / t);
+          }
+        },
+        static_cast<int>(t));
   }
+
+  /// Batch membership; with threads (as for add_items) the batch is split in contiguous item
+  /// ranges, one per thread.
   template <class HashAt>
-  void contains_items(std::size_t n, HashAt&& hash_at, bool* out) const noexcept {
-    const_cast<bloom_filter*>(this)->batch(n, hash_at, out, false);  // a query never writes the bits
+  void contains_items(std::size_t n, HashAt&& hash_at, bool* out, int threads = 1) const {
+    auto* self = const_cast<bloom_filter*>(this);  // a query never writes the bits
+    const std::size_t t = threads_for(n, items_per_thread, threads);
+    if (t <= 1) {
+      self->batch(n, hash_at, out, false);
+      return;
+    }
+    parallel_for(
+        n,
+        [&](std::size_t first, std::size_t last) {
+          auto at = [&hash_at, first](std::size_t i) noexcept { return hash_at(first + i); };
+          self->batch(last - first, at, out + first, false);
+        },
+        static_cast<int>(t));
   }
 
   /// Number of bits set.
@@ -562,6 +600,32 @@ class bloom_filter {
       g <<= 9;
       --left;
       fn(pos >> 6, std::uint64_t{1} << (pos & 63));
+    }
+  }
+
+  /// One thread's share of a split add: the items of the batch whose block is in [lo, hi),
+  /// in batch order, gathered a chunk at a time and run through the batch kernel.
+  template <class HashAt>
+  void add_block_range(std::size_t n, HashAt& hash_at, bool* was_new, std::uint64_t lo, std::uint64_t hi) noexcept {
+    constexpr std::size_t chunk = 4096;
+    std::uint64_t hs[chunk];
+    std::uint32_t at_index[chunk];
+    bool fresh[chunk];
+    auto picked = [&hs](std::size_t j) noexcept { return hs[j]; };
+    for (std::size_t from = 0; from < n; from += chunk) {
+      const std::size_t m = std::min(chunk, n - from);
+      std::size_t k = 0;
+      for (std::size_t i = 0; i < m; ++i) {
+        const std::uint64_t h = hash_at(from + i);
+        const std::uint64_t b = mulhi64(h, blocks_);
+        hs[k] = h;
+        at_index[k] = static_cast<std::uint32_t>(i);
+        k += static_cast<std::size_t>((b >= lo) & (b < hi));  // keep it: no branch to mispredict
+      }
+      batch(k, picked, was_new != nullptr ? fresh : nullptr, true);
+      if (was_new != nullptr) {
+        for (std::size_t j = 0; j < k; ++j) was_new[from + at_index[j]] = fresh[j];
+      }
     }
   }
 

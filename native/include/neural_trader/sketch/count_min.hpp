@@ -34,6 +34,7 @@
 
 #include "../common/hash.hpp"
 #include "../common/serialize.hpp"
+#include "../common/threads.hpp"
 
 namespace neural_trader::sketch {
 
@@ -167,20 +168,30 @@ class count_min {
     if (top_ != 0 && est >= threshold_) track(h, est, key);
   }
 
+  /// Items per thread below which a batch update starts no more threads.
+  static constexpr std::size_t items_per_thread = std::size_t{1} << 16;
+
   /// Batch update of hashes with counts (nullptr: 1 each) and no heavy-hitter tracking. The
   /// cells of the item `ahead` positions on are computed and prefetched first (the table is
-  /// usually larger than the L2 cache).
-  void update_hashes(const std::uint64_t* h, const std::uint64_t* counts, std::size_t n) noexcept {
+  /// usually larger than the L2 cache). `threads` as for update_items.
+  void update_hashes(const std::uint64_t* h, const std::uint64_t* counts, std::size_t n, int threads = 1) {
     auto at = [h](std::size_t i) noexcept { return h[i]; };
-    if (try_plain(at, counts, n)) return;
+    if (try_plain(at, counts, n, threads)) return;
     update_hashes_general(h, counts, n);
   }
 
   /// Batch update of n items whose hashes hash_at(i) gives (no heavy-hitter tracking), hashed
   /// inside the loop where the plain path runs, else in chunks.
+  ///
+  /// threads (0: get_num_threads()): the plain update (not conservative, no saturation
+  /// possible) of a batch of at least 2 * items_per_thread items is split by *row*: each thread
+  /// reads the whole batch and adds it to its own rows, so the counters equal a one-thread
+  /// run's exactly; hash_at is then called by several threads at once and must be a pure
+  /// function of i. Conservative updates depend on the order of the items and stay on one
+  /// thread.
   template <class HashAt>
-  void update_items(std::size_t n, HashAt&& hash_at, const std::uint64_t* counts) noexcept {
-    if (try_plain(hash_at, counts, n)) return;
+  void update_items(std::size_t n, HashAt&& hash_at, const std::uint64_t* counts, int threads = 1) {
+    if (try_plain(hash_at, counts, n, threads)) return;
     constexpr std::size_t chunk = 1024;
     std::uint64_t buf[chunk];
     for (std::size_t from = 0; from < n; from += chunk) {
@@ -194,19 +205,42 @@ class count_min {
   /// Runs the plain batch when it applies (not conservative, depth <= 8, no saturation
   /// possible); false when the caller must take the general path.
   template <class HashAt>
-  bool try_plain(HashAt& at, const std::uint64_t* counts, std::size_t n) noexcept {
-    if (conservative_ || depth_ > 8 || !fits_unsaturated(counts, n)) return false;
-    switch (depth_) {
-      case 1: plain_batch<1>(at, counts, n); break;
-      case 2: plain_batch<2>(at, counts, n); break;
-      case 3: plain_batch<3>(at, counts, n); break;
-      case 4: plain_batch<4>(at, counts, n); break;
-      case 5: plain_batch<5>(at, counts, n); break;
-      case 6: plain_batch<6>(at, counts, n); break;
-      case 7: plain_batch<7>(at, counts, n); break;
-      default: plain_batch<8>(at, counts, n); break;
+  bool try_plain(HashAt& at, const std::uint64_t* counts, std::size_t n, int threads) {
+    std::uint64_t added = 0;
+    if (conservative_ || depth_ > 8 || !fits_unsaturated(counts, n, added)) return false;
+    const std::size_t t = std::min<std::size_t>(threads_for(n, items_per_thread, threads), depth_);
+    if (t <= 1) {
+      plain_rows(at, counts, n, 0, depth_);
+    } else {
+      parallel_for(
+          t,
+          [&](std::size_t first, std::size_t last) {
+            for (std::size_t part = first; part < last; ++part) {
+              const auto r0 = static_cast<std::uint32_t>(depth_ * part / t);
+              const auto r1 = static_cast<std::uint32_t>(depth_ * (part + 1) / t);
+              plain_rows(at, counts, n, r0, r1 - r0);
+            }
+          },
+          static_cast<int>(t));
     }
+    total_ += added;
     return true;
+  }
+
+  /// The plain batch over rows [r0, r0 + rows), rows in 1..8.
+  template <class HashAt>
+  void plain_rows(HashAt& at, const std::uint64_t* counts, std::size_t n, std::uint32_t r0,
+                  std::uint32_t rows) noexcept {
+    switch (rows) {
+      case 1: plain_batch<1>(at, counts, n, r0); break;
+      case 2: plain_batch<2>(at, counts, n, r0); break;
+      case 3: plain_batch<3>(at, counts, n, r0); break;
+      case 4: plain_batch<4>(at, counts, n, r0); break;
+      case 5: plain_batch<5>(at, counts, n, r0); break;
+      case 6: plain_batch<6>(at, counts, n, r0); break;
+      case 7: plain_batch<7>(at, counts, n, r0); break;
+      default: plain_batch<8>(at, counts, n, r0); break;
+    }
   }
 
   void update_hashes_general(const std::uint64_t* h, const std::uint64_t* counts, std::size_t n) noexcept {
@@ -426,30 +460,35 @@ class count_min {
   /// Whether adding this batch can saturate nothing: every counter is at most the total
   /// (an invariant of every update and merge, checked on load), so a total that stays below
   /// 2^64 - 1 keeps every counter below it too.
-  bool fits_unsaturated(const std::uint64_t* counts, std::size_t n) const noexcept {
+  /// `added` receives the batch's total count when it fits.
+  bool fits_unsaturated(const std::uint64_t* counts, std::size_t n, std::uint64_t& added) const noexcept {
     constexpr std::uint64_t top = std::numeric_limits<std::uint64_t>::max();
-    if (counts == nullptr) return n < top - total_;
+    if (counts == nullptr) {
+      added = n;
+      return n < top - total_;
+    }
     std::uint64_t sum = total_;
     for (std::size_t i = 0; i < n; ++i) {
       if (counts[i] >= top - sum) return false;
       sum += counts[i];
     }
+    added = sum - total_;
     return true;
   }
 
-  /// The plain (not conservative, untracked) batch for a depth known at compile time, once
-  /// fits_unsaturated() holds: the rows' cells of the item `ahead` on are computed and
-  /// prefetched, then each counter is a plain add.
+  /// The plain (not conservative, untracked) batch over D rows from r0 (D known at compile
+  /// time), once fits_unsaturated() holds: the rows' cells of the item `ahead` on are computed
+  /// and prefetched, then each counter is a plain add. The caller adds the total.
   template <std::uint32_t D, class HashAt>
-  void plain_batch(HashAt& hash_at, const std::uint64_t* counts, std::size_t n) noexcept {
+  void plain_batch(HashAt& hash_at, const std::uint64_t* counts, std::size_t n, std::uint32_t r0) noexcept {
     constexpr std::size_t ahead = 8;
     std::uint32_t cells[ahead][D];  // width * depth <= 2^30
-    std::uint64_t* t = table_.data();
+    std::uint64_t* t = table_.data() + static_cast<std::size_t>(r0) * width_;
     const std::uint64_t width = width_;
     std::uint64_t a[D], b[D];
     for (std::uint32_t r = 0; r < D; ++r) {
-      a[r] = a_[r];
-      b[r] = b_[r];
+      a[r] = a_[r0 + r];
+      b[r] = b_[r0 + r];
     }
     auto prepare = [&](std::size_t i) noexcept {
       std::uint32_t* c = cells[i % ahead];
@@ -460,15 +499,12 @@ class count_min {
       }
     };
     for (std::size_t i = 0; i < n && i < ahead; ++i) prepare(i);
-    std::uint64_t added = 0;
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint32_t* c = cells[i % ahead];
       const std::uint64_t v = counts != nullptr ? counts[i] : 1;
       for (std::uint32_t r = 0; r < D; ++r) t[c[r]] += v;
-      added += v;
       if (i + ahead < n) prepare(i + ahead);
     }
-    total_ += added;
   }
 
   static void prefetch_cell(const void* p) noexcept {
