@@ -645,7 +645,7 @@ class index {
       const int mode = subgraph_mode_.load(std::memory_order_relaxed);
       if (mode == 1 || (mode == -1 && static_cast<double>(nq) * static_cast<double>(efk) * 64.0 >=
                                           static_cast<double>(slots()) + 8.0 * static_cast<double>(fp->count))) {
-        graph = build_allowed_graph(*fp, M0_ + M0_ / 2, threads);
+        graph = build_allowed_graph(*fp, M0_ + M0_ / 4, threads);
         gp = &graph;
         st.subgraph = true;
       }
@@ -1275,17 +1275,17 @@ class index {
     }
   }
 
-  // The allowed points' two-hop links (what search_level_two_hop finds step by step: an allowed
-  // neighbour, or an allowed neighbour of a rejected neighbour), collected once so that every
-  // query of the call walks them without reading the rejected points' lists again. Up to `width`
-  // links per point: its allowed neighbours first, then those found through rejected ones, in
-  // list order.
+  // The allowed points' links for a walk among them alone, collected once so that every query
+  // of the call walks them without reading the rejected points' lists. Up to `width` links per
+  // point: its allowed neighbours first, then, for each rejected neighbour r in list order, the
+  // other allowed points that list r too (points that chose the same neighbour lie near each
+  // other; in a graph whose links are mostly mutual these are r's own allowed neighbours, the
+  // second hop search_level_two_hop takes).
   //
-  // Pass 1 reads every level-0 list once, in slot order (the lists lie next to each other, so
-  // this streams; reading the rejected neighbours' lists at random from each allowed point costs
-  // several times more per list), and keeps each slot's allowed neighbours; pass 2 joins them per
-  // allowed point. Transient memory: about 4 bytes per slot plus 4 * (width + 2 * M0) per
-  // allowed point.
+  // Only the allowed points' lists are read (at random, prefetched ahead): the rejected points'
+  // lists are not needed, because the second hop is found by inverting the allowed points' lists
+  // (a counting sort by rejected neighbour). Transient memory: 4 bytes per slot plus
+  // 4 * (width + 2 * M0) per allowed point.
   detail::allowed_graph build_allowed_graph(const slot_filter& f, std::size_t width, int threads) const {
     detail::allowed_graph g;
     g.width = width;
@@ -1302,100 +1302,72 @@ class index {
     g.adj.resize(n * width);
     g.deg.resize(n);
     std::vector<std::uint32_t> own(n * M0_), own_n(n);  // each allowed point's list
-    const std::uint64_t* bits = f.bits.data();
-    const auto allowed = [bits](std::uint32_t x) noexcept { return (bits[x >> 6] >> (x & 63)) & 1u; };  // x < vs
 
-    // pass 1, over slot ranges: the allowed neighbours (as point numbers) of every slot
-    const std::size_t nt =
-        std::max<std::size_t>(1, std::min<std::size_t>(threads > 0 ? threads : get_num_threads(), vs / 4096 + 1));
-    const std::size_t span = (vs + nt - 1) / nt;
-    std::vector<std::vector<std::uint32_t>> part(nt);
-    std::vector<std::uint32_t> off(vs + 1, 0);  // offsets into each range's part, made global below
+    // pass 1: the allowed points' own lists
     parallel_for(
-        nt,
-        [&](std::size_t tb, std::size_t te) {
-          std::vector<std::uint32_t> links(M0_);
-          for (std::size_t t = tb; t < te; ++t) {
-            const std::size_t lo = t * span, hi = std::min(vs, lo + span);
-            auto& pts = part[t];
-            pts.reserve(hi > lo ? (hi - lo) * 2 : 0);
-            for (std::size_t x = lo; x < hi;) {  // one chunk's slots at a time
-              const auto l = slot_ref(static_cast<std::uint32_t>(x));
-              const std::size_t seg = std::min(hi - x, l.ch->nodes - l.off);
-              const std::byte* recs = l.ch->records.get() + l.off * link0_bytes_;
-              const std::atomic<std::uint8_t>* flg = l.ch->flags.get() + l.off;
-              for (std::size_t u = 0; u < seg; ++u, ++x) {
-                constexpr std::size_t ahead = 8;
-                if (u + ahead < seg) {
-                  const auto* nx = reinterpret_cast<const char*>(recs + (u + ahead) * link0_bytes_);
-                  for (std::size_t o = 0; o < link0_bytes_; o += 64) detail::prefetch(nx + o);
-                }
-                const auto* q = std::launder(reinterpret_cast<const std::atomic<std::uint32_t>*>(recs + u * link0_bytes_));
-                const std::size_t c = (flg[u].load(std::memory_order_acquire) & flag_ready) != 0
-                                          ? read_links_at(q, q + 1, M0_, links.data())
-                                          : 0;
-                // the bits first (independent loads), then the few that pass
-                for (std::size_t j0 = 0; j0 < c; j0 += 64) {
-                  const std::size_t j1 = std::min(c, j0 + 64);
-                  std::uint64_t pass = 0;
-                  for (std::size_t j = j0; j < j1; ++j) {
-                    const std::uint32_t y = links[j];
-                    pass |= static_cast<std::uint64_t>((y < vs) & allowed(y < vs ? y : 0)) << (j - j0);
-                  }
-                  for (; pass != 0; pass &= pass - 1) {
-                    pts.push_back(g.point_of(f, links[j0 + static_cast<std::size_t>(std::countr_zero(pass))]));
-                  }
-                }
-                off[x + 1] = static_cast<std::uint32_t>(pts.size());
-                const auto s = static_cast<std::uint32_t>(x);
-                if (allowed(s)) {
-                  const std::uint32_t p = g.point_of(f, s);
-                  std::memcpy(own.data() + p * M0_, links.data(), c * sizeof(std::uint32_t));
-                  own_n[p] = static_cast<std::uint32_t>(c);
-                }
-              }
+        n,
+        [&](std::size_t b, std::size_t e) {
+          constexpr std::size_t ahead = 8;
+          for (std::size_t i = b; i < e; ++i) {
+            if (i + ahead < e && g.slot[i + ahead] < vs) {
+              const auto* nx = reinterpret_cast<const char*>(seq(g.slot[i + ahead]));
+              for (std::size_t o = 0; o < link0_bytes_; o += 64) detail::prefetch(nx + o);
             }
+            const std::uint32_t s = g.slot[i];
+            own_n[i] = s < vs && is_ready(s) ? static_cast<std::uint32_t>(read_links(s, 0, own.data() + i * M0_)) : 0;
           }
         },
-        static_cast<int>(nt));
-    std::vector<std::uint32_t> pts;
-    {
-      std::size_t total = 0;
-      for (const auto& v : part) total += v.size();
-      pts.reserve(total);
-      for (std::size_t t = 0; t < nt; ++t) {
-        const auto base = static_cast<std::uint32_t>(pts.size());
-        const std::size_t lo = t * span, hi = std::min(vs, lo + span);
-        for (std::size_t x = lo + 1; x <= hi; ++x) off[x] += base;
-        pts.insert(pts.end(), part[t].begin(), part[t].end());
-        std::vector<std::uint32_t>().swap(part[t]);
+        threads);
+
+    // the inversion: for every rejected slot r, the allowed points whose lists hold r
+    const std::uint64_t* bits = f.bits.data();
+    const auto rejected = [bits, vs](std::uint32_t x) noexcept {
+      return x < vs && ((bits[x >> 6] >> (x & 63)) & 1u) == 0;
+    };
+    std::vector<std::uint32_t> start(vs + 2, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t* nb = own.data() + i * M0_;
+      for (std::size_t j = 0; j < own_n[i]; ++j) {
+        if (rejected(nb[j])) ++start[nb[j] + 2];
       }
     }
+    for (std::size_t x = 2; x < start.size(); ++x) start[x] += start[x - 1];
+    std::vector<std::uint32_t> rev(start.back());
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t* nb = own.data() + i * M0_;
+      for (std::size_t j = 0; j < own_n[i]; ++j) {
+        if (rejected(nb[j])) rev[start[nb[j] + 1]++] = static_cast<std::uint32_t>(i);
+      }
+    }
+    // now r's allowed points are rev[start[r] .. start[r + 1])
 
-    // pass 2, over allowed points: their own allowed neighbours, then those of the rejected ones
+    // pass 2, over allowed points: their allowed neighbours, then those sharing a rejected one
     parallel_for(
         n,
         [&](std::size_t b, std::size_t e) {
           std::vector<std::uint32_t> seen(n, 0);  // point -> last row (+1) that took it
-          std::vector<std::uint32_t> from(M0_ + 1);
           for (std::size_t i = b; i < e; ++i) {
             const auto tag = static_cast<std::uint32_t>(i + 1);
             seen[i] = tag;
-            std::size_t nf = 0;
-            from[nf++] = g.slot[i];
             const std::uint32_t* nb = own.data() + i * M0_;
-            for (std::size_t j = 0; j < own_n[i]; ++j) {
-              if (nb[j] < vs && !allowed(nb[j])) {
-                from[nf++] = nb[j];
-                detail::prefetch(off.data() + nb[j]);
-              }
-            }
-            for (std::size_t j = 1; j < nf; ++j) detail::prefetch(pts.data() + off[from[j]]);
+            const std::size_t c = own_n[i];
             std::uint32_t* row = g.adj.data() + i * width;
             std::size_t d = 0;
-            for (std::size_t j = 0; j < nf && d < width; ++j) {
-              for (std::uint32_t u = off[from[j]]; u < off[from[j] + 1] && d < width; ++u) {
-                const std::uint32_t pt = pts[u];
+            for (std::size_t j = 0; j < c && d < width; ++j) {
+              if (nb[j] < vs && f.test(nb[j])) {
+                const std::uint32_t pt = g.point_of(f, nb[j]);
+                if (seen[pt] != tag) {
+                  seen[pt] = tag;
+                  row[d++] = pt;
+                }
+              } else if (nb[j] < vs) {
+                detail::prefetch(rev.data() + start[nb[j]]);
+              }
+            }
+            for (std::size_t j = 0; j < c && d < width; ++j) {
+              if (!rejected(nb[j])) continue;
+              for (std::uint32_t u = start[nb[j]]; u < start[nb[j] + 1] && d < width; ++u) {
+                const std::uint32_t pt = rev[u];
                 if (seen[pt] != tag) {
                   seen[pt] = tag;
                   row[d++] = pt;
