@@ -319,7 +319,7 @@ class HNSWIndex:
         """What the last :meth:`search` call on this object did: ``path`` (``"graph"`` or
         ``"exact"``: the allowed points were scanned exactly), ``filtered``, ``allowed`` (points
         the filter allowed; live points when unfiltered), ``subgraph`` (a selective filter's
-        walk used the allowed points' two-hop links, collected once for all the call's queries;
+        walk used links among the allowed points, collected once for all the call's queries;
         ``subgraph_walks``: how many queries walked them),
         ``exact_fallbacks`` (queries whose filtered walk found fewer than ``k`` allowed points
         while more exist, answered by an exact scan instead) and ``distances`` (distance
@@ -409,9 +409,10 @@ class HNSWIndex:
         ``False`` forces either path, and :attr:`last_search_stats` says which ran. Below a
         quarter of the points, the walk steps over rejected points without computing their
         distances (it evaluates their allowed neighbours instead); with enough queries in one
-        call it first collects those two-hop links of the allowed points once for all of them
-        (one pass over the graph's links; worth it from a few dozen queries at ``ef=64`` on
-        100,000 points). A walk that reaches fewer than ``k`` allowed points while more exist
+        call it first collects links among the allowed points once for all of them (each
+        allowed point's allowed neighbours, and the allowed points that share a rejected
+        neighbour with it; about 1 us per allowed point, worth it from a few dozen queries at
+        ``ef=64``). A walk that reaches fewer than ``k`` allowed points while more exist
         falls back to the exact scan for that query, so a filtered search never comes up short.
         Runs on up to ``num_threads`` threads with the GIL released.
         """
