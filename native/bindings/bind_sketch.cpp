@@ -98,8 +98,8 @@ class item_batch {
       case ucs4_fixed: {
         std::string buf;
         for (std::size_t i = 0; i < n; ++i) {
-          utf8_of(begin + i, buf);
-          out[i] = h.hash_bytes(buf.data(), buf.size());
+          const std::size_t len = utf8_of(begin + i, buf);
+          out[i] = h.hash_bytes(buf.data(), len);
         }
         break;
       }
@@ -120,8 +120,8 @@ class item_batch {
       }
       case ucs4_fixed: {
         std::string buf;
-        utf8_of(i, buf);
-        return nts::item_key::of_bytes(buf.data(), buf.size(), true);
+        const std::size_t len = utf8_of(i, buf);
+        return nts::item_key::of_bytes(buf.data(), len, true);
       }
       case objects: {
         nt_bind::py_item it;
@@ -202,29 +202,43 @@ class item_batch {
     return len;
   }
 
-  void utf8_of(std::size_t i, std::string& out) const {
+  /// The UTF-8 bytes of 'U' item i at the start of out, their count returned (out is grown to
+  /// fit, never shrunk; code points were validated when the
+  /// batch was made). Written through a pointer into a buffer sized for the worst case once,
+  /// with a plain narrowing loop for the ASCII run that most items are entirely.
+  std::size_t utf8_of(std::size_t i, std::string& out) const {
     const auto* cp = reinterpret_cast<const std::uint32_t*>(data_ + i * itemsize_);
     std::size_t len = itemsize_ / 4;
     while (len > 0 && cp[len - 1] == 0) --len;  // ... and trailing NULs of 'U' items
-    out.clear();
-    for (std::size_t j = 0; j < len; ++j) {
-      const std::uint32_t c = cp[j];
-      if (c < 0x80) {
-        out.push_back(static_cast<char>(c));
-      } else if (c < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-        out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-      } else if (c < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-      } else {
-        out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    if (out.size() < 4 * (itemsize_ / 4)) out.resize(4 * (itemsize_ / 4));
+    auto* o = reinterpret_cast<unsigned char*>(out.data());
+    std::size_t j = 0, w = 0;
+    std::uint32_t high = 0;
+    for (; j < len; ++j) high |= cp[j];
+    if (high < 0x80) {  // all ASCII
+      for (j = 0; j < len; ++j) o[j] = static_cast<unsigned char>(cp[j]);
+      w = len;
+    } else {
+      for (j = 0; j < len; ++j) {
+        const std::uint32_t c = cp[j];
+        if (c < 0x80) {
+          o[w++] = static_cast<unsigned char>(c);
+        } else if (c < 0x800) {
+          o[w++] = static_cast<unsigned char>(0xC0 | (c >> 6));
+          o[w++] = static_cast<unsigned char>(0x80 | (c & 0x3F));
+        } else if (c < 0x10000) {
+          o[w++] = static_cast<unsigned char>(0xE0 | (c >> 12));
+          o[w++] = static_cast<unsigned char>(0x80 | ((c >> 6) & 0x3F));
+          o[w++] = static_cast<unsigned char>(0x80 | (c & 0x3F));
+        } else {
+          o[w++] = static_cast<unsigned char>(0xF0 | (c >> 18));
+          o[w++] = static_cast<unsigned char>(0x80 | ((c >> 12) & 0x3F));
+          o[w++] = static_cast<unsigned char>(0x80 | ((c >> 6) & 0x3F));
+          o[w++] = static_cast<unsigned char>(0x80 | (c & 0x3F));
+        }
       }
     }
+    return w;
   }
 
   void validate_ucs4() const {

@@ -487,6 +487,23 @@ def test_batch_paths_agree_with_single_items() -> None:
         assert c_one == c_batch == c_objs and c_batch.total == int(counts.sum())
 
 
+def test_str_arrays_hash_like_python_strings() -> None:
+    """'U' arrays are converted to UTF-8 item by item (a narrowing loop for all-ASCII items, the
+    full encoder otherwise): every item, ASCII or not, of any length up to the array's width,
+    must hash like the Python str, and a count-min fed the array reports the same keys."""
+    rng = np.random.default_rng(4)
+    alphabet = list("abcXYZ019-_") + ["é", "ß", "日", "本", "🙂", "\u07ff", "\u0800", "\uffff", "\U00010000"]
+    strs = ["".join(rng.choice(alphabet, size=int(rng.integers(1, 23)))) for _ in range(3000)]
+    strs += ["", "x" * 64, "AAPL", "é" * 7]
+    arr = np.array(strs)
+    assert nt.hash64(arr, seed=9).tolist() == [nt.hash64(s, seed=9) for s in strs]
+    a, b = nt.CountMinSketch(2048, 4, top=8), nt.CountMinSketch(2048, 4, top=8)
+    heavy = ["日本-7203"] * 50 + ["AAPL"] * 40
+    a.update_many(np.array(strs + heavy))
+    b.update_many(strs + heavy)
+    assert a == b and a.top_k(2) == b.top_k(2) == [("日本-7203", a.estimate("日本-7203")), ("AAPL", a.estimate("AAPL"))]
+
+
 def test_threaded_batches_equal_one_thread() -> None:
     """Long batches split over threads (Bloom adds by block, count-min by row, Bloom queries by
     item) must give exactly the one-thread bits, counters, return_new flags and answers, for
