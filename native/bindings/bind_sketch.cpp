@@ -14,6 +14,7 @@
 
 #include <neural_trader/common/errors.hpp>
 #include <neural_trader/common/hash.hpp>
+#include <neural_trader/common/threads.hpp>
 #include <neural_trader/sketch/sketch.hpp>
 
 #include "common.hpp"
@@ -27,6 +28,8 @@ namespace {
 /// Batches at least this long are processed with the GIL released.
 constexpr std::size_t release_gil_items = 2048;
 constexpr std::size_t chunk_items = 1024;
+/// Bytes and str batches hashed on several threads are hashed this many items at a time.
+constexpr std::size_t parallel_chunk = std::size_t{1} << 18;
 /// Batches are split into runs of this many items between checks for Ctrl-C.
 constexpr std::size_t signal_items = std::size_t{1} << 23;
 
@@ -150,13 +153,28 @@ class item_batch {
   /// Whether the items are numbers the sketches hash inside their own loops (int64, float64).
   bool numeric() const noexcept { return kind_ == i64 || kind_ == f64; }
 
-  /// Calls fn(begin, n, hash_at) over the batch, hash_at(i) giving the hash of item begin + i:
-  /// int64 and float64 items are hashed by hash_at itself, inside the sketch's loop (overlapping
-  /// its memory accesses), Python objects were hashed when the batch was made; for these three
-  /// hash_at is a pure function, safe on several threads, and runs are long. Bytes and str
-  /// items are hashed chunk by chunk first (short runs: one thread). GIL and Ctrl-C as for_runs.
+  /// Calls fn(begin, n, hash_at) over the batch, hash_at(i) giving the hash of item begin + i
+  /// (always a pure function, safe on several threads): int64 and float64 items are hashed by
+  /// hash_at itself, inside the sketch's loop (overlapping its memory accesses), Python objects
+  /// were hashed when the batch was made. Bytes and str items are hashed first, chunk by chunk:
+  /// with `threads` != 1 and a long batch, in chunks of `parallel_chunk` items hashed on several
+  /// threads (so fn can split them over threads too), else in short chunks on this thread. GIL
+  /// and Ctrl-C as for_runs.
   template <class Fn>
-  void for_hashed(const item_hasher& h, bool nogil, Fn&& fn) const {
+  void for_hashed(const item_hasher& h, bool nogil, Fn&& fn, int threads = 1) const {
+    const std::size_t t = threads == 1 ? 1 : neural_trader::threads_for(n_, parallel_chunk / 2, threads);
+    if ((kind_ == bytes_fixed || kind_ == ucs4_fixed) && nogil && release_gil() && t > 1) {
+      std::vector<std::uint64_t> buf(std::min(n_, parallel_chunk));
+      for_runs(nogil, [&](std::size_t from, std::size_t to) {
+        for (std::size_t c = from; c < to; c += parallel_chunk) {
+          const std::size_t m = std::min(parallel_chunk, to - c);
+          neural_trader::parallel_for(
+              m, [&](std::size_t b, std::size_t e) { hashes(h, c + b, e - b, buf.data() + b); }, static_cast<int>(t));
+          fn(c, m, [p = buf.data()](std::size_t i) noexcept { return p[i]; });
+        }
+      });
+      return;
+    }
     if (kind_ == i64) {
       for_runs(nogil, [&](std::size_t from, std::size_t to) {
         fn(from, to - from, [hc = h, v = int_data() + from](std::size_t i) noexcept { return hc.hash_int(v[i]); });
@@ -241,14 +259,27 @@ class item_batch {
     return w;
   }
 
+  /// Rejects surrogates and code points past U+10FFFF before anything is added. Blocks of code
+  /// points are tested branch-free (a loop the compiler vectorises); only a block that holds a
+  /// bad one is searched for the item to name.
   void validate_ucs4() const {
     const auto* cp = reinterpret_cast<const std::uint32_t*>(data_);
     const std::size_t total = n_ * (itemsize_ / 4);
-    for (std::size_t j = 0; j < total; ++j) {
-      const std::uint32_t c = cp[j];
-      if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
-        throw std::invalid_argument("str item " + std::to_string(j / (itemsize_ / 4)) +
-                                    " is not valid Unicode (surrogate or out-of-range code point)");
+    constexpr std::size_t block = 4096;
+    for (std::size_t b = 0; b < total; b += block) {
+      const std::size_t e = std::min(total, b + block);
+      std::uint32_t bad = 0;
+      for (std::size_t j = b; j < e; ++j) {
+        const std::uint32_t c = cp[j];
+        bad |= static_cast<std::uint32_t>(c > 0x10FFFF) | static_cast<std::uint32_t>(c - 0xD800u < 0x800u);
+      }
+      if (bad == 0) continue;
+      for (std::size_t j = b; j < e; ++j) {
+        const std::uint32_t c = cp[j];
+        if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
+          throw std::invalid_argument("str item " + std::to_string(j / (itemsize_ / 4)) +
+                                      " is not valid Unicode (surrogate or out-of-range code point)");
+        }
       }
     }
   }
@@ -485,7 +516,7 @@ Count-min sketch (compiled core). Use ``neural_trader.CountMinSketch``.)doc");
         if (self.s.top() == 0) {
           b.for_hashed(self.s.hasher(), true, [&](std::size_t begin, std::size_t n, auto&& at) {
             self.s.update_items(n, at, cnt ? cnt + begin : nullptr, num_threads);
-          });
+          }, num_threads);
         } else {
           b.for_chunks(self.s.hasher(), b.kind() != item_batch::objects,
                        [&](const std::uint64_t* h, std::size_t begin, std::size_t n) {
@@ -594,7 +625,7 @@ Blocked Bloom filter (compiled core). Use ``neural_trader.BloomFilter``.)doc");
         }
         b.for_hashed(self.s.hasher(), true, [&](std::size_t begin, std::size_t n, auto&& at) {
           self.s.add_items(n, at, o ? o + begin : nullptr, num_threads);
-        });
+        }, num_threads);
         if (!return_new) return py::none();
         return std::move(out);
       }, py::arg("items"), py::arg("return_new") = false, py::arg("num_threads") = 0,
@@ -606,7 +637,7 @@ Blocked Bloom filter (compiled core). Use ``neural_trader.BloomFilter``.)doc");
         bool* o = out.mutable_data();
         b.for_hashed(self.s.hasher(), true, [&](std::size_t begin, std::size_t n, auto&& at) {
           self.s.contains_items(n, at, o + begin, num_threads);
-        });
+        }, num_threads);
         return out;
       }, py::arg("items"), py::arg("num_threads") = 0, "Membership of a batch (bool array).")
       .def("union_update", [](py_bloom& self, const py_bloom& o) { self.s.union_with(o.s); }, py::arg("other"),

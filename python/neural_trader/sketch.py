@@ -376,11 +376,11 @@ class CountMinSketch(_CompiledSketch):
         """Add a batch of items (array, Series or iterable), each with count 1 or with the
         matching entry of ``counts`` (non-negative integers, same length).
 
-        A long batch (131,072 items or more) of integers, floats or Python objects is split by
-        row over up to ``num_threads`` threads (default: the ``nt.set_num_threads`` cap; 1 keeps
-        it on one): every thread reads the whole batch and adds it to its own rows, so the
-        counters are exactly those of one thread. Conservative updates and ``top > 0`` run on one
-        thread (their result depends on the order of the items)."""
+        A long batch (131,072 items or more) is split by row over up to ``num_threads`` threads
+        (default: the ``nt.set_num_threads`` cap; 1 keeps it on one): every thread reads the
+        whole batch and adds it to its own rows, so the counters are exactly those of one
+        thread; str and bytes arrays are hashed on the threads first. Conservative updates and
+        ``top > 0`` run on one thread (their result depends on the order of the items)."""
         prepared = _prepare(items)
         cnt = None
         if counts is not None:
@@ -546,17 +546,18 @@ class BloomFilter(_CompiledSketch, BloomFilterPort):
         """Add a batch (array, Series or iterable). With ``return_new=True`` return a bool array:
         True where the item was new (duplicates later in the same batch are not new).
 
-        A long batch (131,072 items or more) of integers, floats or Python objects is split by
-        block over up to ``num_threads`` threads (default: the ``nt.set_num_threads`` cap; 1
-        keeps it on one): each thread reads the whole batch and adds, in order, the items whose
-        block it owns, so the bits and ``return_new`` are exactly those of one thread."""
+        A long batch (131,072 items or more) is split by block over up to ``num_threads``
+        threads (default: the ``nt.set_num_threads`` cap; 1 keeps it on one): each thread reads
+        the whole batch and adds, in order, the items whose block it owns, so the bits and
+        ``return_new`` are exactly those of one thread; str and bytes arrays are hashed on the
+        threads first."""
         prepared = _prepare(items)
         return self._impl.add_many(prepared, bool(return_new), threads_arg(num_threads))  # type: ignore[no-any-return]
 
     def contains_many(self, items: Any, *, num_threads: int | None = None) -> npt.NDArray[np.bool_]:
         """Membership of a batch, as a bool array (never False for an item added). A long batch
-        of integers, floats or Python objects is split over up to ``num_threads`` threads
-        (default: the ``nt.set_num_threads`` cap)."""
+        is split over up to ``num_threads`` threads (default: the ``nt.set_num_threads`` cap);
+        str and bytes arrays are hashed on them too."""
         prepared = _prepare(items)
         return self._impl.contains_many(prepared, threads_arg(num_threads))  # type: ignore[no-any-return]
 

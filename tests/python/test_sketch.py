@@ -507,21 +507,24 @@ def test_str_arrays_hash_like_python_strings() -> None:
 def test_threaded_batches_equal_one_thread() -> None:
     """Long batches split over threads (Bloom adds by block, count-min by row, Bloom queries by
     item) must give exactly the one-thread bits, counters, return_new flags and answers, for
-    every input kind that is hashed inside the loop (int64, float64, Python objects). The
-    batch repeats items so that return_new depends on the order within a block."""
+    every input kind: int64, float64 and Python objects (hashed inside the loops), str and bytes
+    arrays (hashed on threads first, a chunk at a time). The batch repeats items so that
+    return_new depends on the order within a block."""
     rng = np.random.default_rng(11)
     n = 300_000  # over the 131,072 items that start a second thread
     ints = rng.integers(0, n // 2, n)  # about 40% repeats
     floats = rng.normal(size=n // 2).repeat(2)
     objs = ints[:140_000].astype(object)
-    for items in (ints, floats, objs):
+    text = np.char.add("ORD-", ints.astype(str))  # 'U': hashed on threads a chunk at a time
+    raw = text.astype("S")
+    for items in (ints, floats, objs, text, raw):
         serial, split = nt.BloomFilter(len(items), 0.01, seed=3), nt.BloomFilter(len(items), 0.01, seed=3)
         fresh1 = serial.add_many(items, return_new=True, num_threads=1)
         fresh2 = split.add_many(items, return_new=True, num_threads=2)
         assert fresh1 is not None and fresh2 is not None
         assert serial == split and np.array_equal(fresh1, fresh2)
         assert 0 < fresh1.sum() < len(items)  # both kinds of answer occur
-        probe = np.concatenate([items[:50_000], items[:100_000] + 1]) if items is not objs else items
+        probe = np.concatenate([items[:50_000], items[:100_000] + 1]) if items.dtype.kind in "if" else items
         hit1, hit2 = serial.contains_many(probe, num_threads=1), split.contains_many(probe, num_threads=2)
         assert np.array_equal(hit1, hit2) and hit1[:50_000].all()
         for depth in (1, 2, 5, 8):
