@@ -427,7 +427,7 @@ HyperLogLog distinct counter (compiled core). Use ``neural_trader.HyperLogLog``.
         py::arg("seed") = 0)
       .def("update", [](py_hll& self, py::handle item) { self.s.update_hash(hash_one(self.s.hasher(), item)); },
            py::arg("item"), "Add one item (the pybind11 path; the public class uses the Cython one).")
-      .def("update_many", [](py_hll& self, py::handle items) {
+      .def("update_many", [](py_hll& self, py::handle items, int num_threads) {
         item_batch b(items, self.s.hasher());
         busy_guard guard(self, "HyperLogLog", true);
         if (b.numeric()) {  // fused hash + update
@@ -437,10 +437,11 @@ HyperLogLog distinct counter (compiled core). Use ``neural_trader.HyperLogLog``.
           });
           return;
         }
-        b.for_chunks(self.s.hasher(), true, [&](const std::uint64_t* h, std::size_t, std::size_t n) {
-          self.s.update_hashes(h, n);
-        });
-      }, py::arg("items"), "Add a batch of items (prepared 1-D array or sequence); GIL released for large batches.")
+        // str / bytes: hashed on threads in chunks when long (the updates stay in order)
+        b.for_hashed(self.s.hasher(), true, [&](std::size_t, std::size_t n, auto&& at) { self.s.update_items(n, at); },
+                     num_threads);
+      }, py::arg("items"), py::arg("num_threads") = 0,
+         "Add a batch of items (prepared 1-D array or sequence); GIL released for large batches.")
       .def("estimate", [](const py_hll& self) { return self.s.estimate(); }, "Estimated number of distinct items.")
       .def("lower_bound", [](const py_hll& self, double k) { return self.s.lower_bound(k); }, py::arg("k"),
            "Lower bound at k standard deviations.")

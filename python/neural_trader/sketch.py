@@ -234,10 +234,15 @@ class HyperLogLog(_CompiledSketch, HyperLogLogPort):
         HyperLogLogPort.__init__(obj, impl)
         return obj
 
-    def update_many(self, items: Any) -> None:
+    def update_many(self, items: Any, *, num_threads: int | None = None) -> None:
         """Add a batch: a NumPy array (int, uint < 2**63, bool, float, ``S``, ``U``, object), a
-        polars/pandas Series or any iterable of items. Runs with the GIL released."""
-        self._impl.update_many(_prepare(items))
+        polars/pandas Series or any iterable of items. Runs with the GIL released. A long
+        ``str`` or ``bytes`` array (131,072 items or more) is hashed on up to ``num_threads``
+        threads (default: the ``nt.set_num_threads`` cap), a chunk at a time; the registers are
+        updated in item order on one thread, so the sketch (HIP estimate included) is exactly
+        the one-thread one."""
+        prepared = _prepare(items)
+        self._impl.update_many(prepared, threads_arg(num_threads))
 
     def estimate(self) -> float:
         """Estimated number of distinct items."""

@@ -508,8 +508,8 @@ def test_threaded_batches_equal_one_thread() -> None:
     """Long batches split over threads (Bloom adds by block, count-min by row, Bloom queries by
     item) must give exactly the one-thread bits, counters, return_new flags and answers, for
     every input kind: int64, float64 and Python objects (hashed inside the loops), str and bytes
-    arrays (hashed on threads first, a chunk at a time). The batch repeats items so that
-    return_new depends on the order within a block."""
+    arrays (hashed on threads first, a chunk at a time; HLL too, whose updates stay in order).
+    The batch repeats items so that return_new depends on the order within a block."""
     rng = np.random.default_rng(11)
     n = 300_000  # over the 131,072 items that start a second thread
     ints = rng.integers(0, n // 2, n)  # about 40% repeats
@@ -527,6 +527,10 @@ def test_threaded_batches_equal_one_thread() -> None:
         probe = np.concatenate([items[:50_000], items[:100_000] + 1]) if items.dtype.kind in "if" else items
         hit1, hit2 = serial.contains_many(probe, num_threads=1), split.contains_many(probe, num_threads=2)
         assert np.array_equal(hit1, hit2) and hit1[:50_000].all()
+        h1, h2 = nt.HyperLogLog(12, seed=3), nt.HyperLogLog(12, seed=3)  # str/bytes: hashed on threads
+        h1.update_many(items, num_threads=1)
+        h2.update_many(items, num_threads=2)
+        assert h1 == h2 and h1.estimate() == h2.estimate()
         for depth in (1, 2, 5, 8):
             c1, c2 = nt.CountMinSketch(4096, depth, seed=3), nt.CountMinSketch(4096, depth, seed=3)
             counts = rng.integers(0, 9, len(items)).astype(np.uint64)

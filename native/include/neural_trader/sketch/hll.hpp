@@ -90,12 +90,18 @@ class hyperloglog {
 
   /// Batch updates of hashes (hot loop: no allocation, no exception).
   void update_hashes(const std::uint64_t* h, std::size_t n) noexcept {
+    update_items(n, [h](std::size_t i) noexcept { return h[i]; });
+  }
+  /// Updates with n items whose hashes hash_at(i) gives, in order.
+  template <class HashAt>
+  void update_items(std::size_t n, HashAt&& hash_at) noexcept {
     const int p = lg_k_;
     const std::uint64_t low = std::uint64_t{1} << (p - 1);
     std::uint8_t* regs = regs_.data();
     for (std::size_t i = 0; i < n; ++i) {
-      const std::size_t idx = static_cast<std::size_t>(h[i] >> (64 - p));
-      const std::uint8_t rank = rank_of((h[i] << p) | low);
+      const std::uint64_t h = hash_at(i);
+      const std::size_t idx = static_cast<std::size_t>(h >> (64 - p));
+      const std::uint8_t rank = rank_of((h << p) | low);
       const std::uint8_t old = regs[idx];
       if (rank > old) change(idx, old, rank);
     }
