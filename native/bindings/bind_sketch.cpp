@@ -137,15 +137,27 @@ class item_batch {
 
   /// Calls fn(hashes, begin, n) over chunks of the batch, with the GIL released when `nogil`.
   /// Every `signal_items` items the GIL is taken back to check for Ctrl-C (a KeyboardInterrupt
-  /// then leaves the items before that point added).
+  /// then leaves the items before that point added). With `threads` != 1 and a long batch
+  /// released from the GIL, the chunks are `parallel_chunk` items hashed on several threads
+  /// (so fn can split them over threads too); otherwise `chunk_items` hashed on this thread.
   template <class Fn>
-  void for_chunks(const item_hasher& h, bool nogil, Fn&& fn) const {
+  void for_chunks(const item_hasher& h, bool nogil, Fn&& fn, int threads = 1) const {
+    const std::size_t t =
+        threads == 1 || !(nogil && release_gil()) ? 1 : neural_trader::threads_for(n_, parallel_chunk / 2, threads);
+    const std::size_t chunk = t > 1 ? parallel_chunk : chunk_items;
+    std::uint64_t local[chunk_items];  // the one-thread chunks need no allocation
+    std::vector<std::uint64_t> big(t > 1 ? std::min(n_, chunk) : 0);
+    std::uint64_t* buf = t > 1 ? big.data() : local;
     for_runs(nogil, [&](std::size_t from, std::size_t to) {
-      std::uint64_t buf[chunk_items];
-      for (std::size_t i = from; i < to; i += chunk_items) {
-        const std::size_t m = std::min(chunk_items, to - i);
-        hashes(h, i, m, buf);
-        fn(static_cast<const std::uint64_t*>(buf), i, m);
+      for (std::size_t c = from; c < to; c += chunk) {
+        const std::size_t m = std::min(chunk, to - c);
+        if (t > 1) {
+          neural_trader::parallel_for(
+              m, [&](std::size_t b, std::size_t e) { hashes(h, c + b, e - b, buf + b); }, static_cast<int>(t));
+        } else {
+          hashes(h, c, m, buf);
+        }
+        fn(static_cast<const std::uint64_t*>(buf), c, m);
       }
     });
   }
@@ -156,25 +168,10 @@ class item_batch {
   /// Calls fn(begin, n, hash_at) over the batch, hash_at(i) giving the hash of item begin + i
   /// (always a pure function, safe on several threads): int64 and float64 items are hashed by
   /// hash_at itself, inside the sketch's loop (overlapping its memory accesses), Python objects
-  /// were hashed when the batch was made. Bytes and str items are hashed first, chunk by chunk:
-  /// with `threads` != 1 and a long batch, in chunks of `parallel_chunk` items hashed on several
-  /// threads (so fn can split them over threads too), else in short chunks on this thread. GIL
-  /// and Ctrl-C as for_runs.
+  /// were hashed when the batch was made. Bytes and str items are hashed first, chunk by chunk
+  /// (for_chunks, on `threads`). GIL and Ctrl-C as for_runs.
   template <class Fn>
   void for_hashed(const item_hasher& h, bool nogil, Fn&& fn, int threads = 1) const {
-    const std::size_t t = threads == 1 ? 1 : neural_trader::threads_for(n_, parallel_chunk / 2, threads);
-    if ((kind_ == bytes_fixed || kind_ == ucs4_fixed) && nogil && release_gil() && t > 1) {
-      std::vector<std::uint64_t> buf(std::min(n_, parallel_chunk));
-      for_runs(nogil, [&](std::size_t from, std::size_t to) {
-        for (std::size_t c = from; c < to; c += parallel_chunk) {
-          const std::size_t m = std::min(parallel_chunk, to - c);
-          neural_trader::parallel_for(
-              m, [&](std::size_t b, std::size_t e) { hashes(h, c + b, e - b, buf.data() + b); }, static_cast<int>(t));
-          fn(c, m, [p = buf.data()](std::size_t i) noexcept { return p[i]; });
-        }
-      });
-      return;
-    }
     if (kind_ == i64) {
       for_runs(nogil, [&](std::size_t from, std::size_t to) {
         fn(from, to - from, [hc = h, v = int_data() + from](std::size_t i) noexcept { return hc.hash_int(v[i]); });
@@ -190,7 +187,7 @@ class item_batch {
     } else {
       for_chunks(h, nogil, [&](const std::uint64_t* buf, std::size_t begin, std::size_t n) {
         fn(begin, n, [buf](std::size_t i) noexcept { return buf[i]; });
-      });
+      }, threads);
     }
   }
 
@@ -221,9 +218,9 @@ class item_batch {
   }
 
   /// The UTF-8 bytes of 'U' item i at the start of out, their count returned (out is grown to
-  /// fit, never shrunk; code points were validated when the
-  /// batch was made). Written through a pointer into a buffer sized for the worst case once,
-  /// with a plain narrowing loop for the ASCII run that most items are entirely.
+  /// fit, never shrunk; code points were validated when the batch was made). Written through a
+  /// pointer into a buffer sized for the worst case once, with a plain narrowing loop for the
+  /// items that are all ASCII (most are).
   std::size_t utf8_of(std::size_t i, std::string& out) const {
     const auto* cp = reinterpret_cast<const std::uint32_t*>(data_ + i * itemsize_);
     std::size_t len = itemsize_ / 4;
@@ -259,6 +256,9 @@ class item_batch {
     return w;
   }
 
+  /// A surrogate (U+D800..U+DFFF) or a code point past U+10FFFF, branch-free.
+  static bool bad_code_point(std::uint32_t c) noexcept { return (c > 0x10FFFF) | (c - 0xD800u < 0x800u); }
+
   /// Rejects surrogates and code points past U+10FFFF before anything is added. Blocks of code
   /// points are tested branch-free (a loop the compiler vectorises); only a block that holds a
   /// bad one is searched for the item to name.
@@ -269,14 +269,10 @@ class item_batch {
     for (std::size_t b = 0; b < total; b += block) {
       const std::size_t e = std::min(total, b + block);
       std::uint32_t bad = 0;
-      for (std::size_t j = b; j < e; ++j) {
-        const std::uint32_t c = cp[j];
-        bad |= static_cast<std::uint32_t>(c > 0x10FFFF) | static_cast<std::uint32_t>(c - 0xD800u < 0x800u);
-      }
+      for (std::size_t j = b; j < e; ++j) bad |= static_cast<std::uint32_t>(bad_code_point(cp[j]));
       if (bad == 0) continue;
       for (std::size_t j = b; j < e; ++j) {
-        const std::uint32_t c = cp[j];
-        if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
+        if (bad_code_point(cp[j])) {
           throw std::invalid_argument("str item " + std::to_string(j / (itemsize_ / 4)) +
                                       " is not valid Unicode (surrogate or out-of-range code point)");
         }

@@ -1346,27 +1346,28 @@ class index {
         n,
         [&](std::size_t b, std::size_t e) {
           std::vector<std::uint32_t> seen(n, 0);  // point -> last row (+1) that took it
+          std::vector<std::uint32_t> rej(M0_);    // this point's rejected neighbours, in list order
           for (std::size_t i = b; i < e; ++i) {
             const auto tag = static_cast<std::uint32_t>(i + 1);
             seen[i] = tag;
             const std::uint32_t* nb = own.data() + i * M0_;
             const std::size_t c = own_n[i];
             std::uint32_t* row = g.adj.data() + i * width;
-            std::size_t d = 0;
-            for (std::size_t j = 0; j < c && d < width; ++j) {
-              if (nb[j] < vs && f.test(nb[j])) {
+            std::size_t d = 0, nr = 0;
+            for (std::size_t j = 0; j < c; ++j) {
+              if (rejected(nb[j])) {
+                rej[nr++] = nb[j];
+                detail::prefetch(rev.data() + start[nb[j]]);
+              } else if (nb[j] < vs && d < width) {
                 const std::uint32_t pt = g.point_of(f, nb[j]);
                 if (seen[pt] != tag) {
                   seen[pt] = tag;
                   row[d++] = pt;
                 }
-              } else if (nb[j] < vs) {
-                detail::prefetch(rev.data() + start[nb[j]]);
               }
             }
-            for (std::size_t j = 0; j < c && d < width; ++j) {
-              if (!rejected(nb[j])) continue;
-              for (std::uint32_t u = start[nb[j]]; u < start[nb[j] + 1] && d < width; ++u) {
+            for (std::size_t j = 0; j < nr && d < width; ++j) {
+              for (std::uint32_t u = start[rej[j]]; u < start[rej[j] + 1] && d < width; ++u) {
                 const std::uint32_t pt = rev[u];
                 if (seen[pt] != tag) {
                   seen[pt] = tag;
