@@ -6,7 +6,8 @@
 Runs every case of ``benchmarks/lib/book_mix.py`` (the workloads the pytest and asv suites time
 too; the peers are in ``benchmarks/lib/book_peers.py``): first the scale's untimed warm-up rounds,
 then the repetitions round-robin (each repetition runs every case once, so slow drift on a shared
-machine hits all engines alike). Every result is checked outside the timer: nt's fills and final
+machine hits all engines alike; every other repetition runs them in reverse order, so no case
+always follows the same one). Every result is checked outside the timer: nt's fills and final
 book against the reference that the pure-Python book computed while generating the stream
 (exactly: ids, prices, quantities, order), every peer's final book too.
 
@@ -204,7 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         for w in runnable:
             one(w, False)
     for rep in range(reps):
-        for w in runnable:
+        # Forward on even repetitions, backward on odd ones: a case's place in the round (what ran
+        # just before it, how warm the caches and the allocator are) evens out across the cases.
+        for w in (runnable if rep % 2 == 0 else runnable[::-1]):
             one(w, True)
         print(f"  repetition {rep + 1}/{reps} done ({time.perf_counter() - t_start:.0f} s)", file=sys.stderr)
 

@@ -1,7 +1,7 @@
 # Declarations of the C++ order book (book/order_book.hpp) and its Cython glue
 # (bindings/book_glue.hpp), for Cython modules: the backtester's event loop drives the same book
 # through these. The core header is declared here once.
-from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.vector cimport vector
@@ -119,3 +119,11 @@ cdef extern from "book_glue.hpp" namespace "nt_bind" nogil:
     string book_validate(const order_book& b) except +translate_exception
     vector[unsigned char] book_bytes(const order_book& b) except +translate_exception
     void book_move_output(order_book& b, fill_vector& fills, event_vector& events) except +translate_exception
+    cdef struct replay_cache_stats:
+        size_t limit
+        size_t held_bytes
+        size_t held_blocks
+        uint64_t hits
+        uint64_t misses
+    size_t replay_cache_set_limit(size_t nbytes) except +translate_exception
+    replay_cache_stats replay_cache_get_stats() except +translate_exception

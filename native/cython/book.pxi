@@ -36,6 +36,9 @@ from book cimport (
     book_volume_at,
     book_move_output,
     book_self_trade,
+    replay_cache_get_stats,
+    replay_cache_stats,
+    replay_cache_set_limit,
     event_record,
     event_vector,
     fill_record,
@@ -438,6 +441,34 @@ cdef Report _report(order_book* b, book_call c):
     else:
         r._events.swap(b.events())
     return r
+
+
+def set_replay_cache_limit(nbytes):
+    """set_replay_cache_limit(nbytes) -> int: the previous limit.
+
+    Replay outputs (the fills and events arrays of ``OrderBook.process`` / ``Exchange.process``,
+    and reports with many fills) of 4 MiB and more live in huge-page blocks. When their arrays are
+    released, up to ``nbytes`` of those blocks (address space; only written pages hold memory)
+    are kept for the next replay, which then writes into memory that is already mapped instead of
+    faulting in fresh zeroed pages: on hosts where a page fault is slow that is most of a replay's
+    time. The oldest blocks go first when the limit is reached. ``0`` turns the cache off and
+    frees what it holds. Default 512 MiB."""
+    cdef long long v
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int):
+        raise _errors.InvalidArgumentError(f"nbytes must be an int, got {type(nbytes).__name__}")
+    v = nbytes
+    if v < 0:
+        raise _errors.InvalidArgumentError(f"nbytes must be >= 0, got {nbytes}")
+    return replay_cache_set_limit(<size_t>v)
+
+
+def replay_cache_info():
+    """replay_cache_info() -> dict: the replay output cache (see set_replay_cache_limit):
+    ``limit``, ``held_bytes``, ``held_blocks``, and ``hits`` / ``misses`` (huge-page output
+    blocks served from the cache / newly allocated, since the process started)."""
+    cdef replay_cache_stats st = replay_cache_get_stats()
+    return {"limit": st.limit, "held_bytes": st.held_bytes, "held_blocks": st.held_blocks,
+            "hits": st.hits, "misses": st.misses}
 
 
 def _report_restore(int64_t order_id, int status, int reason, bytes fills, bytes events):

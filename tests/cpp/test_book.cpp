@@ -8,6 +8,7 @@
 #include "check.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
@@ -513,6 +514,98 @@ void test_deep_level_cancel() {
   check_valid(b);
 }
 
+void test_output_block_cache() {
+  // Released huge-page output blocks are kept (up to the limit, oldest evicted first) and handed
+  // to the next request that fits within 1.5x; a block handed to a smaller request comes back
+  // with its real size; the outputs of a replay into reused blocks equal a fresh replay's.
+  block_cache& c = block_cache::instance();
+  const std::size_t old_limit = c.set_limit(0);
+  CHECK_EQ(c.get_stats().held_bytes, 0u);
+  const std::size_t mb = std::size_t{1} << 20;
+  c.set_limit(64 * mb);
+  const auto s0 = c.get_stats();
+  void* a = c.take(8 * mb);
+  void* b = c.take(16 * mb);
+  CHECK_EQ(c.get_stats().misses, s0.misses + 2);
+  static_cast<unsigned char*>(a)[8 * mb - 1] = 1;  // writable to the end
+  c.give(a, 8 * mb);
+  c.give(b, 16 * mb);
+  CHECK_EQ(c.get_stats().held_bytes, 24 * mb);
+  CHECK_EQ(c.get_stats().held_blocks, 2u);
+  CHECK(c.take(8 * mb) == a);  // exact fit
+  CHECK_EQ(c.get_stats().hits, s0.hits + 1);
+  CHECK(c.take(12 * mb) == b);  // 16 MiB serves 12 MiB (<= 1.5x) ...
+  c.give(b, 12 * mb);            // ... and comes back as 16 MiB
+  CHECK_EQ(c.get_stats().held_bytes, 16 * mb);
+  void* d = c.take(4 * mb);      // 16 MiB is more than 1.5x of 4 MiB: a new block
+  CHECK(d != b);
+  c.give(a, 8 * mb);
+  c.give(d, 4 * mb);
+  CHECK_EQ(c.get_stats().held_bytes, 28 * mb);
+  void* big = c.take(48 * mb);
+  c.give(big, 48 * mb);  // 76 MiB > 64: the oldest (b) makes room
+  CHECK_EQ(c.get_stats().held_bytes, 60 * mb);
+  CHECK_EQ(c.get_stats().held_blocks, 3u);
+  void* huge = c.take(96 * mb);
+  c.give(huge, 96 * mb);  // over the limit by itself: freed, the cache unchanged
+  CHECK_EQ(c.get_stats().held_bytes, 60 * mb);
+  c.set_limit(50 * mb);  // shrinking frees the oldest until the rest fits (a, then d)
+  CHECK_EQ(c.get_stats().held_bytes, 48 * mb);
+  CHECK_EQ(c.get_stats().held_blocks, 1u);
+  CHECK(c.take(48 * mb) == big);
+  c.give(big, 48 * mb);
+
+  // A replay large enough for huge-page outputs, three times: into fresh blocks, into blocks
+  // reused while the first outputs are still alive (no aliasing), into the first ones' blocks.
+  c.set_limit(512 * mb);
+  std::mt19937_64 rng(7);
+  std::vector<order_msg> msgs(150'000);
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    order_msg& m = msgs[i];
+    m = order_msg{};
+    m.ts = static_cast<std::int64_t>(i);
+    m.owner = -1;
+    m.stop_price = none;
+    if (i % 3 == 2) {
+      m.action = static_cast<std::uint8_t>(action::cancel);
+      m.id = static_cast<std::int64_t>(i - 1 - rng() % std::min<std::size_t>(i, 50));
+      m.price = m.quantity = none;
+    } else {
+      m.action = static_cast<std::uint8_t>(action::add);
+      m.id = static_cast<std::int64_t>(i);
+      m.side = rng() % 2 ? 1 : -1;
+      m.price = 100 + static_cast<double>(static_cast<int>(rng() % 21) - 10);
+      m.quantity = static_cast<double>(1 + rng() % 5);
+    }
+  }
+  auto replay = [&](fill_vector& f, event_vector& e) {
+    order_book bk(1, 1);
+    bk.process(msgs.data(), msgs.size());
+    f.swap(bk.fills());
+    e.swap(bk.events());
+  };
+  auto same = [](const auto& x, const auto& y) {
+    return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(x[0])) == 0;
+  };
+  fill_vector f1, f2, f3;
+  event_vector e1, e2, e3;
+  replay(f1, e1);
+  CHECK(e1.size() * sizeof(event_record) >= huge_pages::threshold);
+  CHECK(!f1.empty());
+  const fill_vector f1_copy(f1);
+  const event_vector e1_copy(e1);
+  replay(f2, e2);
+  CHECK(same(f1, f2) && same(e1, e2) && same(f1, f1_copy) && same(e1, e1_copy));
+  const event_record* first_block = e1.data();
+  { event_vector gone; gone.swap(e1); }  // released into the cache
+  const auto before = c.get_stats().hits;
+  replay(f3, e3);
+  CHECK(e3.data() == first_block);  // reused ...
+  CHECK(c.get_stats().hits > before);
+  CHECK(same(f3, f2) && same(e3, e2));  // ... and fully rewritten
+  c.set_limit(old_limit);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -534,5 +627,6 @@ int main(int argc, char** argv) {
   NT_RUN(test_conservation);
   NT_RUN(test_random_stream_invariants);
   NT_RUN(test_snapshot_and_golden);
+  NT_RUN(test_output_block_cache);
   return nt_check::finish("test_book");
 }

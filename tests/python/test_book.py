@@ -405,6 +405,59 @@ def test_process_output_is_an_owning_view() -> None:
     assert f["quantity"].sum() == 6.0 and len(e) == 7
 
 
+def _big_stream(n: int = 120_000) -> np.ndarray:
+    """Adds and cancels near one price: outputs of several MiB (huge-page blocks)."""
+    rng = np.random.default_rng(3)
+    m = np.zeros(n, nt.ORDER_MSG_DTYPE)
+    m["ts"] = np.arange(n)
+    m["id"] = np.arange(n)
+    m["owner"] = -1
+    m["stop_price"] = np.nan
+    m["side"] = rng.choice([1, -1], n)
+    m["price"] = 100 + rng.integers(-10, 11, n) * 0.01
+    m["quantity"] = rng.integers(1, 6, n)
+    cancel = np.arange(n) % 3 == 2
+    m["action"][cancel] = int(nt.book.Action.CANCEL)
+    m["id"][cancel] = np.arange(n)[cancel] - 1 - rng.integers(0, 40, int(cancel.sum())) % np.maximum(np.arange(n)[cancel], 1)
+    m["price"][cancel] = np.nan
+    m["quantity"][cancel] = np.nan
+    return m
+
+
+def test_replay_cache_reuses_released_outputs() -> None:
+    m = _big_stream()
+
+    def _same(x: np.ndarray, y: np.ndarray) -> bool:  # bytes: events hold NaN prices
+        return x.dtype == y.dtype and x.tobytes() == y.tobytes()
+
+    old = nt.book.set_replay_cache_limit(256 << 20)
+    try:
+        f1, e1 = nt.OrderBook(0.01, 1).process(m)
+        assert e1.nbytes >= 4 << 20 and len(f1) > 0
+        keep = (f1.copy(), e1.copy())
+        f2, e2 = nt.OrderBook(0.01, 1).process(m)  # f1/e1 alive: new memory, no aliasing
+        assert _same(f1, keep[0]) and _same(e1, keep[1])
+        assert _same(f2, keep[0]) and _same(e2, keep[1])
+        address = e1.__array_interface__["data"][0]
+        hits = nt.book.replay_cache_info()["hits"]
+        del f1, e1
+        assert nt.book.replay_cache_info()["held_bytes"] >= 4 << 20
+        f3, e3 = nt.OrderBook(0.01, 1).process(m)
+        assert e3.__array_interface__["data"][0] == address  # the released block, reused ...
+        assert nt.book.replay_cache_info()["hits"] > hits
+        assert _same(f3, keep[0]) and _same(e3, keep[1])  # ... and rewritten
+        nt.book.set_replay_cache_limit(0)  # off: frees what it holds
+        del f2, e2
+        info = nt.book.replay_cache_info()
+        assert info["limit"] == 0 and info["held_bytes"] == 0 and info["held_blocks"] == 0
+    finally:
+        nt.book.set_replay_cache_limit(old)
+    assert nt.book.replay_cache_info()["limit"] == old
+    for bad in (-1, 1.5, "1", True):
+        with pytest.raises(errors.InvalidArgumentError):
+            nt.book.set_replay_cache_limit(bad)
+
+
 def test_process_takes_columns_dataframes_and_empty_input() -> None:
     cols = {
         "id": [1, 2], "side": [1, -1], "price": [10.0, 10.0], "quantity": [3.0, 1.0],

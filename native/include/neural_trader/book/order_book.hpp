@@ -36,8 +36,8 @@
 namespace neural_trader::book {
 
 /// Output arrays of a book (large replays: huge pages where the OS offers them).
-using fill_vector = std::vector<fill_record, huge_page_allocator<fill_record>>;
-using event_vector = std::vector<event_record, huge_page_allocator<event_record>>;
+using fill_vector = std::vector<fill_record, cached_huge_page_allocator<fill_record>>;
+using event_vector = std::vector<event_record, cached_huge_page_allocator<event_record>>;
 
 /// What an API call did to the order it was about.
 struct call_result {
