@@ -291,6 +291,8 @@ class order_book {
   void apply(const order_msg& m) {
     switch (m.action) {
       case static_cast<std::uint8_t>(action::add):
+        if (rest_plain_add(m)) break;
+        [[fallthrough]];
       case static_cast<std::uint8_t>(action::market): {
         const auto type = m.action == static_cast<std::uint8_t>(action::market) ? order_type::market
                                                                                  : static_cast<order_type>(m.type);
@@ -314,6 +316,35 @@ class order_book {
     }
   }
 
+ private:
+  /// apply()'s path for most replay messages: an add of a plain limit GTC / DAY order (explicit
+  /// id, no post-only, no stop price) that does not cross, so it rests at once. Returns false,
+  /// having changed nothing, for anything else or anything wrong with it; submit_order() then
+  /// gives the same result (it runs the same checks, in an order that picks the rejection
+  /// reason). No stop can fire: no trade happened, and a pending stop never waits on a last
+  /// price that already triggers it (every call that changes the last price runs the triggers).
+  bool rest_plain_add(const order_msg& m) {
+    if (m.type != static_cast<std::uint8_t>(order_type::limit) || m.tif > static_cast<std::uint8_t>(tif::day) ||
+        m.flags != 0 || m.id < 0 || !std::isnan(m.stop_price) || (m.side != 1 && m.side != -1) ||
+        !(m.quantity > 0.0)) {
+      return false;
+    }
+    std::int64_t lots = 0;
+    std::int64_t ticks = 0;
+    if (qty_grid_.to_units(m.quantity, lots) != grid::fit::on || lots < 1 ||
+        price_grid_.to_units(m.price, ticks) != grid::fit::on) {
+      return false;
+    }
+    const auto sd = static_cast<side>(m.side);
+    if (crosses_opposite(sd, ticks) || ids_.contains(m.id)) return false;
+    push_event(m.ts, m.id, price_grid_.to_value(ticks), qty_grid_.to_value(lots), event_kind::accepted, reason::none,
+               sd, order_type::limit);
+    rest(taker{m.id, m.owner < 0 ? -1 : m.owner, ticks, 0, lots, m.ts, next_seq_++, sd, order_type::limit,
+               static_cast<tif>(m.tif), 0});
+    return true;
+  }
+
+ public:
   /// Applies messages [0, n); message i is recorded as msg = first_index + i.
   void process(const order_msg* msgs, std::size_t n, std::int64_t first_index = 0) {
     reserve_output(n);
@@ -711,6 +742,12 @@ class order_book {
       free_nodes_.pop_back();
       return s;
     }
+    return new_node();
+  }
+#if defined(__GNUC__) || defined(__clang__)
+  __attribute__((noinline))
+#endif
+  std::uint32_t new_node() {
     if (nodes_.size() >= nil - 1) throw std::length_error("order book: too many live orders");
     nodes_.push_back(order_node{});
     cold_.push_back(order_cold{});
@@ -994,6 +1031,14 @@ class order_book {
 
   /// Fires stops while the last trade price triggers any (rules in the module docstring).
   void run_triggers(std::int64_t ts) {
+    if (buy_stops_.empty() && sell_stops_.empty()) return;  // the common case, inline
+    fire_triggers(ts);
+  }
+
+#if defined(__GNUC__) || defined(__clang__)
+  __attribute__((noinline))
+#endif
+  void fire_triggers(std::int64_t ts) {
     while (has_last_) {
       std::uint32_t pick = nil;
       if (!buy_stops_.empty() && cold_[buy_stops_.back()].stop <= last_) pick = buy_stops_.back();
