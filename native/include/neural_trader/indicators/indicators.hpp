@@ -1388,14 +1388,16 @@ struct atr_t {
     if (i == n) return bad;
     const double a = w_.decay(), b = w_.gain();
     double v = w_.value();
+    const std::size_t first = i;
     for (; i < n; ++i) {
       bad |= missing_bit_any(h[i], l[i], c[i]);
       v = std::fma(v, a, true_range(h[i], l[i], c[i - 1]) * b);
-      if constexpr (Normalised) {
-        o[i] = div_or(v, c[i], !ta_is_zero(c[i]), 0.0) * 100.0;
-      } else {
-        o[i] = v;
-      }
+      o[i] = v;
+    }
+    if constexpr (Normalised) {
+      // A second pass off the smoothing's serial chain, so that the divisions vectorise (each
+      // value is the same expression as update()'s: the same bits).
+      for (std::size_t j = first; j < n; ++j) o[j] = div_or(o[j], c[j], !ta_is_zero(c[j]), 0.0) * 100.0;
     }
     w_.set_value(v);
     tr_.set_prev_close(c[n - 1]);
