@@ -443,29 +443,14 @@ cdef Report _report(order_book* b, book_call c):
     return r
 
 
-def set_replay_cache_limit(nbytes):
-    """set_replay_cache_limit(nbytes) -> int: the previous limit.
-
-    Replay outputs (the fills and events arrays of ``OrderBook.process`` / ``Exchange.process``,
-    and reports with many fills) of 4 MiB and more live in huge-page blocks. When their arrays are
-    released, up to ``nbytes`` of those blocks (address space; only written pages hold memory)
-    are kept for the next replay, which then writes into memory that is already mapped instead of
-    faulting in fresh zeroed pages: on hosts where a page fault is slow that is most of a replay's
-    time. The oldest blocks go first when the limit is reached. ``0`` turns the cache off and
-    frees what it holds. Default 512 MiB."""
-    cdef long long v
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int):
-        raise _errors.InvalidArgumentError(f"nbytes must be an int, got {type(nbytes).__name__}")
-    v = nbytes
-    if v < 0:
-        raise _errors.InvalidArgumentError(f"nbytes must be >= 0, got {nbytes}")
-    return replay_cache_set_limit(<size_t>v)
+def _block_cache_set_limit(size_t nbytes):
+    """This module's output block cache (see nt.set_output_cache_limit): sets the limit, returns
+    the old one."""
+    return replay_cache_set_limit(nbytes)
 
 
-def replay_cache_info():
-    """replay_cache_info() -> dict: the replay output cache (see set_replay_cache_limit):
-    ``limit``, ``held_bytes``, ``held_blocks``, and ``hits`` / ``misses`` (huge-page output
-    blocks served from the cache / newly allocated, since the process started)."""
+def _block_cache_info():
+    """This module's output block cache: limit, held bytes and blocks, hits and misses."""
     cdef replay_cache_stats st = replay_cache_get_stats()
     return {"limit": st.limit, "held_bytes": st.held_bytes, "held_blocks": st.held_blocks,
             "hits": st.hits, "misses": st.misses}

@@ -12,6 +12,7 @@ from . import errors, ta
 from ._core import __version__, get_num_threads, set_num_threads
 from ._engine import dispatch
 from ._info import build_info
+from ._outputs import output_cache_info, set_output_cache_limit
 from ._records import BAR_DTYPE, TICK_DTYPE, from_frame, to_polars
 from .ring import MPMCRingBuffer, RingBuffer, SharedRingBuffer
 from .sketch import BloomFilter, CountMinSketch, HyperLogLog, Reservoir, hash64
@@ -54,6 +55,8 @@ __all__ = [
     "build_info",
     "set_num_threads",
     "get_num_threads",
+    "set_output_cache_limit",
+    "output_cache_info",
     "TICK_DTYPE",
     "BAR_DTYPE",
     "from_frame",

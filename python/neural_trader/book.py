@@ -80,7 +80,7 @@ from ._book_types import (
     Side,
     as_messages,
 )
-from ._engine import Event, Exchange, Fill, OrderBook, Report, replay_cache_info, set_replay_cache_limit
+from ._engine import Event, Exchange, Fill, OrderBook, Report
 
 __all__ = [
     "OrderBook",
@@ -103,6 +103,4 @@ __all__ = [
     "EVENT_DTYPE",
     "BOOK_ORDER_DTYPE",
     "as_messages",
-    "set_replay_cache_limit",
-    "replay_cache_info",
 ]

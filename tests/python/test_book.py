@@ -430,7 +430,7 @@ def test_replay_cache_reuses_released_outputs() -> None:
     def _same(x: np.ndarray, y: np.ndarray) -> bool:  # bytes: events hold NaN prices
         return x.dtype == y.dtype and x.tobytes() == y.tobytes()
 
-    old = nt.book.set_replay_cache_limit(256 << 20)
+    old = nt.set_output_cache_limit(256 << 20)
     try:
         f1, e1 = nt.OrderBook(0.01, 1).process(m)
         assert e1.nbytes >= 4 << 20 and len(f1) > 0
@@ -439,23 +439,25 @@ def test_replay_cache_reuses_released_outputs() -> None:
         assert _same(f1, keep[0]) and _same(e1, keep[1])
         assert _same(f2, keep[0]) and _same(e2, keep[1])
         address = e1.__array_interface__["data"][0]
-        hits = nt.book.replay_cache_info()["hits"]
+        hits = nt.output_cache_info()["hits"]
         del f1, e1
-        assert nt.book.replay_cache_info()["held_bytes"] >= 4 << 20
+        assert nt.output_cache_info()["held_bytes"] >= 4 << 20
         f3, e3 = nt.OrderBook(0.01, 1).process(m)
         assert e3.__array_interface__["data"][0] == address  # the released block, reused ...
-        assert nt.book.replay_cache_info()["hits"] > hits
+        assert nt.output_cache_info()["hits"] > hits
         assert _same(f3, keep[0]) and _same(e3, keep[1])  # ... and rewritten
-        nt.book.set_replay_cache_limit(0)  # off: frees what it holds
+        nt.set_output_cache_limit(0)  # off: frees what it holds
         del f2, e2
-        info = nt.book.replay_cache_info()
+        info = nt.output_cache_info()
         assert info["limit"] == 0 and info["held_bytes"] == 0 and info["held_blocks"] == 0
     finally:
-        nt.book.set_replay_cache_limit(old)
-    assert nt.book.replay_cache_info()["limit"] == old
-    for bad in (-1, 1.5, "1", True):
-        with pytest.raises(errors.InvalidArgumentError):
-            nt.book.set_replay_cache_limit(bad)
+        nt.set_output_cache_limit(old)
+    assert nt.output_cache_info()["limit"] == old
+    with pytest.raises(errors.InvalidArgumentError):
+        nt.set_output_cache_limit(-1)
+    for bad in (1.5, "1", True):
+        with pytest.raises(errors.DTypeError):
+            nt.set_output_cache_limit(bad)
 
 
 def test_process_takes_columns_dataframes_and_empty_input() -> None:

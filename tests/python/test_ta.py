@@ -359,6 +359,39 @@ def test_two_d_rows_equal_one_d_and_threads_agree() -> None:
                 np.testing.assert_array_equal(one[k][i], ref[k])
 
 
+def test_large_outputs_come_from_the_block_cache_and_never_alias() -> None:
+    # 600,000 float64 = 4.8 MB: outputs in huge-page blocks, kept for reuse once released.
+    n = 600_000
+    c = market(n, seed=11)["close"]
+    old = nt.set_output_cache_limit(256 << 20)
+    try:
+        ref_sma = nt.ta.sma(c[:1000], 20)
+        first = nt.ta.sma(c, 20)
+        assert first.nbytes >= 4 << 20 and first.flags.writeable and first.flags.c_contiguous
+        view = first[500:]  # keeps the block alive after `first` is gone
+        addr = first.__array_interface__["data"][0]
+        expect = first.copy()
+        del first
+        again = nt.ta.sma(c, 20)  # the block is still in use: new memory
+        assert again.__array_interface__["data"][0] != addr
+        np.testing.assert_array_equal(view, expect[500:])
+        np.testing.assert_array_equal(again, expect)
+        np.testing.assert_array_equal(again[:1000], ref_sma)
+        del view
+        hits = nt.output_cache_info()["hits"]
+        macd = nt.ta.macd(c)  # three outputs, one of them may reuse the released block
+        assert nt.output_cache_info()["hits"] > hits
+        for got, want in zip(macd, nt.ta.macd(c[:1000])):
+            np.testing.assert_array_equal(got[:1000], want)
+        # 2-D rows and features through cached blocks equal the 1-D results
+        two = nt.ta.rsi(np.stack([c, c[::-1].copy()]), 14)
+        assert two.nbytes >= 4 << 20
+        np.testing.assert_array_equal(two[1], nt.ta.rsi(c[::-1].copy(), 14))
+        np.testing.assert_array_equal(two[0], nt.ta.rsi(c, 14))
+    finally:
+        nt.set_output_cache_limit(old)
+
+
 def test_any_float_dtype_and_any_layout() -> None:
     m = market(400, seed=8)
     x = m["close"]
