@@ -119,11 +119,11 @@ cdef extern from "book_glue.hpp" namespace "nt_bind" nogil:
     string book_validate(const order_book& b) except +translate_exception
     vector[unsigned char] book_bytes(const order_book& b) except +translate_exception
     void book_move_output(order_book& b, fill_vector& fills, event_vector& events) except +translate_exception
-    cdef struct replay_cache_stats:
+    cdef struct block_cache_stats:
         size_t limit
         size_t held_bytes
         size_t held_blocks
         uint64_t hits
         uint64_t misses
-    size_t replay_cache_set_limit(size_t nbytes) except +translate_exception
-    replay_cache_stats replay_cache_get_stats() except +translate_exception
+    size_t block_cache_set_limit(size_t nbytes) except +translate_exception
+    block_cache_stats block_cache_get_stats() except +translate_exception

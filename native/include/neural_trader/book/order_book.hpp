@@ -35,7 +35,8 @@
 
 namespace neural_trader::book {
 
-/// Output arrays of a book (large replays: huge pages where the OS offers them).
+/// Output arrays of a book (large replays: huge pages where the OS offers them, kept for the next
+/// replay when released; see block_cache).
 using fill_vector = std::vector<fill_record, cached_huge_page_allocator<fill_record>>;
 using event_vector = std::vector<event_record, cached_huge_page_allocator<event_record>>;
 
