@@ -162,9 +162,6 @@ class item_batch {
     });
   }
 
-  /// Whether the items are numbers the sketches hash inside their own loops (int64, float64).
-  bool numeric() const noexcept { return kind_ == i64 || kind_ == f64; }
-
   /// Calls fn(begin, n, hash_at) over the batch, hash_at(i) giving the hash of item begin + i
   /// (always a pure function, safe on several threads): int64 and float64 items are hashed by
   /// hash_at itself, inside the sketch's loop (overlapping its memory accesses), Python objects
@@ -426,14 +423,8 @@ HyperLogLog distinct counter (compiled core). Use ``neural_trader.HyperLogLog``.
       .def("update_many", [](py_hll& self, py::handle items, int num_threads) {
         item_batch b(items, self.s.hasher());
         busy_guard guard(self, "HyperLogLog", true);
-        if (b.numeric()) {  // fused hash + update
-          b.for_runs(true, [&](std::size_t from, std::size_t to) {
-            if (b.kind() == item_batch::i64) self.s.update_ints(b.int_data() + from, to - from);
-            else self.s.update_floats(b.float_data() + from, to - from);
-          });
-          return;
-        }
-        // str / bytes: hashed on threads in chunks when long (the updates stay in order)
+        // int64 / float64 hashed inside the update loop; str / bytes hashed on threads in chunks
+        // when long; the registers are updated in item order either way
         b.for_hashed(self.s.hasher(), true, [&](std::size_t, std::size_t n, auto&& at) { self.s.update_items(n, at); },
                      num_threads);
       }, py::arg("items"), py::arg("num_threads") = 0,

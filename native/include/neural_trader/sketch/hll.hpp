@@ -92,7 +92,8 @@ class hyperloglog {
   void update_hashes(const std::uint64_t* h, std::size_t n) noexcept {
     update_items(n, [h](std::size_t i) noexcept { return h[i]; });
   }
-  /// Updates with n items whose hashes hash_at(i) gives, in order.
+  /// Updates with n items whose hashes hash_at(i) gives, in order (int64 / float64 batches pass
+  /// a hasher captured by value, so hashing runs inside this loop).
   template <class HashAt>
   void update_items(std::size_t n, HashAt&& hash_at) noexcept {
     const int p = lg_k_;
@@ -105,24 +106,6 @@ class hyperloglog {
       const std::uint8_t old = regs[idx];
       if (rank > old) change(idx, old, rank);
     }
-  }
-  void update_ints(const std::int64_t* v, std::size_t n) noexcept {
-    // Locals: a register store (uint8_t) may alias any member, so the compiler would reload them.
-    const item_hasher hasher = hasher_;
-    const int p = lg_k_;
-    const int shift = 64 - p;
-    const std::uint64_t low = std::uint64_t{1} << (p - 1);
-    std::uint8_t* regs = regs_.data();
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint64_t h = hasher.hash_int(v[i]);
-      const std::size_t idx = static_cast<std::size_t>(h >> shift);
-      const std::uint8_t rank = rank_of((h << p) | low);
-      const std::uint8_t old = regs[idx];
-      if (rank > old) change(idx, old, rank);
-    }
-  }
-  void update_floats(const double* v, std::size_t n) noexcept {
-    for (std::size_t i = 0; i < n; ++i) update_hash(hasher_.hash_float(v[i]));
   }
 
   /// The cardinality estimate.
