@@ -134,22 +134,6 @@ inline void book_move_output(order_book& b, neural_trader::book::fill_vector& fi
   b.clear_output();
 }
 
-/// This module's output block cache (common/huge_page_allocator.hpp block_cache): replay outputs.
-struct block_cache_stats {
-  std::size_t limit;
-  std::size_t held_bytes;
-  std::size_t held_blocks;
-  std::uint64_t hits;
-  std::uint64_t misses;
-};
-inline std::size_t block_cache_set_limit(std::size_t bytes) {
-  return neural_trader::block_cache::instance().set_limit(bytes);
-}
-inline block_cache_stats block_cache_get_stats() {
-  const auto s = neural_trader::block_cache::instance().get_stats();
-  return block_cache_stats{s.limit, s.held_bytes, s.held_blocks, s.hits, s.misses};
-}
-
 inline std::string book_validate(const order_book& b) { return b.validate(); }
 inline std::vector<unsigned char> book_bytes(const order_book& b) { return b.to_bytes(); }
 

@@ -119,11 +119,17 @@ cdef extern from "book_glue.hpp" namespace "nt_bind" nogil:
     string book_validate(const order_book& b) except +translate_exception
     vector[unsigned char] book_bytes(const order_book& b) except +translate_exception
     void book_move_output(order_book& b, fill_vector& fills, event_vector& events) except +translate_exception
-    cdef struct block_cache_stats:
-        size_t limit
-        size_t held_bytes
-        size_t held_blocks
-        uint64_t hits
-        uint64_t misses
-    size_t block_cache_set_limit(size_t nbytes) except +translate_exception
-    block_cache_stats block_cache_get_stats() except +translate_exception
+
+# The output block cache of this module (common/huge_page_allocator.hpp): replay outputs.
+cdef extern from "neural_trader/common/huge_page_allocator.hpp" namespace "neural_trader" nogil:
+    cdef cppclass block_cache:
+        cppclass stats:
+            size_t limit
+            size_t held_bytes
+            size_t held_blocks
+            uint64_t hits
+            uint64_t misses
+        @staticmethod
+        block_cache& instance() except +translate_exception
+        size_t set_limit(size_t nbytes) except +translate_exception
+        stats get_stats() except +translate_exception

@@ -36,9 +36,7 @@ from book cimport (
     book_volume_at,
     book_move_output,
     book_self_trade,
-    block_cache_get_stats,
-    block_cache_stats,
-    block_cache_set_limit,
+    block_cache,
     event_record,
     event_vector,
     fill_record,
@@ -446,12 +444,12 @@ cdef Report _report(order_book* b, book_call c):
 def _block_cache_set_limit(size_t nbytes):
     """This module's output block cache (see nt.set_output_cache_limit): sets the limit, returns
     the old one."""
-    return block_cache_set_limit(nbytes)
+    return block_cache.instance().set_limit(nbytes)
 
 
 def _block_cache_info():
     """This module's output block cache: limit, held bytes and blocks, hits and misses."""
-    cdef block_cache_stats st = block_cache_get_stats()
+    cdef block_cache.stats st = block_cache.instance().get_stats()
     return {"limit": st.limit, "held_bytes": st.held_bytes, "held_blocks": st.held_blocks,
             "hits": st.hits, "misses": st.misses}
 
