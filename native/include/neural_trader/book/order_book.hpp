@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "../common/config.hpp"
 #include "../common/errors.hpp"
 #include "../common/huge_page_allocator.hpp"
 #include "../common/serialize.hpp"
@@ -745,9 +746,7 @@ class order_book {
     }
     return new_node();
   }
-#if defined(__GNUC__) || defined(__clang__)
-  __attribute__((noinline))
-#endif
+  NT_NOINLINE
   std::uint32_t new_node() {
     if (nodes_.size() >= nil - 1) throw std::length_error("order book: too many live orders");
     nodes_.push_back(order_node{});
@@ -1036,9 +1035,7 @@ class order_book {
     fire_triggers(ts);
   }
 
-#if defined(__GNUC__) || defined(__clang__)
-  __attribute__((noinline))
-#endif
+  NT_NOINLINE
   void fire_triggers(std::int64_t ts) {
     while (has_last_) {
       std::uint32_t pick = nil;

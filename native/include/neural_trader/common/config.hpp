@@ -11,6 +11,15 @@
 #include <intrin.h>
 #endif
 
+/// Keeps a function out of line: a rare path (growth, a slow case) out of a hot caller's body.
+#if defined(__GNUC__) || defined(__clang__)
+#define NT_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define NT_NOINLINE __declspec(noinline)
+#else
+#define NT_NOINLINE
+#endif
+
 namespace neural_trader {
 
 /// Distance in bytes that keeps two independently written atomics from sharing a cache line.
