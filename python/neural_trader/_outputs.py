@@ -3,16 +3,13 @@ kept for reuse after the caller drops them."""
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 from . import _core, _engine
+from ._args import nonnegative_int
 from .errors import DTypeError, InvalidArgumentError
 
 _MODULES = (_core, _engine)  # each compiled module keeps its own cache
-
-#: The default limit of each module's cache, in bytes.
-DEFAULT_LIMIT = 512 << 20
 
 
 def set_output_cache_limit(nbytes: Any) -> int:
@@ -32,12 +29,7 @@ def set_output_cache_limit(nbytes: Any) -> int:
     """
     if isinstance(nbytes, bool):
         raise DTypeError("nbytes must be an integer, got bool")
-    try:
-        v = operator.index(nbytes)
-    except TypeError:
-        raise DTypeError(f"nbytes must be an integer, got {type(nbytes).__name__}") from None
-    if v < 0:
-        raise InvalidArgumentError(f"nbytes must be >= 0, got {v}")
+    v = nonnegative_int(nbytes, "nbytes")
     if v >= 1 << 63:
         raise InvalidArgumentError(f"nbytes must be < 2**63, got {v}")
     old = [m._block_cache_set_limit(v) for m in _MODULES]
