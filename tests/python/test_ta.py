@@ -388,6 +388,11 @@ def test_large_outputs_come_from_the_block_cache_and_never_alias() -> None:
         assert two.nbytes >= 4 << 20
         np.testing.assert_array_equal(two[1], nt.ta.rsi(c[::-1].copy(), 14))
         np.testing.assert_array_equal(two[0], nt.ta.rsi(c, 14))
+        hits = nt.output_cache_info()["hits"]
+        df = nt.ta.features(pl.DataFrame({"close": c}), ["sma:20", "ema:12"])
+        assert nt.output_cache_info()["hits"] > hits
+        np.testing.assert_array_equal(df["sma_20"].to_numpy(), expect)
+        np.testing.assert_array_equal(df["ema_12"].to_numpy(), nt.ta.ema(c, 12))
     finally:
         nt.set_output_cache_limit(old)
 
