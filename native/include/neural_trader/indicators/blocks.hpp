@@ -218,21 +218,103 @@ class extremes {
   std::size_t len_ = 0;
 };
 
+/// A running window sum in four interleaved chains: with d_t = x_t - x_{t-period} (x before the
+/// first input counts as 0) and q_t = d_t + d_{t-1},
+///     s_t = s_{t-4} + (q_t + q_{t-2}),
+/// the sum of the last `period` inputs in exact arithmetic. One addition per step on each of four
+/// independent chains, where `s += d` puts every step on one chain: the batch loop runs four
+/// steps per chain latency instead of one. Streaming and batch evaluate the same expression in
+/// the same order, so they give the same bits; the state is the four lane sums, d_{t-1},
+/// q_{t-1}, q_{t-2} and the lane of the next step (O(1) on top of the window).
+class lag4_sum {
+ public:
+  /// One step with d = x_t - x_{t-period}; returns s_t.
+  double step(double d) noexcept {
+    const double q = d + d1_;
+    const double s = lane_[phase_] + (q + q2_);
+    lane_[phase_] = s;
+    q2_ = q1_;
+    q1_ = q;
+    d1_ = d;
+    phase_ = (phase_ + 1) & 3u;
+    return s;
+  }
+  /// Steps over x[i] for i in [b, e), with x[i - period] read from the same array (b >= period),
+  /// out[i] = f(s_i). The inner loop runs four steps at a time once the lane is 0; the values are
+  /// those of step() called in order. Returns the missing_bit()s of x[b, e).
+  template <class F>
+  std::uint64_t run(const double* NT_RESTRICT x, std::size_t period, std::size_t b, std::size_t e,
+                    double* NT_RESTRICT out, F f) noexcept {
+    std::uint64_t bad = 0;
+    std::size_t i = b;
+    for (; i < e && phase_ != 0; ++i) {
+      bad |= missing_bit(x[i]);
+      out[i] = f(step(x[i] - x[i - period]));
+    }
+    double s0 = lane_[0], s1 = lane_[1], s2 = lane_[2], s3 = lane_[3];
+    double d1 = d1_, q1 = q1_, q2 = q2_;
+    for (; i + 4 <= e; i += 4) {
+      bad |= missing_bit(x[i]) | missing_bit(x[i + 1]) | missing_bit(x[i + 2]) | missing_bit(x[i + 3]);
+      const double d0 = x[i] - x[i - period];
+      const double dA = x[i + 1] - x[i + 1 - period];
+      const double dB = x[i + 2] - x[i + 2 - period];
+      const double dC = x[i + 3] - x[i + 3 - period];
+      const double qa = d0 + d1, qb = dA + d0, qc = dB + dA, qd = dC + dB;
+      s0 = s0 + (qa + q2);
+      s1 = s1 + (qb + q1);
+      s2 = s2 + (qc + qa);
+      s3 = s3 + (qd + qb);
+      out[i] = f(s0);
+      out[i + 1] = f(s1);
+      out[i + 2] = f(s2);
+      out[i + 3] = f(s3);
+      d1 = dC;
+      q2 = qc;
+      q1 = qd;
+    }
+    lane_[0] = s0;
+    lane_[1] = s1;
+    lane_[2] = s2;
+    lane_[3] = s3;
+    d1_ = d1;
+    q1_ = q1;
+    q2_ = q2;
+    for (; i < e; ++i) {
+      bad |= missing_bit(x[i]);
+      out[i] = f(step(x[i] - x[i - period]));
+    }
+    return bad;
+  }
+  void reset() noexcept { *this = lag4_sum{}; }
+  template <class V>
+  void visit(V& v) {
+    for (double& s : lane_) v(s);
+    v(d1_);
+    v(q1_);
+    v(q2_);
+    v(phase_);
+    v.check(phase_ < 4, "sum lane");
+  }
+
+ private:
+  double lane_[4] = {0.0, 0.0, 0.0, 0.0};  // lane k: the last s_t with t = k (mod 4)
+  double d1_ = 0.0, q1_ = 0.0, q2_ = 0.0;
+  std::size_t phase_ = 0;
+};
+
 /// Simple moving average as TA-Lib seeds it: NaN for the first period-1 inputs, then the mean of
-/// the last `period` inputs. The running sum is updated with one addition of (x - oldest) and
-/// divided by the period (not multiplied by its reciprocal: a flat series must average to
-/// exactly its value, or two averages of it would cross). The batch kernel runs the sums first
-/// and the divisions in a second loop that vectorises (a division per bar in the sum's loop
-/// bounded it).
+/// the last `period` inputs. The window sum is a lag4_sum, divided by the period (not
+/// multiplied by its reciprocal: a flat series must average to exactly its value, or two
+/// averages of it would cross).
 class sma_state {
  public:
   sma_state() = default;
   explicit sma_state(int period) : win_(period), period_(period) {}
   /// Returns the average, or NaN while warming up.
   double update(double x) noexcept {
-    sum_ += x - win_.oldest();
+    const double s = sum_.step(x - win_.oldest());
     win_.push(x);
-    return win_.full() ? sum_ / period_ : nan;
+    return win_.full() ? s / period_ : nan;
   }
   bool ready() const noexcept { return win_.full(); }
   /// n consecutive updates over x, outputs to o (equal to n update() calls); returns the
@@ -251,21 +333,14 @@ class sma_state {
       bad |= missing_bit(x[i]);
       o[i] = update(x[i]);
     }
-    double sum = sum_;
-    for (std::size_t i = p; i < n; ++i) {
-      bad |= missing_bit(x[i]);
-      sum += x[i] - x[i - p];
-      o[i] = sum;
-    }
     const double div = period_;
-    for (std::size_t i = p; i < n; ++i) o[i] /= div;
-    sum_ = sum;
+    bad |= sum_.run(x, p, p, n, o, [div](double s) { return s / div; });
     win_.assign_tail(x + n - p);
     return bad;
   }
   void reset() noexcept {
     win_.reset();
-    sum_ = 0.0;
+    sum_.reset();
   }
   template <class V>
   void visit(V& v) {
@@ -275,7 +350,7 @@ class sma_state {
 
  private:
   window win_;
-  double sum_ = 0.0;
+  lag4_sum sum_;
   int period_ = 1;
 };
 

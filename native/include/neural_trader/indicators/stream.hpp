@@ -34,7 +34,7 @@
 namespace neural_trader::ta {
 
 inline constexpr std::uint32_t state_magic = 0x4154544eu;  // "NTTA" little-endian
-inline constexpr std::uint16_t state_version = 1;
+inline constexpr std::uint16_t state_version = 2;  // 2: four-lane sums and recursions (2026-12)
 
 /// Writes a state's fields (see the visit() members) into a frame.
 struct state_writer {
@@ -393,7 +393,7 @@ class indicator {
   /// Loads a state saved by an indicator of the same name and parameters (else
   /// corrupt_data_error); the object is unchanged when it throws.
   void load(const void* data, std::size_t size) {
-    frame_reader r(data, size, state_magic, 1, state_version, "indicator state");
+    frame_reader r(data, size, state_magic, state_version, state_version, "indicator state");
     if (r.get_string(64) != name()) r.fail("saved by a different indicator");
     const auto np = r.get_size(0, 16, "parameter count");
     const auto p = r.get_array<double>(np);
@@ -552,7 +552,7 @@ inline std::unique_ptr<indicator> load_indicator(const void* data, std::size_t s
   std::string name;
   std::vector<double> params;
   {
-    frame_reader r(data, size, state_magic, 1, state_version, "indicator state");
+    frame_reader r(data, size, state_magic, state_version, state_version, "indicator state");
     name = r.get_string(64);
     const auto np = r.get_size(0, 16, "parameter count");
     params = r.get_array<double>(np);
