@@ -2,6 +2,7 @@
 // forming bar, save/load round trips and corrupted states, the missing-input policy, look-backs.
 #include "check.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -212,7 +213,48 @@ void test_bad_parameters() {
 
 }  // namespace
 
+// The four-lane window sum behind SMA: run() (four steps at a time) gives step()'s bits from every
+// starting lane and block split, and stays within rounding of the exact window sum.
+void test_lag4_sum() {
+  const std::size_t n = 5000, p = 7;
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<double> x(n);
+  for (auto& v : x) v = 1000.0 + 50.0 * g(rng);
+  auto d = [&](std::size_t i) { return x[i] - (i >= p ? x[i - p] : 0.0); };
+  std::vector<double> ref(n);
+  ta::lag4_sum one;
+  for (std::size_t i = 0; i < n; ++i) ref[i] = one.step(d(i));
+  double worst = 0.0;
+  for (std::size_t i = p; i < n; ++i) {
+    long double exact = 0.0L;
+    for (std::size_t j = i + 1 - p; j <= i; ++j) exact += x[j];
+    worst = std::max(worst, std::fabs(ref[i] - static_cast<double>(exact)) / static_cast<double>(exact));
+  }
+  CHECK(worst < 1e-12);
+  bool same = true;
+  for (std::size_t start = p; start < p + 8; ++start) {  // every lane, then blocks of odd lengths
+    ta::lag4_sum s;
+    for (std::size_t i = 0; i < start; ++i) s.step(d(i));
+    std::vector<double> got(n, 0.0);
+    for (std::size_t b = start; b < n;) {
+      const std::size_t e = std::min(n, b + 1 + (b * 7) % 613);
+      const std::uint64_t bad = s.run(x.data(), b, e, d, [&](std::size_t i, double v) { got[i] = v; });
+      same &= (bad >> 63) == 0;
+      b = e;
+    }
+    for (std::size_t i = start; i < n; ++i) same &= std::memcmp(&got[i], &ref[i], sizeof(double)) == 0;
+  }
+  CHECK(same);
+  // a missing value in the tested input is reported
+  x[p + 3] = std::nan("");
+  ta::lag4_sum s;
+  const std::uint64_t bad = s.run(x.data(), p, n, [](std::size_t) { return 1.0; }, [](std::size_t, double) {});
+  CHECK((bad >> 63) != 0);
+}
+
 int main() {
+  NT_RUN(test_lag4_sum);
   NT_RUN(test_streaming_equals_batch_and_lookback);
   NT_RUN(test_replace_and_persistence);
   NT_RUN(test_missing_inputs_are_skipped);

@@ -239,35 +239,32 @@ class lag4_sum {
     phase_ = (phase_ + 1) & 3u;
     return s;
   }
-  /// Steps over x[i] for i in [b, e), with x[i - period] read from the same array (b >= period),
-  /// out[i] = f(s_i). The inner loop runs four steps at a time once the lane is 0; the values are
-  /// those of step() called in order. Returns the missing_bit()s of x[b, e).
-  template <class F>
-  std::uint64_t run(const double* NT_RESTRICT x, std::size_t period, std::size_t b, std::size_t e,
-                    double* NT_RESTRICT out, F f) noexcept {
+  /// Steps i = b .. e-1 with d_i = d(i), calling emit(i, s_i) after each: the values of step()
+  /// called in order. The inner loop runs four steps at a time once the lane is 0, reading d(i)
+  /// to d(i + 3) before any of them is emitted. Returns the missing_bit()s of m[b, e) (the input
+  /// that d reads; tested inside this loop, where a separate scan costs a second pass).
+  template <class D, class Emit>
+  std::uint64_t run(const double* m, std::size_t b, std::size_t e, D&& d, Emit&& emit) noexcept {
     std::uint64_t bad = 0;
     std::size_t i = b;
     for (; i < e && phase_ != 0; ++i) {
-      bad |= missing_bit(x[i]);
-      out[i] = f(step(x[i] - x[i - period]));
+      bad |= missing_bit(m[i]);
+      emit(i, step(d(i)));
     }
     double s0 = lane_[0], s1 = lane_[1], s2 = lane_[2], s3 = lane_[3];
     double d1 = d1_, q1 = q1_, q2 = q2_;
     for (; i + 4 <= e; i += 4) {
-      bad |= missing_bit(x[i]) | missing_bit(x[i + 1]) | missing_bit(x[i + 2]) | missing_bit(x[i + 3]);
-      const double d0 = x[i] - x[i - period];
-      const double dA = x[i + 1] - x[i + 1 - period];
-      const double dB = x[i + 2] - x[i + 2 - period];
-      const double dC = x[i + 3] - x[i + 3 - period];
+      bad |= missing_bit(m[i]) | missing_bit(m[i + 1]) | missing_bit(m[i + 2]) | missing_bit(m[i + 3]);
+      const double d0 = d(i), dA = d(i + 1), dB = d(i + 2), dC = d(i + 3);
       const double qa = d0 + d1, qb = dA + d0, qc = dB + dA, qd = dC + dB;
       s0 = s0 + (qa + q2);
       s1 = s1 + (qb + q1);
       s2 = s2 + (qc + qa);
       s3 = s3 + (qd + qb);
-      out[i] = f(s0);
-      out[i + 1] = f(s1);
-      out[i + 2] = f(s2);
-      out[i + 3] = f(s3);
+      emit(i, s0);
+      emit(i + 1, s1);
+      emit(i + 2, s2);
+      emit(i + 3, s3);
       d1 = dC;
       q2 = qc;
       q1 = qd;
@@ -280,8 +277,8 @@ class lag4_sum {
     q1_ = q1;
     q2_ = q2;
     for (; i < e; ++i) {
-      bad |= missing_bit(x[i]);
-      out[i] = f(step(x[i] - x[i - period]));
+      bad |= missing_bit(m[i]);
+      emit(i, step(d(i)));
     }
     return bad;
   }
@@ -334,7 +331,11 @@ class sma_state {
       o[i] = update(x[i]);
     }
     const double div = period_;
-    bad |= sum_.run(x, p, p, n, o, [div](double s) { return s / div; });
+    const double* NT_RESTRICT xr = x;
+    double* NT_RESTRICT orr = o;
+    bad |= sum_.run(
+        xr, p, n, [xr, p](std::size_t i) { return xr[i] - xr[i - p]; },
+        [orr, div](std::size_t i, double s) { orr[i] = s / div; });
     win_.assign_tail(x + n - p);
     return bad;
   }
