@@ -530,6 +530,12 @@ def test_corrupted_state_bytes_raise() -> None:
             nt.ta.stream.MACD.from_bytes(data[:cut])
     with pytest.raises(nt.errors.CorruptDataError, match="not rsi"):
         nt.ta.stream.RSI.from_bytes(data)
+    # a frame of the old layout (version 1: SMA's sum was one chain) is refused by its version
+    old = bytearray(nt.ta.stream.SMA(5).to_bytes())
+    assert old[4:6] == b"\x02\x00"
+    old[4] = 1
+    with pytest.raises(nt.errors.CorruptDataError, match="version 1"):
+        nt.ta.stream.SMA.from_bytes(bytes(old))
 
 
 def test_repr_and_properties() -> None:

@@ -17,7 +17,8 @@ Differences from TA-Lib, on purpose (values otherwise equal TA-Lib's within 1e-9
 
 * recursions are evaluated in forms with one operation on the dependency chain (EMA as
   ``fma(prev, 1 - k, x * k)``, an exactly rounded fused multiply-add, so the same bits on every
-  platform; Wilder's smoothing with the reciprocal; running sums updated by ``x - oldest``;
+  platform; Wilder's smoothing with the reciprocal; SMA's window sum in four interleaved chains,
+  ``s[t] = s[t-4] + (q[t] + q[t-2])`` with ``q[t] = d[t] + d[t-1]``, ``d[t] = x[t] - x[t-period]``;
   VAR/STDDEV/BBANDS/ZSCORE by a rolling Welford update), constant divisors are multiplied by
   their reciprocal in the moments of VAR/STDDEV/BBANDS/ZSCORE (SMA and WMA divide, so that a flat
   series averages to exactly its value) and STOCH's %K and WILLR divide once per bar: equal to
@@ -70,8 +71,9 @@ def lookback(name: str, *args: float, **params: float) -> int:
 
 def sma(real: Any, timeperiod: int = 30) -> Any:
     """Simple moving average over ``timeperiod`` inputs. Look-back ``timeperiod - 1``.
-    (The running sum is updated by one addition of ``x - oldest``; values equal TA-Lib's to
-    rounding.)"""
+    (The window sum runs in four interleaved chains, ``s[t] = s[t-4] + (q[t] + q[t-2])`` with
+    ``q[t] = d[t] + d[t-1]`` and ``d[t] = x[t] - x[t-timeperiod]``, the same in batch and
+    streaming; values equal TA-Lib's to rounding.)"""
     return _run("sma", (real,), (timeperiod,), {})
 
 
