@@ -535,27 +535,35 @@ struct var {
     if (i == n) return bad;
     double s1 = s1_, s2 = s2_, mean = mean_, k = k_;
     const double inv = inv_;
-    const int refresh = refresh_;
-    int since = since_;
-    for (; i < n; ++i) {
-      bad |= missing_bit(x[i]);
-      if (++since >= refresh) {
-        const double* w = x + (i + 1 - p);
-        exact([w](std::size_t j) { return w[j]; });
-        s1 = s1_;
-        s2 = s2_;
-        k = k_;
-        since = 0;
-      } else {
-        roll(x[i], x[i - p], k, s1, s2);
+    const std::size_t refresh = static_cast<std::size_t>(refresh_);
+    std::size_t since = static_cast<std::size_t>(since_);
+    while (i < n) {
+      // the steps before the next refresh, without a test per step
+      const std::size_t stop = std::min(n, i + (refresh - 1 - since));
+      for (std::size_t j = i; j < stop; ++j) {
+        bad |= missing_bit(x[j]);
+        roll(x[j], x[j - p], k, s1, s2);
+        const double v = moments(s1, s2, k, inv, mean);
+        emit(j, v, mean);
       }
+      since += stop - i;
+      i = stop;
+      if (i == n) break;
+      bad |= missing_bit(x[i]);  // the refresh step
+      const double* w = x + (i + 1 - p);
+      exact([w](std::size_t j) { return w[j]; });
+      s1 = s1_;
+      s2 = s2_;
+      k = k_;
+      since = 0;
       const double v = moments(s1, s2, k, inv, mean);
       emit(i, v, mean);
+      ++i;
     }
     s1_ = s1;
     s2_ = s2;
     mean_ = mean;
-    since_ = since;
+    since_ = static_cast<int>(since);
     win_.assign_tail(x + n - p);
     return bad;
   }
@@ -601,16 +609,19 @@ struct var {
   }
   // (static, taking the shift k and 1 / period as arguments: the batch loop keeps them in
   // registers, where members would be reloaded after every store to an output array)
+  /// One step of the sums of a = x - k and a^2: a_new - a_old = x - old, and a_new^2 - a_old^2 =
+  /// (x - old) ((x - k) + (old - k)) (one product, not two; x + old - 2k would cancel away the
+  /// digits of a small spread around a large mean).
   static void roll(double x, double old, double k, double& s1, double& s2) noexcept {
-    const double a = x - k, b = old - k;
-    s1 += a - b;
-    s2 += a * a - b * b;
+    const double d = x - old;
+    s1 += d;
+    s2 += d * ((x - k) + (old - k));
   }
   /// Variance from the shifted sums; sets the mean.
   static double moments(double s1, double s2, double k, double inv, double& mean) noexcept {
     const double m1 = s1 * inv;
     mean = k + m1;
-    const double v = s2 * inv - m1 * m1;
+    const double v = std::fma(-m1, m1, s2 * inv);
     return v > 0.0 ? v : 0.0;
   }
 
