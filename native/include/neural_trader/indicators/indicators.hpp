@@ -121,29 +121,37 @@ struct wma {
     if (n < 2 * p) return step_range(*this, in, out, 0, n);
     std::uint64_t bad = step_range(*this, in, out, 0, p);
     const double pw = period_;
-    const int refresh = refresh_;  // a local: stores to o[] may not alias it
+    const std::size_t refresh = static_cast<std::size_t>(refresh_);  // a local: stores to o[] may not alias it
     double sub = sub_, wsum = wsum_;
-    int since = since_;
-    for (std::size_t i = p; i < n; ++i) {
-      bad |= missing_bit(x[i]);
-      const double t = x[i] * pw;
-      sub += x[i] - x[i - p];
-      o[i] = wsum + t;  // divided below, in a loop that vectorises
-      if (++since >= refresh) {
-        const double* w = x + (i + 1 - p);
-        exact([w](std::size_t j) { return w[j]; });
-        sub = sub_;
-        wsum = wsum_;
-        since = 0;
-      } else {
+    std::size_t since = static_cast<std::size_t>(since_);
+    for (std::size_t i = p; i < n;) {
+      // the steps before the next refresh, without a test per step
+      const std::size_t stop = std::min(n, i + (refresh - 1 - since));
+      for (std::size_t j = i; j < stop; ++j) {
+        bad |= missing_bit(x[j]);
+        const double t = x[j] * pw;
+        sub += x[j] - x[j - p];
+        o[j] = wsum + t;  // divided below, in a loop that vectorises
         wsum += t - sub;
       }
+      since += stop - i;
+      i = stop;
+      if (i == n) break;
+      bad |= missing_bit(x[i]);  // the refresh step
+      sub += x[i] - x[i - p];
+      o[i] = wsum + x[i] * pw;
+      const double* w = x + (i + 1 - p);
+      exact([w](std::size_t j) { return w[j]; });
+      sub = sub_;
+      wsum = wsum_;
+      since = 0;
+      ++i;
     }
     const double div = divider_;
     for (std::size_t i = p; i < n; ++i) o[i] /= div;
     sub_ = sub;
     wsum_ = wsum;
-    since_ = since;
+    since_ = static_cast<int>(since);
     win_.assign_tail(x + n - p);
     return bad;
   }
