@@ -19,8 +19,9 @@ Differences from TA-Lib, on purpose (values otherwise equal TA-Lib's within 1e-9
   ``fma(prev, 1 - k, x * k)``, an exactly rounded fused multiply-add, so the same bits on every
   platform; Wilder's smoothing with the reciprocal; SMA's window sum in four interleaved chains,
   ``s[t] = s[t-4] + (q[t] + q[t-2])`` with ``q[t] = d[t] + d[t-1]``, ``d[t] = x[t] - x[t-period]``;
-  VAR/STDDEV/BBANDS/ZSCORE by a rolling Welford update), constant divisors are multiplied by
-  their reciprocal in the moments of VAR/STDDEV/BBANDS/ZSCORE (SMA and WMA divide, so that a flat
+  VAR/STDDEV/BBANDS/ZSCORE by running sums of deviations from a shift near the window's mean),
+  constant divisors are multiplied by their reciprocal in the moments of VAR/STDDEV/BBANDS/ZSCORE
+  (the variance as ``fma(-m1, m1, s2 * (1 / period))``; SMA and WMA divide, so that a flat
   series averages to exactly its value) and STOCH's %K and WILLR divide once per bar: equal to
   rounding, and identical in batch and streaming;
 * periods of 1 are accepted where TA-Lib asks for 2 (SMA, EMA, WMA, WILLR, AROON, ...);
@@ -123,15 +124,17 @@ def stddev(real: Any, timeperiod: int = 5, nbdev: float = 1.0) -> Any:
 
 def var(real: Any, timeperiod: int = 5, nbdev: float = 1.0) -> Any:
     """Population variance over ``timeperiod`` (``nbdev`` is accepted and ignored, as TA-Lib does).
-    Look-back ``timeperiod - 1``. A rolling Welford update (O(1) per step) keeps it accurate
-    when the variance is tiny next to the squared mean, where E[x^2] - E[x]^2 loses every digit."""
+    Look-back ``timeperiod - 1``. Running sums of ``x - k`` and ``(x - k)^2`` around a shift ``k``
+    near the window's mean (O(1) per step; ``k`` and the sums are reset by an exact two-pass
+    computation every ``max(2 timeperiod, 128)`` steps) keep it accurate when the variance is tiny
+    next to the squared mean, where E[x^2] - E[x]^2 loses every digit."""
     return _run("var", (real,), (timeperiod, nbdev), {})
 
 
 def zscore(real: Any, timeperiod: int = 20) -> Any:
     """Rolling z-score (not in TA-Lib): ``(x - mean) / std`` over the last ``timeperiod`` inputs,
-    population standard deviation, computed with a rolling Welford update (accurate even for a
-    tiny variance around a large mean); 0 on a flat window (variance at most 1e-20 of the squared
+    population standard deviation, computed as ``var`` computes it (accurate even for a tiny
+    variance around a large mean); 0 on a flat window (variance at most 1e-20 of the squared
     mean). Look-back ``timeperiod - 1``."""
     return _run("zscore", (real,), (timeperiod,), {})
 

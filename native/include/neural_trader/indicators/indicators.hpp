@@ -653,7 +653,7 @@ inline double deviation(double var, double scale = 1.0) noexcept {
 /// Bollinger bands: (upper, middle, lower) = MA ± nbdev × population standard deviation over
 /// `period` (the deviation is around the simple mean whatever the matype, as in TA-Lib; a
 /// variance below 1e-8 counts as zero, as in TA-Lib). Mean and deviation come from the rolling
-/// Welford state of `var`; for matype 0 the middle band is that mean.
+/// shifted sums of `var`; for matype 0 the middle band is that mean.
 struct bbands {
   static constexpr int n_in = 1, n_out = 3;
   bbands(int period, double up, double dn, int matype)
@@ -738,7 +738,7 @@ struct stddev {
 };
 
 /// Rolling z-score (not in TA-Lib): (x - mean) / population standard deviation over the last
-/// `period` inputs (the rolling Welford state of `var`); 0 on a flat window (variance at most
+/// `period` inputs (the shifted running sums of `var`); 0 on a flat window (variance at most
 /// 1e-20 of the squared mean, i.e. rounding noise).
 struct zscore {
   static constexpr int n_in = 1, n_out = 1;
