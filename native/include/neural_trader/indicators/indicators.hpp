@@ -121,6 +121,7 @@ struct wma {
     if (n < 2 * p) return step_range(*this, in, out, 0, n);
     std::uint64_t bad = step_range(*this, in, out, 0, p);
     const double pw = period_;
+    const double div = divider_;
     const std::size_t refresh = static_cast<std::size_t>(refresh_);  // a local: stores to o[] may not alias it
     double sub = sub_, wsum = wsum_;
     std::size_t since = static_cast<std::size_t>(since_);
@@ -131,7 +132,7 @@ struct wma {
         bad |= missing_bit(x[j]);
         const double t = x[j] * pw;
         sub += x[j] - x[j - p];
-        o[j] = wsum + t;  // divided below, in a loop that vectorises
+        o[j] = (wsum + t) / div;
         wsum += t - sub;
       }
       since += stop - i;
@@ -139,7 +140,7 @@ struct wma {
       if (i == n) break;
       bad |= missing_bit(x[i]);  // the refresh step
       sub += x[i] - x[i - p];
-      o[i] = wsum + x[i] * pw;
+      o[i] = (wsum + x[i] * pw) / div;
       const double* w = x + (i + 1 - p);
       exact([w](std::size_t j) { return w[j]; });
       sub = sub_;
@@ -147,8 +148,6 @@ struct wma {
       since = 0;
       ++i;
     }
-    const double div = divider_;
-    for (std::size_t i = p; i < n; ++i) o[i] /= div;
     sub_ = sub;
     wsum_ = wsum;
     since_ = static_cast<int>(since);
@@ -660,7 +659,7 @@ struct bbands {
       : v_(period), ma_(matype, period), period_(period), up_(up), dn_(dn), matype_(matype) {}
   int lookback() const noexcept { return ma_.lookback(); }
   /// The three bands from the window's variance and the middle band, NaN where either is NaN
-  /// (selects only: the batch kernel's second loop vectorises).
+  /// (selects only, no branch).
   static void bands(double var_, double mid, double up, double dn, double& o_up, double& o_md, double& o_lo) noexcept {
     const bool missing = std::isnan(var_) || std::isnan(mid);
     const double sd = deviation(var_);
@@ -683,15 +682,10 @@ struct bbands {
     double* md = out[1];
     double* lo = out[2];
     if (matype_ != 0) return step_range(*this, in, out, 0, n);
-    // the rolling moments first (variance into up, mean into md), then the bands in a loop
-    // of their own that vectorises (square roots included)
-    const std::uint64_t bad = v_.each(x, n, [up, md](std::size_t i, double v, double m) {
-      up[i] = v;
-      md[i] = m;
-    });
     const double u = up_, d = dn_;
-    for (std::size_t i = 0; i < n; ++i) bands(up[i], md[i], u, d, up[i], md[i], lo[i]);
-    return bad;
+    return v_.each(x, n, [up, md, lo, u, d](std::size_t i, double v, double m) {
+      bands(v, m, u, d, up[i], md[i], lo[i]);
+    });
   }
   void reset() noexcept {
     v_.reset();
@@ -720,12 +714,9 @@ struct stddev {
     out[0] = deviation(v_.variance(in[0]), nbdev_);
   }
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
-    // variances first, then the deviations in a loop that vectorises
     double* o = out[0];
-    const std::uint64_t bad = v_.each(in[0], n, [o](std::size_t i, double v, double) { o[i] = v; });
     const double k = nbdev_;
-    for (std::size_t i = 0; i < n; ++i) o[i] = deviation(o[i], k);
-    return bad;
+    return v_.each(in[0], n, [o, k](std::size_t i, double v, double) { o[i] = deviation(v, k); });
   }
   void reset() noexcept { v_.reset(); }
   template <class V>
@@ -756,7 +747,8 @@ struct zscore {
     out[0] = z(in[0], v, v_.mean());
   }
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
-    // variances and means first, then the scores in a loop that vectorises
+    // variances and means first, then the scores in a loop that vectorises (a square root and
+    // a division per bar: measured faster apart than inside the moments' loop)
     double* o = out[0];
     const double* x = in[0];
     auto& means = scratch_buffers()[0];
@@ -1407,16 +1399,14 @@ struct atr_t {
     if (i == n) return bad;
     const double a = w_.decay(), b = w_.gain();
     double v = w_.value();
-    const std::size_t first = i;
     for (; i < n; ++i) {
       bad |= missing_bit_any(h[i], l[i], c[i]);
       v = std::fma(v, a, true_range(h[i], l[i], c[i - 1]) * b);
-      o[i] = v;
-    }
-    if constexpr (Normalised) {
-      // A second pass off the smoothing's serial chain, so that the divisions vectorise (each
-      // value is the same expression as update()'s: the same bits).
-      for (std::size_t j = first; j < n; ++j) o[j] = div_or(o[j], c[j], !ta_is_zero(c[j]), 0.0) * 100.0;
+      if constexpr (Normalised) {
+        o[i] = div_or(v, c[i], !ta_is_zero(c[i]), 0.0) * 100.0;  // update()'s expression
+      } else {
+        o[i] = v;
+      }
     }
     w_.set_value(v);
     tr_.set_prev_close(c[n - 1]);
