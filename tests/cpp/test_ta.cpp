@@ -253,8 +253,58 @@ void test_lag4_sum() {
   CHECK((bad >> 63) != 0);
 }
 
+// AROON's positions of the extremes by doubling equal the rescanning scan (TA-Lib's algorithm),
+// ties included (integer prices tie often: the latest bar must win); windows past 64 bars are
+// declined; AROON batch equals streaming on both sides of that limit.
+void test_rolling_arg_extremes() {
+  const std::size_t n = 3000;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<double> h(n), l(n), ha(n), la(n), scratch;
+  double px = 100.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    px += g(rng);
+    h[i] = std::round(px + std::fabs(g(rng)));
+    l[i] = std::round(px - std::fabs(g(rng)));
+  }
+  bool same = true;
+  for (std::size_t w : {1, 2, 3, 5, 15, 33, 64}) {
+    std::uint64_t bad = 0;
+    CHECK(ta::rolling_arg_extremes(h.data(), l.data(), n, w, 0, scratch, bad, [&](std::size_t i, double a, double b) {
+      ha[i] = a;
+      la[i] = b;
+    }));
+    CHECK((bad >> 63) == 0);
+    ta::extreme_scan sc(w);
+    for (std::size_t i = w - 1; i < n; ++i) {
+      sc.step(h.data(), l.data(), i);
+      same &= static_cast<double>(sc.hi.at) == ha[i] && static_cast<double>(sc.lo.at) == la[i];
+    }
+  }
+  CHECK(same);
+  std::uint64_t unused = 0;
+  CHECK(!ta::rolling_arg_extremes(h.data(), l.data(), n, 65, 0, scratch, unused, [](std::size_t, double, double) {}));
+  for (double period : {13.0, 63.0, 64.0, 70.0}) {
+    auto batch = ta::make_indicator("aroon", {period});
+    auto one = ta::make_indicator("aroon", {period});
+    std::vector<double> dn(n), up(n);
+    const double* in[2] = {h.data(), l.data()};
+    const std::ptrdiff_t stride[2] = {1, 1};
+    double* out[2] = {dn.data(), up.data()};
+    batch->run(in, stride, out, n);
+    bool eq = true;
+    for (std::size_t i = 0; i < n; ++i) {
+      double x[2] = {h[i], l[i]}, o[2];
+      one->update(x, o, false);
+      eq &= std::memcmp(&o[0], &dn[i], sizeof(double)) == 0 && std::memcmp(&o[1], &up[i], sizeof(double)) == 0;
+    }
+    CHECK(eq);
+  }
+}
+
 int main() {
   NT_RUN(test_lag4_sum);
+  NT_RUN(test_rolling_arg_extremes);
   NT_RUN(test_streaming_equals_batch_and_lookback);
   NT_RUN(test_replace_and_persistence);
   NT_RUN(test_missing_inputs_are_skipped);

@@ -525,6 +525,74 @@ struct extreme_track {
   }
 };
 
+/// Where the highest hi and the lowest lo of each window [i - w + 1, i] are, the latest bar on
+/// ties (TA-Lib's AROON convention): emit(i, hi_at, lo_at) for i in [max(w - 1, from), n), in
+/// order (bar numbers as doubles, exact); ORs the missing_bit()s of hi and lo into `bad`. By doubling, for w <= 64: the pair (value, position) of the extreme of the
+/// 2k bars ending at i is the better of the pairs for the k bars ending at i - k and at i, the
+/// later one on ties; log2(w) passes, then two overlapping spans of the largest power of two
+/// <= w. Selects only (no data-dependent branch: rescanning when the extreme leaves the window,
+/// as TA-Lib does, mispredicts), in chunks of 1,024 outputs that stay in L1. Returns false (and
+/// writes nothing) for w > 64, where the passes would cost more than the rescans.
+template <class Emit>
+bool rolling_arg_extremes(const double* NT_RESTRICT hi, const double* NT_RESTRICT lo, std::size_t n, std::size_t w,
+                          std::size_t from, std::vector<double>& scratch, std::uint64_t& bad, Emit&& emit) {
+  if (w > 64) return false;
+  if (n < w) {
+    bad |= missing_bits(hi, n) | missing_bits(lo, n);
+    return true;
+  }
+  if (from < w - 1) from = w - 1;
+  constexpr std::size_t chunk = 1024;
+  // eight arrays (value and position of each series, two generations), 4 KiB + 9 cache lines
+  // apart so that no two start at the same offset within a page (4K aliasing)
+  constexpr std::size_t stride = 2048 + 72;
+  scratch.resize(8 * stride);
+  double* const base_ptr = scratch.data();
+  for (std::size_t c0 = w - 1; c0 < n; c0 += chunk) {
+    const std::size_t c1 = std::min(n, c0 + chunk);
+    const std::size_t base = c0 + 1 - w;  // local index j is bar base + j
+    const std::size_t len = c1 - base;
+    // generation 0: the bars themselves
+    double* NT_RESTRICT vh = base_ptr;
+    double* NT_RESTRICT ph = base_ptr + stride;
+    double* NT_RESTRICT vl = base_ptr + 2 * stride;
+    double* NT_RESTRICT pl = base_ptr + 3 * stride;
+    std::uint64_t b = 0;
+    for (std::size_t j = 0; j < len; ++j) {
+      vh[j] = hi[base + j];
+      vl[j] = lo[base + j];
+      b |= missing_bit_any(vh[j], vl[j]);
+      ph[j] = pl[j] = static_cast<double>(base + j);
+    }
+    bad |= b;
+    std::size_t k = 1;
+    for (int t = 1; 2 * k <= w; ++t, k *= 2) {
+      double* NT_RESTRICT g = base_ptr + static_cast<std::size_t>(t & 1) * 4 * stride;
+      double* NT_RESTRICT vh2 = g;
+      double* NT_RESTRICT ph2 = g + stride;
+      double* NT_RESTRICT vl2 = g + 2 * stride;
+      double* NT_RESTRICT pl2 = g + 3 * stride;
+      for (std::size_t j = k; j < len; ++j) {
+        const bool th = vh[j] >= vh[j - k];  // the later span wins ties
+        vh2[j] = th ? vh[j] : vh[j - k];
+        ph2[j] = th ? ph[j] : ph[j - k];
+        const bool tl = vl[j] <= vl[j - k];
+        vl2[j] = tl ? vl[j] : vl[j - k];
+        pl2[j] = tl ? pl[j] : pl[j - k];
+      }
+      vh = vh2;
+      ph = ph2;
+      vl = vl2;
+      pl = pl2;
+    }
+    const std::size_t off = w - k;  // k: the largest power of two <= w
+    for (std::size_t j = std::max(w - 1, from > base ? from - base : 0); j < len; ++j) {
+      emit(base + j, vh[j] >= vh[j - off] ? ph[j] : ph[j - off], vl[j] <= vl[j - off] ? pl[j] : pl[j - off]);
+    }
+  }
+  return true;
+}
+
 /// Highest high and lowest low over arrays, with positions (AROON's batch kernel).
 struct extreme_scan {
   std::size_t span;

@@ -1255,14 +1255,23 @@ struct aroon {
     if (n < 2 * span) return step_range(*this, in, out, 0, n);
     const std::int64_t seq0 = range_.count();
     std::uint64_t bad = step_range(*this, in, out, 0, span);
-    extreme_scan sc(span);
     const double *h = in[0], *l = in[1];
     double *dn = out[0], *up = out[1];
-    for (std::size_t i = span; i < n; ++i) {
-      bad |= missing_bit_any(h[i], l[i]);
-      sc.step(h, l, i);
-      dn[i] = factor_ * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.lo.at));
-      up[i] = factor_ * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.hi.at));
+    const double f = factor_, p = period_;
+    const bool done = rolling_arg_extremes(h, l, n, span, span, scratch_buffers()[0], bad,
+                                           [dn, up, f, p](std::size_t i, double hi_at, double lo_at) {
+                                             const double b = static_cast<double>(i);
+                                             dn[i] = f * (p - (b - lo_at));
+                                             up[i] = f * (p - (b - hi_at));
+                                           });
+    if (!done) {  // windows past 64 bars: TA-Lib's rescanning scan
+      extreme_scan sc(span);
+      for (std::size_t i = span; i < n; ++i) {
+        bad |= missing_bit_any(h[i], l[i]);
+        sc.step(h, l, i);
+        dn[i] = f * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.lo.at));
+        up[i] = f * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.hi.at));
+      }
     }
     range_.assign_tail(h, l, n, seq0);
     return bad;
