@@ -527,12 +527,13 @@ struct extreme_track {
 
 /// Where the highest hi and the lowest lo of each window [i - w + 1, i] are, the latest bar on
 /// ties (TA-Lib's AROON convention): emit(i, hi_at, lo_at) for i in [max(w - 1, from), n), in
-/// order (bar numbers as doubles, exact); ORs the missing_bit()s of hi and lo into `bad`. By doubling, for w <= 64: the pair (value, position) of the extreme of the
-/// 2k bars ending at i is the better of the pairs for the k bars ending at i - k and at i, the
-/// later one on ties; log2(w) passes, then two overlapping spans of the largest power of two
-/// <= w. Selects only (no data-dependent branch: rescanning when the extreme leaves the window,
-/// as TA-Lib does, mispredicts), in chunks of 1,024 outputs that stay in L1. Returns false (and
-/// writes nothing) for w > 64, where the passes would cost more than the rescans.
+/// order (bar numbers as doubles, exact); ORs the missing_bit()s of hi and lo into `bad`.
+/// By doubling, for w <= 64: the pair (value, position) of the extreme of the 2k bars ending at
+/// i is the better of the pairs for the k bars ending at i - k and at i, the later one on ties;
+/// log2(w) passes, then two overlapping spans of the largest power of two <= w. Selects only
+/// (no data-dependent branch: rescanning when the extreme leaves the window, as TA-Lib does,
+/// mispredicts), in chunks of 1,024 outputs that stay in L1. Returns false (and emits nothing)
+/// for w > 64, where the passes would cost more than the rescans.
 template <class Emit>
 bool rolling_arg_extremes(const double* NT_RESTRICT hi, const double* NT_RESTRICT lo, std::size_t n, std::size_t w,
                           std::size_t from, std::vector<double>& scratch, std::uint64_t& bad, Emit&& emit) {
@@ -593,7 +594,8 @@ bool rolling_arg_extremes(const double* NT_RESTRICT hi, const double* NT_RESTRIC
   return true;
 }
 
-/// Highest high and lowest low over arrays, with positions (AROON's batch kernel).
+/// Highest high and lowest low over arrays, with positions (AROON's batch kernel for periods
+/// past 63, where rolling_arg_extremes declines).
 struct extreme_scan {
   std::size_t span;
   extreme_track<true> hi;
