@@ -37,11 +37,12 @@ Sections (each row is one engine; ``ours`` rows are neural_trader):
 
 Every result is checked outside the timer against a reference computed here, once, in plain
 Python (``reference``): the crosses of the two averages (running sums with the core's
-arithmetic, so the values are bit-identical), then a per-cross simulation of the all-in
-stop-and-reverse account. Each engine must give the reference's number of trades and its final
-equity (relative 1e-9); the Python strategies' trade lists must equal the compiled one's exactly;
-the tick run must send one order per cross and probe every event. A wrong result raises
-AssertionError, so a fast wrong answer cannot pass.
+arithmetic, four interleaved chains as in ``nt.ta.sma``, so the values are bit-identical), then
+a per-cross simulation of the all-in stop-and-reverse account. Each engine must give the
+reference's number of trades and its final equity (relative 1e-9; backtesting.py 1e-3, its order
+sizing differs by a share on a few trades); the Python strategies' trade lists must equal the
+compiled one's exactly; the tick run must send one order per cross and probe every event. A
+wrong result raises AssertionError, so a fast wrong answer cannot pass.
 
 Fairness rules:
 
@@ -192,17 +193,24 @@ PEER_DISTS = ("backtesting", "vectorbt", "numba", "pandas", "polars", "numpy")  
 
 
 def running_sma(values: Sequence[float], period: int) -> list[float]:
-    """Simple moving average by a running sum, in the core's order of operations
-    (``sum += x - oldest``, ``oldest`` 0 while the window fills; NaN until it is full), so the
-    values are bit-identical to ``nt.ta.sma`` and the built-in strategy's."""
+    """Simple moving average by a running sum, in the core's order of operations, so the
+    values are bit-identical to ``nt.ta.sma`` and the built-in strategy's: the window sum in
+    four interleaved chains, ``s[t] = s[t-4] + (q[t] + q[t-2])`` with ``q[t] = d[t] + d[t-1]``
+    and ``d[t] = x[t] - x[t-period]`` (``x`` 0 before the first input), divided by the period;
+    NaN until the window is full."""
     window = [0.0] * period
-    total = 0.0
+    lanes = [0.0] * 4
+    d1 = q1 = q2 = 0.0
     nan = math.nan
     out = [nan] * len(values)
     for i, x in enumerate(values):
         k = i % period
-        total += x - window[k]
+        d = x - window[k]
         window[k] = x
+        q = d + d1
+        total = lanes[i & 3] + (q + q2)
+        lanes[i & 3] = total
+        d1, q2, q1 = d, q1, q
         if i + 1 >= period:
             out[i] = total / period
     return out
@@ -376,7 +384,11 @@ def python_strategies() -> tuple[type, type]:
             self._wf = [0.0] * self.fast
             self._ws = [0.0] * self.slow
             self._i = 0
-            self._sf = self._ss = 0.0
+            # the core's window sums: four lanes and d[t-1], q[t-1], q[t-2] per average
+            self._lf = [0.0] * 4
+            self._ls = [0.0] * 4
+            self._hf = [0.0, 0.0, 0.0]
+            self._hs = [0.0, 0.0, 0.0]
             self._f0 = self._s0 = nan
             self._target = 0.0
 
@@ -386,14 +398,25 @@ def python_strategies() -> tuple[type, type]:
             self._i = i + 1
             fast, slow = self.fast, self.slow
             wf, ws = self._wf, self._ws
+            lane = i & 3
             k = i % fast
-            self._sf += x - wf[k]
+            d = x - wf[k]
             wf[k] = x
+            h = self._hf
+            q = d + h[0]
+            sf = self._lf[lane] + (q + h[2])
+            self._lf[lane] = sf
+            h[0], h[2], h[1] = d, h[1], q
             k = i % slow
-            self._ss += x - ws[k]
+            d = x - ws[k]
             ws[k] = x
-            f = self._sf / fast if i >= fast - 1 else nan
-            s = self._ss / slow if i >= slow - 1 else nan
+            h = self._hs
+            q = d + h[0]
+            ss = self._ls[lane] + (q + h[2])
+            self._ls[lane] = ss
+            h[0], h[2], h[1] = d, h[1], q
+            f = sf / fast if i >= fast - 1 else nan
+            s = ss / slow if i >= slow - 1 else nan
             f0, s0 = self._f0, self._s0
             self._f0, self._s0 = f, s
             if f0 < s0 and f > s and self._target != 1.0:
@@ -441,7 +464,8 @@ def python_strategies() -> tuple[type, type]:
 @functools.lru_cache(maxsize=1)
 def backtesting_strategy() -> type:
     """backtesting.py's SmaCross example (close, then buy/sell on a cross), its averages
-    computed with the core's running-sum arithmetic (see the module docstring)."""
+    computed with the core's running-sum arithmetic (see the module docstring), a cross in the
+    direction already held skipped (as the built-in strategy does)."""
     need_backtesting()
     from backtesting import Strategy
     from backtesting.lib import crossover
@@ -459,12 +483,17 @@ def backtesting_strategy() -> type:
             self.sma2 = self.I(sma, close, self.n2)
 
         def next(self) -> None:
+            # a cross in the direction already held (only after an exact tie of the averages) is
+            # skipped, as MovingAverageCross and the reference do; the example would close and
+            # reopen the position there, one trade more
             if crossover(self.sma1, self.sma2):
-                self.position.close()
-                self.buy()
+                if not self.position.is_long:
+                    self.position.close()
+                    self.buy()
             elif crossover(self.sma2, self.sma1):
-                self.position.close()
-                self.sell()
+                if not self.position.is_short:
+                    self.position.close()
+                    self.sell()
 
     return SmaCross
 
@@ -564,7 +593,12 @@ class SmaCross(Workload):
         what = f"{self.case}: {self.engine}"
         if self.kind == "backtesting":
             check_trades(int(self.out["# Trades"]), ref.trades, what)
-            check_equity(float(self.out["Equity Final [$]"]), ref.final_equity, what)
+            # backtesting.py sizes an all-in order from its own margin arithmetic: on a few
+            # trades one share more than the reference's floor(equity / price) (3 of 757 on the
+            # synthetic 20,000 bars), so its final equity is checked to 1e-3, not 1e-9
+            eq = float(self.out["Equity Final [$]"])
+            assert abs(eq - ref.final_equity) <= 1e-3 * abs(ref.final_equity), (
+                f"{what}: final equity {eq!r}, reference {ref.final_equity!r}")
             return
         res = self.out
         check_trades(res.trades.height, ref.trades, what)
