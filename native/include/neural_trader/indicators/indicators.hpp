@@ -1247,8 +1247,8 @@ struct aroon {
       out[0] = out[1] = nan;
       return;
     }
-    out[0] = factor_ * static_cast<double>(period_ - (today - range_.low_seq()));
-    out[1] = factor_ * static_cast<double>(period_ - (today - range_.high_seq()));
+    out[0] = oscillator(factor_, period_, static_cast<double>(today - range_.low_seq()));
+    out[1] = oscillator(factor_, period_, static_cast<double>(today - range_.high_seq()));
   }
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const std::size_t span = static_cast<std::size_t>(period_) + 1;
@@ -1261,16 +1261,16 @@ struct aroon {
     const bool done = rolling_arg_extremes(h, l, n, span, span, scratch_buffers()[0], bad,
                                            [dn, up, f, p](std::size_t i, double hi_at, double lo_at) {
                                              const double b = static_cast<double>(i);
-                                             dn[i] = f * (p - (b - lo_at));
-                                             up[i] = f * (p - (b - hi_at));
+                                             dn[i] = oscillator(f, p, b - lo_at);
+                                             up[i] = oscillator(f, p, b - hi_at);
                                            });
     if (!done) {  // windows past 64 bars: TA-Lib's rescanning scan
       extreme_scan sc(span);
       for (std::size_t i = span; i < n; ++i) {
         bad |= missing_bit_any(h[i], l[i]);
         sc.step(h, l, i);
-        dn[i] = f * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.lo.at));
-        up[i] = f * static_cast<double>(period_ - static_cast<std::int64_t>(i - sc.hi.at));
+        dn[i] = oscillator(f, p, static_cast<double>(i - sc.lo.at));
+        up[i] = oscillator(f, p, static_cast<double>(i - sc.hi.at));
       }
     }
     range_.assign_tail(h, l, n, seq0);
@@ -1281,6 +1281,10 @@ struct aroon {
   void visit(V& v) { v(range_); }
 
  private:
+  /// factor × (period - bars since the extreme), the one expression of update() and both batch
+  /// paths (ages are whole numbers, exact as doubles, so every path gives the same bits).
+  static double oscillator(double factor, double period, double age) noexcept { return factor * (period - age); }
+
   range_window range_;
   int period_;
   double factor_;
@@ -1392,7 +1396,7 @@ struct atr_t {
       return;
     }
     if constexpr (Normalised) {
-      out[0] = div_or(a, in[2], !ta_is_zero(in[2]), 0.0) * 100.0;
+      out[0] = normalised(a, in[2]);
     } else {
       out[0] = a;
     }
@@ -1412,7 +1416,7 @@ struct atr_t {
       bad |= missing_bit_any(h[i], l[i], c[i]);
       v = std::fma(v, a, true_range(h[i], l[i], c[i - 1]) * b);
       if constexpr (Normalised) {
-        o[i] = div_or(v, c[i], !ta_is_zero(c[i]), 0.0) * 100.0;  // update()'s expression
+        o[i] = normalised(v, c[i]);
       } else {
         o[i] = v;
       }
@@ -1424,6 +1428,10 @@ struct atr_t {
   void reset() noexcept {
     tr_.reset();
     w_.reset();
+  }
+  /// NATR from ATR and the close (0 on a zero close, as TA-Lib): update() and the batch loop.
+  static double normalised(double atr, double close) noexcept {
+    return div_or(atr, close, !ta_is_zero(close), 0.0) * 100.0;
   }
   template <class V>
   void visit(V& v) {
