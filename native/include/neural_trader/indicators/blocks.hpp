@@ -18,6 +18,9 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#endif
 #include <vector>
 
 #if !defined(NT_RESTRICT)
@@ -432,6 +435,19 @@ class wilder_state : public smoothing_state {
 inline double div_or(double num, double den, bool use, double otherwise) noexcept {
   const double q = num / (use ? den : 1.0);
   return use ? q : otherwise;
+}
+
+/// a where a > b and a > 0, else 0.0, without a branch (two compare masks and-ed with a).
+/// Compilers turn such selects, and std::max(a, 0.0) as well, into branches, which mispredict
+/// about every other bar where the comparison is a coin flip (which of two price moves is larger).
+inline double positive_and_greater(double a, double b) noexcept {
+#if defined(__SSE2__) || defined(_M_X64)
+  const __m128d va = _mm_set_sd(a);
+  const __m128d keep = _mm_and_pd(_mm_cmpgt_sd(va, _mm_set_sd(b)), _mm_cmpgt_sd(va, _mm_setzero_pd()));
+  return _mm_cvtsd_f64(_mm_and_pd(keep, va));
+#else
+  return (a > b && a > 0.0) ? a : 0.0;
+#endif
 }
 
 /// The largest of high - low, |prev_close - high|, |prev_close - low| (TA-Lib's TRUE_RANGE;

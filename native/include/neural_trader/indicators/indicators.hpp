@@ -1462,18 +1462,11 @@ class dm_state {
       n_ = 1;
       return false;
     }
-    const double diff_p = high - prev_high_;
-    const double diff_m = prev_low_ - low;
+    double pdm, mdm;
+    const double tr = movement(high, low, prev_high_, prev_low_, prev_close_, pdm, mdm);
     prev_high_ = high;
     prev_low_ = low;
-    const double tr = true_range(high, low, prev_close_);
     prev_close_ = close;
-    // TA-Lib: -DM = diff_m when diff_m > 0 and diff_p < diff_m, else +DM = diff_p when diff_p > 0
-    // and diff_p > diff_m. Multiplying by 0/1 keeps it branch-free (the cases are coin flips).
-    const bool m_case = (diff_m > 0) & (diff_p < diff_m);
-    const bool p_case = !m_case & (diff_p > 0) & (diff_p > diff_m);
-    const double mdm = diff_m * static_cast<double>(static_cast<int>(m_case));
-    const double pdm = diff_p * static_cast<double>(static_cast<int>(p_case));
     if (n_ < period_) {  // changes 1 .. period-1: plain sums
       plus_ += pdm;
       minus_ += mdm;
@@ -1487,9 +1480,59 @@ class dm_state {
     if (n_ == period_) ++n_;
     return true;
   }
-  double plus_di() const noexcept { return ta_is_zero(tr_) ? 0.0 : 100.0 * (plus_ / tr_); }
-  double minus_di() const noexcept { return ta_is_zero(tr_) ? 0.0 : 100.0 * (minus_ / tr_); }
-  bool tr_zero() const noexcept { return ta_is_zero(tr_); }
+  /// Whether the next update() is a smoothing step (from then on run() can take over).
+  bool smoothing() const noexcept { return n_ >= period_; }
+  /// update()'s smoothing steps over bars [b, e) of contiguous high, low, close (only once
+  /// smoothing()), with the same arithmetic on local variables; calls emit(i, +DM sum, -DM sum,
+  /// TR sum) after each bar. Returns the missing_bit()s of the inputs.
+  template <class Emit>
+  std::uint64_t run(const double* NT_RESTRICT h, const double* NT_RESTRICT l, const double* NT_RESTRICT c,
+                    std::size_t b, std::size_t e, Emit&& emit) noexcept {
+    if (b >= e) return 0;
+    double ph = prev_high_, pl = prev_low_, pc = prev_close_;
+    double p = plus_, m = minus_, t = tr_;
+    const double a = a_;
+    std::uint64_t bad = 0;
+    for (std::size_t i = b; i < e; ++i) {
+      bad |= missing_bit_any(h[i], l[i], c[i]);
+      double pdm, mdm;
+      const double tr = movement(h[i], l[i], ph, pl, pc, pdm, mdm);
+      ph = h[i];
+      pl = l[i];
+      pc = c[i];
+      p = std::fma(p, a, pdm);
+      m = std::fma(m, a, mdm);
+      t = std::fma(t, a, tr);
+      emit(i, p, m, t);
+    }
+    prev_high_ = ph;
+    prev_low_ = pl;
+    prev_close_ = pc;
+    plus_ = p;
+    minus_ = m;
+    tr_ = t;
+    if (n_ == period_) ++n_;
+    return bad;
+  }
+  /// 100 * dm / tr, 0 where tr is zero (TA-Lib's DI from the smoothed sums).
+  static double di(double dm, double tr) noexcept { return div_or(dm, tr, !ta_is_zero(tr), 0.0) * 100.0; }
+  double plus_di() const noexcept { return di(plus_, tr_); }
+  double minus_di() const noexcept { return di(minus_, tr_); }
+  double plus_sum() const noexcept { return plus_; }
+  double minus_sum() const noexcept { return minus_; }
+  double tr_sum() const noexcept { return tr_; }
+  /// +DM and -DM of a bar after the previous one (ph, pl: its high and low), and the true range
+  /// (pc: its close). TA-Lib: -DM = diff_m when diff_m > 0 and diff_p < diff_m, else +DM = diff_p
+  /// when diff_p > 0 and diff_p > diff_m; that is, the larger of the two moves where it is
+  /// positive, else 0 (both 0 on a tie).
+  static double movement(double high, double low, double ph, double pl, double pc, double& pdm,
+                         double& mdm) noexcept {
+    const double diff_p = high - ph;
+    const double diff_m = pl - low;
+    mdm = positive_and_greater(diff_m, diff_p);
+    pdm = positive_and_greater(diff_p, diff_m);
+    return true_range(high, low, pc);
+  }
   void reset() noexcept {
     n_ = 0;
     plus_ = minus_ = tr_ = 0.0;
@@ -1527,6 +1570,15 @@ struct di_t {
     }
     out[0] = Plus ? dm_.plus_di() : dm_.minus_di();
   }
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    std::uint64_t bad = 0;
+    std::size_t i = 0;
+    for (; i < n && !dm_.smoothing(); ++i) bad |= step_range(*this, in, out, i, i + 1);
+    double* NT_RESTRICT o = out[0];
+    return bad | dm_.run(in[0], in[1], in[2], i, n, [o](std::size_t j, double p, double m, double t) {
+             o[j] = dm_state::di(Plus ? p : m, t);
+           });
+  }
   void reset() noexcept { dm_.reset(); }
   template <class V>
   void visit(V& v) { v(dm_); }
@@ -1548,16 +1600,8 @@ struct adx {
   void update(const double* in, double* out) noexcept {
     out[0] = nan;
     if (!dm_.update(in[0], in[1], in[2])) return;
-    double dx = 0.0;
-    bool have_dx = false;
-    if (!dm_.tr_zero()) {
-      const double mdi = dm_.minus_di(), pdi = dm_.plus_di();
-      const double t = mdi + pdi;
-      if (!ta_is_zero(t)) {
-        dx = 100.0 * (std::fabs(mdi - pdi) / t);
-        have_dx = true;
-      }
-    }
+    double dx;
+    const bool have_dx = directional_index(dm_.plus_sum(), dm_.minus_sum(), dm_.tr_sum(), dx);
     if (n_dx_ < period_) {
       if (have_dx) sum_dx_ += dx;
       if (++n_dx_ < period_) return;
@@ -1565,8 +1609,39 @@ struct adx {
       out[0] = adx_;
       return;
     }
-    if (have_dx) adx_ = std::fma(adx_, a_, dx * b_);  // TA-Lib: (adx * (period - 1) + dx) / period
+    adx_ = smoothed(adx_, have_dx, dx, a_, b_);
     out[0] = adx_;
+  }
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    std::uint64_t bad = 0;
+    std::size_t i = 0;
+    for (; i < n && n_dx_ < period_; ++i) bad |= step_range(*this, in, out, i, i + 1);
+    double* NT_RESTRICT o = out[0];
+    double v = adx_;
+    const double a = a_, b = b_;
+    bad |= dm_.run(in[0], in[1], in[2], i, n, [o, &v, a, b](std::size_t j, double p, double m, double t) {
+      double dx;
+      const bool have = directional_index(p, m, t, dx);
+      v = smoothed(v, have, dx, a, b);
+      o[j] = v;
+    });
+    adx_ = v;
+    return bad;
+  }
+  /// DX from the smoothed +DM, -DM and TR sums: 100 |-DI - +DI| / (-DI + +DI). False (no DX) where
+  /// the TR sum or the DI sum is zero (TA-Lib then leaves the ADX unchanged). Branch-free.
+  static bool directional_index(double p, double m, double t, double& dx) noexcept {
+    const double pdi = dm_state::di(p, t), mdi = dm_state::di(m, t);
+    const double s = mdi + pdi;
+    const bool have = !ta_is_zero(t) & !ta_is_zero(s);
+    dx = div_or(std::fabs(mdi - pdi), s, have, 0.0) * 100.0;
+    return have;
+  }
+  /// Wilder's step where there is a DX (TA-Lib: (adx * (period - 1) + dx) / period, equal to
+  /// rounding), else the ADX unchanged.
+  static double smoothed(double adx, bool have_dx, double dx, double a, double b) noexcept {
+    const double next = std::fma(adx, a, dx * b);
+    return have_dx ? next : adx;
   }
   void reset() noexcept {
     dm_.reset();
