@@ -68,6 +68,10 @@ CASES: dict[str, list[dict[str, float]]] = {
 
 LENGTHS = [1, 7, 40, 600, 4000]
 
+# the power of the price unit in each indicator's output (absent: unitless)
+PRICE_POWER = {"sma": 1, "ema": 1, "wma": 1, "dema": 1, "tema": 1, "kama": 1, "macd": 1, "bbands": 1,
+               "stddev": 1, "var": 2, "mom": 1, "atr": 1, "trange": 1}
+
 
 def inputs_of(name: str, m: dict[str, np.ndarray]) -> list[np.ndarray]:
     return [m[r] for r in SPECS[name].inputs]
@@ -121,6 +125,42 @@ def test_long_wandering_series_still_equal_talib() -> None:
         ref = as_tuple(getattr(talib, name.upper())(*inputs_of(name, m), **params))
         for k, (a, b) in enumerate(zip(ours, ref)):
             assert_close(a, b, f"{name}{params} output {k} n={n}")
+
+
+def test_tick_prices_with_ties_and_flat_stretches_equal_talib() -> None:
+    # prices on a 0.25 tick: equal up and down moves (DM ties), repeated highs and lows (AROON,
+    # WILLR), whole stretches of identical bars (zero true range, zero DM sums, flat windows)
+    rng = np.random.default_rng(2026)
+    n = 6_000
+    close = 50.0 + 0.25 * np.cumsum(rng.integers(-2, 3, n))
+    flat = (np.arange(n) // 300) % 4 == 3  # every fourth stretch of 300 bars stands still
+    for i in np.flatnonzero(flat):
+        close[i] = close[i - 1]
+    high = close + np.where(flat, 0.0, 0.25 * rng.integers(0, 3, n))
+    low = close - np.where(flat, 0.0, 0.25 * rng.integers(0, 3, n))
+    m = {"real": close, "close": close, "high": high, "low": low, "volume": rng.integers(1, 50, n).astype(float)}
+    for name in sorted(CASES):
+        for params in CASES[name]:
+            ours = as_tuple(getattr(nt.ta, name)(*inputs_of(name, m), **params))
+            ref = as_tuple(getattr(talib, name.upper())(*inputs_of(name, m), **params))
+            for k, (a, b) in enumerate(zip(ours, ref)):
+                assert_close(a, b, f"{name}{params} output {k} on tick prices")
+
+
+@pytest.mark.parametrize("scale", [1e-9, 1e-6, 1e6])
+def test_any_price_level_equals_talib(scale: float) -> None:
+    # an instrument quoted at 1e-9 (or 1e6) is the same market in other units: no fixed zero
+    # band may read its ranges, sums or variances as flat (TA-Lib 0.8 has none left either)
+    m = {k: (v if k == "volume" else v * scale) for k, v in market(3000, seed=5).items()}
+    for name in sorted(CASES):
+        for params in CASES[name]:
+            ours = as_tuple(getattr(nt.ta, name)(*inputs_of(name, m), **params))
+            ref = as_tuple(getattr(talib, name.upper())(*inputs_of(name, m), **params))
+            for k, (a, b) in enumerate(zip(ours, ref)):
+                # outputs in price units (or squared) are compared in units of the price level;
+                # oscillators, ratios and volumes as they are
+                unit = scale ** PRICE_POWER.get(name, 0)
+                assert_close(a / unit, b / unit, f"{name}{params} output {k} at price level {scale:g}")
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -530,12 +570,14 @@ def test_corrupted_state_bytes_raise() -> None:
             nt.ta.stream.MACD.from_bytes(data[:cut])
     with pytest.raises(nt.errors.CorruptDataError, match="not rsi"):
         nt.ta.stream.RSI.from_bytes(data)
-    # a frame of the old layout (version 1: SMA's sum was one chain) is refused by its version
-    old = bytearray(nt.ta.stream.SMA(5).to_bytes())
-    assert old[4:6] == b"\x02\x00"
-    old[4] = 1
-    with pytest.raises(nt.errors.CorruptDataError, match="version 1"):
-        nt.ta.stream.SMA.from_bytes(bytes(old))
+    # frames of older layouts are refused by their version (1: SMA's sum was one chain; 2: before
+    # the TA-Lib 0.8 zero rules added run counters to KAMA and MFI and a peak to the variance)
+    for version in (1, 2):
+        old = bytearray(nt.ta.stream.KAMA(5).to_bytes())
+        assert old[4:6] == b"\x03\x00"
+        old[4] = version
+        with pytest.raises(nt.errors.CorruptDataError, match=f"version {version}"):
+            nt.ta.stream.KAMA.from_bytes(bytes(old))
 
 
 def test_repr_and_properties() -> None:

@@ -117,8 +117,8 @@ def bbands(real: Any, timeperiod: int = 20, nbdevup: float = 2.0, nbdevdn: float
 # --- statistics ------------------------------------------------------------------------------
 
 def stddev(real: Any, timeperiod: int = 5, nbdev: float = 1.0) -> Any:
-    """Population standard deviation over ``timeperiod`` times ``nbdev`` (a variance below 1e-8
-    gives 0, as TA-Lib). Look-back ``timeperiod - 1``."""
+    """Population standard deviation over ``timeperiod`` times ``nbdev``, the square root of
+    ``var``. Look-back ``timeperiod - 1``."""
     return _run("stddev", (real,), (timeperiod, nbdev), {})
 
 
@@ -127,7 +127,12 @@ def var(real: Any, timeperiod: int = 5, nbdev: float = 1.0) -> Any:
     Look-back ``timeperiod - 1``. Running sums of ``x - k`` and ``(x - k)^2`` around a shift ``k``
     near the window's mean (O(1) per step; ``k`` and the sums are reset by an exact two-pass
     computation every ``max(2 timeperiod, 128)`` steps) keep it accurate when the variance is tiny
-    next to the squared mean, where E[x^2] - E[x]^2 loses every digit."""
+    next to the squared mean, where E[x^2] - E[x]^2 loses every digit. A window gone flat gives
+    exactly 0 (below 1e-12 of the largest shifted second moment since the last reset: rounding
+    residue). Deliberate difference: TA-Lib 0.8 also gives 0 wherever the variance is below 1e-12
+    of the raw mean square (a standard deviation below 1e-6 of the price, e.g. a 20-tick window
+    of a $100,000 quote moving by cents), which its sums cannot resolve; ``var`` keeps that
+    variance."""
     return _run("var", (real,), (timeperiod, nbdev), {})
 
 
@@ -143,8 +148,8 @@ def zscore(real: Any, timeperiod: int = 20) -> Any:
 
 def rsi(real: Any, timeperiod: int = 14) -> Any:
     """Relative strength index with Wilder's smoothing, seeded (as TA-Lib) by the average gain and
-    loss of the first ``timeperiod`` changes; 0 when gains + losses are below 1e-8. Look-back
-    ``timeperiod``."""
+    loss of the first ``timeperiod`` changes; 0 when gains + losses are 0 (TA-Lib 0.8: exactly
+    0, at every price level). Look-back ``timeperiod``."""
     return _run("rsi", (real,), (timeperiod,), {})
 
 
@@ -170,7 +175,8 @@ def stoch(high: Any, low: Any, close: Any, fastk_period: int = 5, slowk_period: 
           slowd_period: int = 3, slowd_matype: int = 0) -> Any:
     """Slow stochastic ``(slowk, slowd)``: slowk = MA(fastk, slowk_period), slowd = MA(slowk,
     slowd_period); fastk = 100 (close - lowest low) / (highest high - lowest low) over
-    ``fastk_period`` (0 on a flat range). Look-back ``fastk_period - 1`` plus the two MAs'."""
+    ``fastk_period`` (0 on a flat range: the range within 1e-14 of |highest| + |lowest|, as
+    TA-Lib 0.8). Look-back ``fastk_period - 1`` plus the two MAs'."""
     return _run("stoch", (high, low, close), (fastk_period, slowk_period, slowk_matype, slowd_period,
                                               slowd_matype), {})
 
@@ -184,13 +190,14 @@ def stochf(high: Any, low: Any, close: Any, fastk_period: int = 5, fastd_period:
 
 def willr(high: Any, low: Any, close: Any, timeperiod: int = 14) -> Any:
     """Williams' %R, ``-100 (highest high - close) / (highest high - lowest low)`` (0 on a flat
-    range). Look-back ``timeperiod - 1``."""
+    range, as ``stoch``). Look-back ``timeperiod - 1``."""
     return _run("willr", (high, low, close), (timeperiod,), {})
 
 
 def cci(high: Any, low: Any, close: Any, timeperiod: int = 14) -> Any:
-    """Commodity channel index on the typical price (h + l + c) / 3 with the 0.015 constant.
-    Look-back ``timeperiod - 1``. Its mean absolute deviation costs O(timeperiod) per step (no
+    """Commodity channel index on the typical price (h + l + c) / 3 with the 0.015 constant (0
+    where the deviation from the mean, or the mean deviation, is within 1e-14 of the mean's
+    magnitude, as TA-Lib 0.8). Look-back ``timeperiod - 1``. Its mean absolute deviation costs O(timeperiod) per step (no
     O(1) update exists); every other indicator is O(1) per step."""
     return _run("cci", (high, low, close), (timeperiod,), {})
 
@@ -202,7 +209,10 @@ def aroon(high: Any, low: Any, timeperiod: int = 14) -> Any:
 
 
 def mfi(high: Any, low: Any, close: Any, volume: Any, timeperiod: int = 14) -> Any:
-    """Money flow index (0 when the window's total money flow is below 1, as TA-Lib). Look-back
+    """Money flow index: 100 x positive flow / total flow over ``timeperiod`` bars, flow = typical
+    price x volume signed by the typical price's change. As TA-Lib 0.8: a change within 1e-14 of
+    the two typical prices' magnitude is no flow, the sums are exactly 0 after ``timeperiod``
+    bars in a row without flow, and the index is 0 when the total is 0. Look-back
     ``timeperiod``."""
     return _run("mfi", (high, low, close, volume), (timeperiod,), {})
 

@@ -35,10 +35,15 @@ namespace neural_trader::ta {
 
 inline constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 
-/// TA-Lib's TA_IS_ZERO: |v| < 1e-8.
-inline constexpr bool ta_is_zero(double v) noexcept { return -0.00000001 < v && v < 0.00000001; }
-/// TA-Lib's TA_IS_ZERO_OR_NEG: v < 1e-8.
-inline constexpr bool ta_is_zero_or_neg(double v) noexcept { return v < 0.00000001; }
+/// TA-Lib's TA_EPSILON since 0.6 (earlier releases: 1e-8). TA-Lib 0.8 keeps a fixed band only
+/// where the tested value has no unit; a price, a range or a sum of prices is tested exactly or
+/// relative to its own scale, so that an instrument quoted at 1e-7 is not read as flat.
+inline constexpr double ta_epsilon = 0.00000000000001;
+/// TA-Lib's TA_IS_ZERO: |v| < 1e-14 (for unitless values, e.g. the sum of two DIs).
+inline constexpr bool ta_is_zero(double v) noexcept { return -ta_epsilon < v && v < ta_epsilon; }
+/// TA-Lib's TA_IS_ZERO_SCALED: |v| <= 1e-14 scale, for a difference v of two prices whose
+/// magnitudes sum to `scale` (a dead zone of ~90 ulp at every price level).
+inline bool ta_is_zero_scaled(double v, double scale) noexcept { return std::fabs(v) <= ta_epsilon * scale; }
 
 /// Checks an integer parameter given as a double (as Python passes it) and returns it.
 inline int int_param(double v, int lo, int hi, const char* name) {

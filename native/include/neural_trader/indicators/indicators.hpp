@@ -323,7 +323,9 @@ struct kama {
     last_ = x;
     if (had_prev) {
       if (full_before) sum_roc1_ -= std::fabs(old - old_next);
-      sum_roc1_ += std::fabs(x - prev_x);
+      const double change = x - prev_x;
+      sum_roc1_ += std::fabs(change);
+      null_run_ = flat_run(null_run_, change, period_, sum_roc1_);
     }
     if (!win_.full()) {
       out[0] = nan;
@@ -335,7 +337,7 @@ struct kama {
     }
     const double period_roc = x - win_.at(0);
     double er;
-    if (sum_roc1_ <= period_roc || ta_is_zero(sum_roc1_)) {
+    if (sum_roc1_ <= 0.0 || sum_roc1_ <= period_roc) {
       er = 1.0;
     } else {
       er = std::fabs(period_roc / sum_roc1_);
@@ -357,18 +359,23 @@ struct kama {
     constexpr double const_diff = 2.0 / (2.0 + 1.0) - const_max;
     const std::size_t p = static_cast<std::size_t>(period_);
     double sum = sum_roc1_, k = prev_kama_;
+    int run = null_run_;
+    const int period = period_;
     for (std::size_t i = w; i < n; ++i) {
       bad |= missing_bit(x[i]);
       sum -= std::fabs(x[i - p - 1] - x[i - p]);
-      sum += std::fabs(x[i] - x[i - 1]);
+      const double change = x[i] - x[i - 1];
+      sum += std::fabs(change);
+      run = flat_run(run, change, period, sum);
       const double period_roc = x[i] - x[i - p];
-      const double er = (sum <= period_roc || ta_is_zero(sum)) ? 1.0 : std::fabs(period_roc / sum);
+      const double er = (sum <= 0.0 || sum <= period_roc) ? 1.0 : std::fabs(period_roc / sum);
       double sc = er * const_diff + const_max;
       sc *= sc;
       k = std::fma(k, 1.0 - sc, x[i] * sc);
       o[i] = k;
     }
     sum_roc1_ = sum;
+    null_run_ = run;
     prev_kama_ = k;
     last_ = x[n - 1];
     win_.assign_tail(x + n - w);
@@ -378,6 +385,7 @@ struct kama {
     win_.reset();
     last_ = 0.0;
     sum_roc1_ = 0.0;
+    null_run_ = 0;
     prev_kama_ = 0.0;
     started_ = false;
   }
@@ -386,15 +394,30 @@ struct kama {
     v(win_);
     v(last_);
     v(sum_roc1_);
+    v(null_run_);
     v(prev_kama_);
     v(started_);
+    v.check(null_run_ >= 0 && null_run_ <= period_, "kama null run");
   }
 
  private:
+  /// TA-Lib 0.8: after `period` one-bar changes in a row of exactly 0 the window is flat and its
+  /// sum of changes exactly 0 (the add-then-subtract sum's rounding residue is dropped). Returns
+  /// the run length after this change.
+  static int flat_run(int run, double change, int period, double& sum) noexcept {
+    run = change == 0.0 ? run + 1 : 0;
+    if (run >= period) [[unlikely]] {
+      sum = 0.0;
+      return period;
+    }
+    return run;
+  }
+
   window win_;  // the last period + 1 inputs
   int period_;
   double last_ = 0.0;
   double sum_roc1_ = 0.0;
+  int null_run_ = 0;  // one-bar changes of exactly 0 in a row
   double prev_kama_ = 0.0;
   bool started_ = false;
 };
@@ -513,7 +536,7 @@ struct var {
       win_.push(x);
       if (!win_.full()) return nan;
       exact([this](std::size_t i) { return win_.at(i); });
-      return moments(s1_, s2_, k_, inv_, mean_);
+      return moments(s1_, s2_, k_, inv_, peak_, mean_);
     }
     const double old = win_.oldest();
     win_.push(x);
@@ -521,8 +544,9 @@ struct var {
       exact([this](std::size_t i) { return win_.at(i); });
     } else {
       roll(x, old, k_, s1_, s2_);
+      peak_ = std::max(peak_, s2_);
     }
-    return moments(s1_, s2_, k_, inv_, mean_);
+    return moments(s1_, s2_, k_, inv_, peak_, mean_);
   }
   /// The window's mean as of the last variance() call.
   double mean() const noexcept { return mean_; }
@@ -540,7 +564,7 @@ struct var {
       emit(i, v, mean_);
     }
     if (i == n) return bad;
-    double s1 = s1_, s2 = s2_, mean = mean_, k = k_;
+    double s1 = s1_, s2 = s2_, mean = mean_, k = k_, peak = peak_;
     const double inv = inv_;
     const std::size_t refresh = static_cast<std::size_t>(refresh_);
     std::size_t since = static_cast<std::size_t>(since_);
@@ -550,7 +574,8 @@ struct var {
       for (std::size_t j = i; j < stop; ++j) {
         bad |= missing_bit(x[j]);
         roll(x[j], x[j - p], k, s1, s2);
-        const double v = moments(s1, s2, k, inv, mean);
+        peak = std::max(peak, s2);
+        const double v = moments(s1, s2, k, inv, peak, mean);
         emit(j, v, mean);
       }
       since += stop - i;
@@ -562,13 +587,15 @@ struct var {
       s1 = s1_;
       s2 = s2_;
       k = k_;
+      peak = peak_;
       since = 0;
-      const double v = moments(s1, s2, k, inv, mean);
+      const double v = moments(s1, s2, k, inv, peak, mean);
       emit(i, v, mean);
       ++i;
     }
     s1_ = s1;
     s2_ = s2;
+    peak_ = peak;
     mean_ = mean;
     since_ = static_cast<int>(since);
     win_.assign_tail(x + n - p);
@@ -581,7 +608,7 @@ struct var {
   }
   void reset() noexcept {
     win_.reset();
-    k_ = s1_ = s2_ = mean_ = 0.0;
+    k_ = s1_ = s2_ = peak_ = mean_ = 0.0;
     since_ = 0;
   }
   template <class V>
@@ -590,6 +617,7 @@ struct var {
     v(k_);
     v(s1_);
     v(s2_);
+    v(peak_);
     v(mean_);
     v(since_);
     v.check(since_ >= 0 && since_ < refresh_, "variance refresh counter");
@@ -612,6 +640,7 @@ struct var {
     k_ = k;
     s1_ = a;
     s2_ = q;
+    peak_ = q;
     since_ = 0;
   }
   // (static, taking the shift k and 1 / period as arguments: the batch loop keeps them in
@@ -624,12 +653,16 @@ struct var {
     s1 += d;
     s2 += d * ((x - k) + (old - k));
   }
-  /// Variance from the shifted sums; sets the mean.
-  static double moments(double s1, double s2, double k, double inv, double& mean) noexcept {
+  /// Variance from the shifted sums; sets the mean. 0 where it is below 1e-12 of the largest
+  /// shifted second moment since the last exact refresh: the rounding residue the running sums
+  /// can carry over up to `refresh` steps is far below that, so a window gone flat reads 0
+  /// exactly (TA-Lib 0.8 has the same 1e-12 floor, relative to its raw E[x^2], which would also
+  /// zero a genuine but tiny spread around a large mean; this one keeps it).
+  static double moments(double s1, double s2, double k, double inv, double peak, double& mean) noexcept {
     const double m1 = s1 * inv;
     mean = k + m1;
     const double v = std::fma(-m1, m1, s2 * inv);
-    return v > 0.0 ? v : 0.0;
+    return v > 0.000000000001 * (peak * inv) ? v : 0.0;
   }
 
   window win_;
@@ -637,21 +670,22 @@ struct var {
   int refresh_;
   double inv_;  // 1 / period: the moments multiply (two divisions per bar would bound the kernel)
   double k_ = 0.0, s1_ = 0.0, s2_ = 0.0, mean_ = 0.0;
+  double peak_ = 0.0;  // the largest s2_ since the last exact refresh
   int since_ = 0;
 };
 
-/// The standard deviation of a variance as TA-Lib takes it: 0 below 1e-8, NaN for NaN. Written
-/// with selects, not branches, so that loops of it vectorise (with the build's -fno-math-errno
-/// the square root is one instruction).
+/// The standard deviation of a variance: 0 for 0 (or below), NaN for NaN. Written with selects,
+/// not branches, so that loops of it vectorise (with the build's -fno-math-errno the square root
+/// is one instruction).
 inline double deviation(double var, double scale = 1.0) noexcept {
-  const bool zero = ta_is_zero_or_neg(var);
+  const bool zero = var <= 0.0;
   const double sd = std::sqrt(zero ? 0.0 : var) * scale;
   return zero ? 0.0 : sd;
 }
 
 /// Bollinger bands: (upper, middle, lower) = MA ± nbdev × population standard deviation over
 /// `period` (the deviation is around the simple mean whatever the matype, as in TA-Lib; a
-/// variance below 1e-8 counts as zero, as in TA-Lib). Mean and deviation come from the rolling
+/// variance as `var` computes it). Mean and deviation come from the rolling
 /// shifted sums of `var`; for matype 0 the middle band is that mean.
 struct bbands {
   static constexpr int n_in = 1, n_out = 3;
@@ -705,7 +739,7 @@ struct bbands {
   int matype_;
 };
 
-/// Population standard deviation × nbdev (a variance below 1e-8 gives 0, as in TA-Lib).
+/// Population standard deviation × nbdev: the square root of `var`.
 struct stddev {
   static constexpr int n_in = 1, n_out = 1;
   stddev(int period, double nbdev) : v_(period), period_(period), nbdev_(nbdev) {}
@@ -782,7 +816,7 @@ inline double down_part(double d) noexcept {
 }
 
 /// Relative strength index, Wilder's smoothing of gains and losses, TA-Lib's seeding (the
-/// first value averages the first `period` changes); 0 when gains + losses are below 1e-8.
+/// first value averages the first `period` changes); 0 when gains + losses are 0 (TA-Lib 0.8).
 struct rsi {
   static constexpr int n_in = 1, n_out = 1;
   explicit rsi(int period) : gain_(period), loss_(period), period_(period) {}
@@ -804,7 +838,7 @@ struct rsi {
       return;
     }
     const double t = g + l;
-    out[0] = 100.0 * div_or(g, t, !ta_is_zero(t), 0.0);
+    out[0] = 100.0 * div_or(g, t, t > 0.0, 0.0);
   }
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* NT_RESTRICT x = in[0];
@@ -825,7 +859,7 @@ struct rsi {
       g = std::fma(g, a, up_part(d) * b);
       l = std::fma(l, a, down_part(d) * b);
       const double t = g + l;
-      o[i] = 100.0 * div_or(g, t, !ta_is_zero(t), 0.0);
+      o[i] = 100.0 * div_or(g, t, t > 0.0, 0.0);
     }
     gain_.set_value(g);
     loss_.set_value(l);
@@ -1024,7 +1058,7 @@ struct stochf {
   /// division per bar for the same value to rounding.)
   static double k_value(double close, double hh, double ll) noexcept {
     const double r = hh - ll;
-    return div_or(close - ll, r, r != 0.0, 0.0) * 100.0;
+    return div_or(close - ll, r, !ta_is_zero_scaled(r, std::fabs(hh) + std::fabs(ll)), 0.0) * 100.0;
   }
   void update(const double* in, double* out) noexcept {
     const double k = fast_k(in[0], in[1], in[2]);
@@ -1146,7 +1180,7 @@ struct willr {
   /// -100 (hh - close) / (hh - ll), 0 on a flat range (TA-Lib divides by (hh - ll) / -100).
   static double value(double close, double hh, double ll) noexcept {
     const double r = hh - ll;
-    return div_or(hh - close, r, r != 0.0, 0.0) * -100.0;
+    return div_or(hh - close, r, !ta_is_zero_scaled(r, std::fabs(hh) + std::fabs(ll)), 0.0) * -100.0;
   }
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const std::size_t span = static_cast<std::size_t>(period_);
@@ -1225,9 +1259,12 @@ struct cci {
     const auto dev_of = [avg](double v) { return std::fabs(v - avg); };
     add4(d, a, na, 0, dev_of);
     add4(d, b, nb, na, dev_of);
-    const double dev = (d[0] + d[1]) + (d[2] + d[3]);
+    const double mean_dev = ((d[0] + d[1]) + (d[2] + d[3])) / period_;
     const double num = tp - avg;
-    return (num != 0.0 && dev != 0.0) ? num / (0.015 * (dev / period_)) : 0.0;
+    // TA-Lib 0.8: 0 where either is zero relative to the average's magnitude
+    const double scale = std::fabs(avg);
+    return (!ta_is_zero_scaled(num, scale) && !ta_is_zero_scaled(mean_dev, scale)) ? num / (0.015 * mean_dev)
+                                                                                    : 0.0;
   }
 
   window win_;
@@ -1291,7 +1328,10 @@ struct aroon {
 };
 
 /// Money flow index over `period` bars: 100 × positive flow / total flow, flow = typical price ×
-/// volume signed by the change of the typical price; 0 when the total flow is below 1 (TA-Lib).
+/// volume signed by the change of the typical price, as TA-Lib 0.8 has it: a change within
+/// 1e-14 of the two typical prices' magnitude is no flow; after `period` bars in a row without
+/// flow the sums are exactly 0 (the running sums' rounding residue dropped); 0 when the total is
+/// 0, the positive sum clamped into [0, total].
 struct mfi {
   static constexpr int n_in = 4, n_out = 1;
   explicit mfi(int period) : pos_(period), neg_(period), period_(period) {}
@@ -1305,9 +1345,9 @@ struct mfi {
       return;
     }
     const double d = tp - prev_;
+    const double flow = ta_is_zero_scaled(d, std::fabs(tp) + std::fabs(prev_)) ? 0.0 : tp * in[3];
     prev_ = tp;
-    const double flow = tp * in[3];
-    const double p = d > 0 ? flow : 0.0;
+    const double p = d < 0 ? 0.0 : flow;
     const double n = d < 0 ? flow : 0.0;
     const double old_p = pos_.oldest();
     const double old_n = neg_.oldest();
@@ -1315,17 +1355,24 @@ struct mfi {
     neg_sum_ += n - old_n;
     pos_.push(p);
     neg_.push(n);
+    null_run_ = flow == 0.0 ? null_run_ + 1 : 0;
+    if (null_run_ >= period_) {
+      null_run_ = period_;
+      pos_sum_ = neg_sum_ = 0.0;
+    }
     if (!pos_.full()) {
       out[0] = nan;
       return;
     }
     const double t = pos_sum_ + neg_sum_;
-    out[0] = 100.0 * div_or(pos_sum_, t, !(t < 1.0), 0.0);
+    const double pc = pos_sum_ < 0.0 ? 0.0 : (pos_sum_ > t ? t : pos_sum_);
+    out[0] = 100.0 * div_or(pc, t, t > 0.0, 0.0);
   }
   void reset() noexcept {
     pos_.reset();
     neg_.reset();
     pos_sum_ = neg_sum_ = 0.0;
+    null_run_ = 0;
     have_prev_ = false;
     prev_ = 0.0;
   }
@@ -1335,14 +1382,17 @@ struct mfi {
     v(neg_);
     v(pos_sum_);
     v(neg_sum_);
+    v(null_run_);
     v(have_prev_);
     v(prev_);
+    v.check(null_run_ >= 0 && null_run_ <= period_, "mfi null run");
   }
 
  private:
   window pos_, neg_;
   int period_;
   double pos_sum_ = 0.0, neg_sum_ = 0.0;
+  int null_run_ = 0;  // bars in a row without money flow
   bool have_prev_ = false;
   double prev_ = 0.0;
 };
@@ -1431,7 +1481,7 @@ struct atr_t {
   }
   /// NATR from ATR and the close (0 on a zero close, as TA-Lib): update() and the batch loop.
   static double normalised(double atr, double close) noexcept {
-    return div_or(atr, close, !ta_is_zero(close), 0.0) * 100.0;
+    return div_or(atr, close, close != 0.0, 0.0) * 100.0;
   }
   template <class V>
   void visit(V& v) {
@@ -1515,7 +1565,7 @@ class dm_state {
     return bad;
   }
   /// 100 * dm / tr, 0 where tr is zero (TA-Lib's DI from the smoothed sums).
-  static double di(double dm, double tr) noexcept { return div_or(dm, tr, !ta_is_zero(tr), 0.0) * 100.0; }
+  static double di(double dm, double tr) noexcept { return div_or(dm, tr, tr > 0.0, 0.0) * 100.0; }
   double plus_di() const noexcept { return di(plus_, tr_); }
   double minus_di() const noexcept { return di(minus_, tr_); }
   double plus_sum() const noexcept { return plus_; }
@@ -1633,7 +1683,7 @@ struct adx {
   static bool directional_index(double p, double m, double t, double& dx) noexcept {
     const double pdi = dm_state::di(p, t), mdi = dm_state::di(m, t);
     const double s = mdi + pdi;
-    const bool have = !ta_is_zero(t) & !ta_is_zero(s);
+    const bool have = (t > 0.0) & !ta_is_zero(s);
     dx = div_or(std::fabs(mdi - pdi), s, have, 0.0) * 100.0;
     return have;
   }
