@@ -141,7 +141,10 @@ void test_replace_and_persistence() {
   }
 }
 
-void missing_inputs_case(std::size_t n, const std::vector<std::size_t>& holes_at) {
+// Holes at holes_at: the j-th hole (bar i) goes into input i % inputs and is NaN, +inf or -inf as
+// (i / inputs) % 3 is 0, 1 or 2; by_order: input j % inputs, kind (j / inputs) % 3 instead (12
+// holes then cover every input with every kind, for up to four inputs).
+void missing_inputs_case(std::size_t n, const std::vector<std::size_t>& holes_at, bool by_order = false) {
   const bars b = make_bars(n, 5);
   for (const auto& s : ta::registry()) {
     auto params = default_params(s);
@@ -150,9 +153,13 @@ void missing_inputs_case(std::size_t n, const std::vector<std::size_t>& holes_at
     std::vector<std::vector<double>> clean(in.size());
     for (const double* p : in) dirty.emplace_back(p, p + n);
     std::vector<bool> hole(n, false);
-    for (std::size_t i : holes_at) {
+    for (std::size_t j = 0; j < holes_at.size(); ++j) {
+      const std::size_t i = holes_at[j], sel = by_order ? j : i;
       hole[i] = true;
-      dirty[i % in.size()][i] = (i % 2) ? std::nan("") : INFINITY;
+      // NaN, +inf and -inf in turn, in every input (kernels that find missing values through
+      // what they do to a recursion must see all three)
+      const std::size_t kind = (sel / in.size()) % 3;
+      dirty[sel % in.size()][i] = kind == 0 ? std::nan("") : (kind == 1 ? INFINITY : -INFINITY);
     }
     for (std::size_t i = 0; i < n; ++i) {
       if (hole[i]) continue;
@@ -188,6 +195,16 @@ std::vector<std::size_t> every(std::size_t n, std::size_t first, std::size_t gap
 
 // dense holes (runs shorter than the kernels' warm-up) and sparse ones (long runs, kernels)
 void test_missing_inputs_are_skipped() {
+  // One NaN, +inf or -inf alone in one input of an optimistic block (each hole's block follows
+  // two clean ones: the block after a careful one is careful too, and would find it anyway), in
+  // turn in every input: a kernel that misses a missing value of one kind in one input leaves a
+  // number where the bar must read NaN.
+  {
+    constexpr std::size_t block = 8192;
+    std::vector<std::size_t> at;
+    for (std::size_t k = 0; k < 12; ++k) at.push_back((2 + 3 * k) * block + 1000 + 7 * k);
+    missing_inputs_case(40 * block, at, true);
+  }
   missing_inputs_case(400, every(400, 3, 17));
   missing_inputs_case(30000, every(30000, 3, 1201));
   // Holes in some blocks only (the batch loop runs blocks of 8192 bars optimistically, redoes a

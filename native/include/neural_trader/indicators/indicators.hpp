@@ -1462,8 +1462,16 @@ struct atr_t {
     if (i == n) return bad;
     const double a = w_.decay(), b = w_.gain();
     double v = w_.value();
+    // Missing values are found without a test per input: a NaN or infinite high or low makes the
+    // true range NaN or +inf (high - low comes first in true_range's maxima, and a max keeps its
+    // first argument's NaN), and the smoothing keeps it (NaN and inf are absorbing in
+    // fma(v, a, tr * b) with a, b >= 0), so v ends non-finite; the closes are summed, a sum
+    // that ends non-finite when one of them is (or, harmlessly, when huge closes overflow it: the
+    // block is then redone carefully and nothing is skipped). One addition per bar instead of
+    // six operations; the loop is bound by its instruction count.
+    double closes = 0.0;
     for (; i < n; ++i) {
-      bad |= missing_bit_any(h[i], l[i], c[i]);
+      closes += c[i];
       v = std::fma(v, a, true_range(h[i], l[i], c[i - 1]) * b);
       if constexpr (Normalised) {
         o[i] = normalised(v, c[i]);
@@ -1471,6 +1479,7 @@ struct atr_t {
         o[i] = v;
       }
     }
+    bad |= missing_bit(v) | missing_bit(closes);
     w_.set_value(v);
     tr_.set_prev_close(c[n - 1]);
     return bad;
