@@ -79,6 +79,14 @@ inline std::uint64_t missing_bit(double v) noexcept {
 inline std::uint64_t missing_bit_any(double a, double b) noexcept { return missing_bit(a + b); }
 inline std::uint64_t missing_bit_any(double a, double b, double c) noexcept { return missing_bit((a + b) + c); }
 
+/// missing_bit() of the final value of an exponential recursion v = fma(v, decay, x * gain)
+/// (decay >= 0, gain > 0) that every input of a block went through: NaN and infinities are
+/// absorbing in it (NaN stays NaN; inf stays inf, turns NaN on -inf or a zero decay), and finite
+/// inputs keep it finite, so it ends non-finite exactly when an input was missing. Scalar loops
+/// bound by their instruction count then test nothing per bar (missing_bit costs four
+/// operations per input). An input sum does the same for any loop, at one addition per bar.
+inline std::uint64_t absorbed_missing(double v) noexcept { return missing_bit(v); }
+
 /// missing_bit() OR-ed over x[0, n) (a loop compilers vectorise).
 inline std::uint64_t missing_bits(const double* x, std::size_t n) noexcept {
   std::uint64_t bad = 0;

@@ -59,12 +59,11 @@ struct ema {
     const double d = s_.decay(), g = s_.gain();
     double v = s_.value();
     for (; i < n; ++i) {
-      bad |= missing_bit(x[i]);
       v = std::fma(v, d, x[i] * g);
       o[i] = v;
     }
     s_.set_value(v);
-    return bad;
+    return bad | absorbed_missing(v);
   }
   void reset() noexcept { s_.reset(); }
   template <class V>
@@ -222,14 +221,13 @@ struct dema {
     const double d = e1_.decay(), g = e1_.gain();
     double a = e1_.value(), b = e2_.value();
     for (; i < n; ++i) {
-      bad |= missing_bit(x[i]);
       a = std::fma(a, d, x[i] * g);
       b = std::fma(b, d, a * g);
       o[i] = 2.0 * a - b;
     }
     e1_.set_value(a);
     e2_.set_value(b);
-    return bad;
+    return bad | absorbed_missing(a);
   }
   void reset() noexcept {
     e1_.reset();
@@ -274,7 +272,6 @@ struct tema {
     const double d = e1_.decay(), g = e1_.gain();
     double a = e1_.value(), b = e2_.value(), c = e3_.value();
     for (; i < n; ++i) {
-      bad |= missing_bit(x[i]);
       a = std::fma(a, d, x[i] * g);
       b = std::fma(b, d, a * g);
       c = std::fma(c, d, b * g);
@@ -283,7 +280,7 @@ struct tema {
     e1_.set_value(a);
     e2_.set_value(b);
     e3_.set_value(c);
-    return bad;
+    return bad | absorbed_missing(a);
   }
   void reset() noexcept {
     e1_.reset();
@@ -323,9 +320,7 @@ struct kama {
     last_ = x;
     if (had_prev) {
       if (full_before) sum_roc1_ -= std::fabs(old - old_next);
-      const double change = x - prev_x;
-      sum_roc1_ += std::fabs(change);
-      null_run_ = flat_run(null_run_, change, period_, sum_roc1_);
+      sum_roc1_ += std::fabs(x - prev_x);
     }
     if (!win_.full()) {
       out[0] = nan;
@@ -336,6 +331,11 @@ struct kama {
       started_ = true;
     }
     const double period_roc = x - win_.at(0);
+    if (period_roc == 0.0 && win_.segments([x](const double* a, std::size_t na, const double* b, std::size_t nb) {
+          return all_equal(a, na, x) && all_equal(b, nb, x);
+        })) {
+      sum_roc1_ = 0.0;  // see all_equal
+    }
     double er;
     if (sum_roc1_ <= 0.0 || sum_roc1_ <= period_roc) {
       er = 1.0;
@@ -359,23 +359,21 @@ struct kama {
     constexpr double const_diff = 2.0 / (2.0 + 1.0) - const_max;
     const std::size_t p = static_cast<std::size_t>(period_);
     double sum = sum_roc1_, k = prev_kama_;
-    int run = null_run_;
-    const int period = period_;
+    double seen = 0.0;  // the inputs' sum: non-finite when one is
     for (std::size_t i = w; i < n; ++i) {
-      bad |= missing_bit(x[i]);
+      seen += x[i];
       sum -= std::fabs(x[i - p - 1] - x[i - p]);
-      const double change = x[i] - x[i - 1];
-      sum += std::fabs(change);
-      run = flat_run(run, change, period, sum);
+      sum += std::fabs(x[i] - x[i - 1]);
       const double period_roc = x[i] - x[i - p];
+      if (period_roc == 0.0 && all_equal(x + (i - p), p + 1, x[i])) [[unlikely]] sum = 0.0;
       const double er = (sum <= 0.0 || sum <= period_roc) ? 1.0 : std::fabs(period_roc / sum);
       double sc = er * const_diff + const_max;
       sc *= sc;
       k = std::fma(k, 1.0 - sc, x[i] * sc);
       o[i] = k;
     }
+    bad |= missing_bit(seen);
     sum_roc1_ = sum;
-    null_run_ = run;
     prev_kama_ = k;
     last_ = x[n - 1];
     win_.assign_tail(x + n - w);
@@ -385,7 +383,6 @@ struct kama {
     win_.reset();
     last_ = 0.0;
     sum_roc1_ = 0.0;
-    null_run_ = 0;
     prev_kama_ = 0.0;
     started_ = false;
   }
@@ -394,30 +391,27 @@ struct kama {
     v(win_);
     v(last_);
     v(sum_roc1_);
-    v(null_run_);
     v(prev_kama_);
     v(started_);
-    v.check(null_run_ >= 0 && null_run_ <= period_, "kama null run");
   }
 
  private:
-  /// TA-Lib 0.8: after `period` one-bar changes in a row of exactly 0 the window is flat and its
-  /// sum of changes exactly 0 (the add-then-subtract sum's rounding residue is dropped). Returns
-  /// the run length after this change.
-  static int flat_run(int run, double change, int period, double& sum) noexcept {
-    run = change == 0.0 ? run + 1 : 0;
-    if (run >= period) [[unlikely]] {
-      sum = 0.0;
-      return period;
+  /// Whether v[0, n) all equal x. TA-Lib 0.8 counts one-bar changes of exactly 0 in a row and,
+  /// once there are `period` of them (the window's period + 1 values all equal), sets the sum of
+  /// changes to exactly 0, dropping the add-then-subtract sum's rounding residue. The same rule
+  /// without a counter in the loop: only a window whose period change is 0 can be flat, and its
+  /// scan stops at the first value that differs.
+  static bool all_equal(const double* v, std::size_t n, double x) noexcept {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (v[i] != x) return false;
     }
-    return run;
+    return true;
   }
 
   window win_;  // the last period + 1 inputs
   int period_;
   double last_ = 0.0;
   double sum_roc1_ = 0.0;
-  int null_run_ = 0;  // one-bar changes of exactly 0 in a row
   double prev_kama_ = 0.0;
   bool started_ = false;
 };
@@ -852,8 +846,9 @@ struct rsi {
     if (i == n) return bad;
     const double a = gain_.decay(), b = gain_.gain();
     double g = gain_.value(), l = loss_.value(), prev = prev_;
+    double seen = 0.0;  // the inputs' sum: non-finite when one is (up_part drops a NaN change)
     for (; i < n; ++i) {
-      bad |= missing_bit(x[i]);
+      seen += x[i];
       const double d = x[i] - prev;
       prev = x[i];
       g = std::fma(g, a, up_part(d) * b);
@@ -864,7 +859,7 @@ struct rsi {
     gain_.set_value(g);
     loss_.set_value(l);
     prev_ = prev;
-    return bad;
+    return bad | missing_bit(seen);
   }
   void reset() noexcept {
     gain_.reset();
@@ -936,7 +931,6 @@ struct macd {
     const double gd = sig_.decay(), gg = sig_.gain();
     double f = fast_.value(), s = slow_.value(), sg = sig_.value();
     for (; i < n; ++i) {
-      bad |= missing_bit(x[i]);
       f = std::fma(f, fd, x[i] * fg);
       s = std::fma(s, sd, x[i] * sgn);
       const double m = f - s;
@@ -949,7 +943,7 @@ struct macd {
     fast_.set_value(f);
     slow_.set_value(s);
     sig_.set_value(sg);
-    return bad;
+    return bad | absorbed_missing(f);
   }
   void reset() noexcept {
     n_ = 0;

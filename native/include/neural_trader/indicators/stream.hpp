@@ -34,7 +34,7 @@
 namespace neural_trader::ta {
 
 inline constexpr std::uint32_t state_magic = 0x4154544eu;  // "NTTA" little-endian
-inline constexpr std::uint16_t state_version = 3;  // 2: four-lane sums (2026-12); 3: TA-Lib 0.8 zero rules (run counters, variance peak)
+inline constexpr std::uint16_t state_version = 3;  // 2: four-lane sums (2026-12); 3: TA-Lib 0.8 zero rules (MFI run counter, variance peak)
 
 /// Writes a state's fields (see the visit() members) into a frame.
 struct state_writer {
