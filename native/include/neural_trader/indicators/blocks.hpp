@@ -463,6 +463,21 @@ inline double positive_and_greater(double a, double b) noexcept {
 #endif
 }
 
+/// x where a < b, else 0.0, without a branch (see positive_and_greater).
+inline double keep_if_less(double a, double b, double x) noexcept {
+#if defined(__SSE2__) || defined(_M_X64)
+  return _mm_cvtsd_f64(_mm_and_pd(_mm_cmplt_sd(_mm_set_sd(a), _mm_set_sd(b)), _mm_set_sd(x)));
+#else
+  return a < b ? x : 0.0;
+#endif
+}
+
+/// x where v is not zero relative to `scale` (!ta_is_zero_scaled(v, scale)), else 0.0, without
+/// a branch.
+inline double keep_if_nonzero_scaled(double v, double scale, double x) noexcept {
+  return keep_if_less(ta_epsilon * scale, std::fabs(v), x);
+}
+
 /// The largest of high - low, |prev_close - high|, |prev_close - low| (TA-Lib's TRUE_RANGE;
 /// written with max so that it compiles branch-free).
 inline double true_range(double high, double low, double prev_close) noexcept {

@@ -1339,28 +1339,29 @@ struct mfi {
       return;
     }
     const double d = tp - prev_;
-    const double flow = ta_is_zero_scaled(d, std::fabs(tp) + std::fabs(prev_)) ? 0.0 : tp * in[3];
+    const double flow = keep_if_nonzero_scaled(d, std::fabs(tp) + std::fabs(prev_), tp * in[3]);
     prev_ = tp;
-    const double p = d < 0 ? 0.0 : flow;
-    const double n = d < 0 ? flow : 0.0;
+    // the flow goes to the negative side where the price fell, else to the positive side (both
+    // exact: flow - flow = 0); masks, not branches, for a coin flip
+    const double n = keep_if_less(d, 0.0, flow);
+    const double p = flow - n;
     const double old_p = pos_.oldest();
     const double old_n = neg_.oldest();
     pos_sum_ += p - old_p;
     neg_sum_ += n - old_n;
     pos_.push(p);
     neg_.push(n);
-    null_run_ = flow == 0.0 ? null_run_ + 1 : 0;
-    if (null_run_ >= period_) {
-      null_run_ = period_;
-      pos_sum_ = neg_sum_ = 0.0;
-    }
+    // (branch-free: a branch here kept the state in memory in the per-bar loop)
+    null_run_ = std::min(flow == 0.0 ? null_run_ + 1 : 0, period_);
+    const double live = null_run_ < period_ ? 1.0 : 0.0;
+    pos_sum_ *= live;
+    neg_sum_ *= live;
     if (!pos_.full()) {
       out[0] = nan;
       return;
     }
     const double t = pos_sum_ + neg_sum_;
-    const double pc = pos_sum_ < 0.0 ? 0.0 : (pos_sum_ > t ? t : pos_sum_);
-    out[0] = 100.0 * div_or(pc, t, t > 0.0, 0.0);
+    out[0] = 100.0 * div_or(clamp_to(pos_sum_, t), t, t > 0.0, 0.0);
   }
   void reset() noexcept {
     pos_.reset();
@@ -1387,6 +1388,15 @@ struct mfi {
   int period_;
   double pos_sum_ = 0.0, neg_sum_ = 0.0;
   int null_run_ = 0;  // bars in a row without money flow
+  /// x clamped into [0, t] (TA-Lib 0.8: the positive sum can drift below 0 or above the total by
+  /// a few ulp), branch-free.
+  static double clamp_to(double x, double t) noexcept {
+#if defined(__SSE2__) || defined(_M_X64)
+    return _mm_cvtsd_f64(_mm_min_sd(_mm_max_sd(_mm_set_sd(x), _mm_setzero_pd()), _mm_set_sd(t)));
+#else
+    return x < 0.0 ? 0.0 : (x > t ? t : x);
+#endif
+  }
   bool have_prev_ = false;
   double prev_ = 0.0;
 };
