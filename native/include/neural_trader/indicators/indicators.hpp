@@ -678,9 +678,9 @@ inline double deviation(double var, double scale = 1.0) noexcept {
 }
 
 /// Bollinger bands: (upper, middle, lower) = MA ± nbdev × population standard deviation over
-/// `period` (the deviation is around the simple mean whatever the matype, as in TA-Lib; a
-/// variance as `var` computes it). Mean and deviation come from the rolling
-/// shifted sums of `var`; for matype 0 the middle band is that mean.
+/// `period` (the deviation is around the simple mean whatever the matype, as in TA-Lib). Mean
+/// and deviation come from the rolling shifted sums of `var`; for matype 0 the middle band is
+/// that mean.
 struct bbands {
   static constexpr int n_in = 1, n_out = 3;
   bbands(int period, double up, double dn, int matype)
