@@ -1338,30 +1338,55 @@ struct mfi {
       out[0] = nan;
       return;
     }
-    const double d = tp - prev_;
-    const double flow = keep_if_nonzero_scaled(d, std::fabs(tp) + std::fabs(prev_), tp * in[3]);
+    double p, n;
+    const double t = advance(tp, prev_, in[3], pos_.oldest(), neg_.oldest(), period_, p, n, pos_sum_, neg_sum_,
+                             null_run_);
     prev_ = tp;
-    // the flow goes to the negative side where the price fell, else to the positive side (both
-    // exact: flow - flow = 0); masks, not branches, for a coin flip
-    const double n = keep_if_less(d, 0.0, flow);
-    const double p = flow - n;
-    const double old_p = pos_.oldest();
-    const double old_n = neg_.oldest();
-    pos_sum_ += p - old_p;
-    neg_sum_ += n - old_n;
     pos_.push(p);
     neg_.push(n);
-    // (branch-free: a branch here kept the state in memory in the per-bar loop)
-    null_run_ = std::min(flow == 0.0 ? null_run_ + 1 : 0, period_);
-    const double live = null_run_ < period_ ? 1.0 : 0.0;
-    pos_sum_ *= live;
-    neg_sum_ *= live;
-    if (!pos_.full()) {
-      out[0] = nan;
-      return;
+    out[0] = pos_.full() ? index(pos_sum_, t) : nan;
+  }
+  std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
+    const double *h = in[0], *l = in[1], *c = in[2], *vol = in[3];
+    double* NT_RESTRICT o = out[0];
+    std::uint64_t bad = 0;
+    std::size_t i = 0;
+    for (; i < n && !pos_.full(); ++i) bad |= step_range(*this, in, out, i, i + 1);
+    if (i == n) return bad;
+    // the flows of the window, oldest first, then those of bars i.. n: bar j leaves from slot j - i
+    // and enters at slot j - i + period
+    const std::size_t w = static_cast<std::size_t>(period_), m = n - i;
+    const auto sc = scratch_buffers();
+    sc[0].resize(w + m);
+    sc[1].resize(w + m);
+    double* NT_RESTRICT fp = sc[0].data();
+    double* NT_RESTRICT fn = sc[1].data();
+    for (std::size_t k = 0; k < w; ++k) {
+      fp[k] = pos_.at(k);
+      fn[k] = neg_.at(k);
     }
-    const double t = pos_sum_ + neg_sum_;
-    out[0] = 100.0 * div_or(clamp_to(pos_sum_, t), t, t > 0.0, 0.0);
+    double ps = pos_sum_, ns = neg_sum_, prev = prev_;
+    int run = null_run_;
+    const int period = period_;
+    double seen = 0.0;  // the raw flows' sum: non-finite when an input is
+    for (std::size_t k = 0; k < m; ++k) {
+      const std::size_t j = i + k;
+      const double tp = (h[j] + l[j] + c[j]) / 3.0;
+      seen += tp * vol[j];
+      double p, q;
+      const double t = advance(tp, prev, vol[j], fp[k], fn[k], period, p, q, ps, ns, run);
+      prev = tp;
+      fp[k + w] = p;
+      fn[k + w] = q;
+      o[j] = index(ps, t);
+    }
+    pos_sum_ = ps;
+    neg_sum_ = ns;
+    null_run_ = run;
+    prev_ = prev;
+    pos_.assign_tail(fp + m);
+    neg_.assign_tail(fn + m);
+    return bad | missing_bit(seen);
   }
   void reset() noexcept {
     pos_.reset();
@@ -1388,6 +1413,28 @@ struct mfi {
   int period_;
   double pos_sum_ = 0.0, neg_sum_ = 0.0;
   int null_run_ = 0;  // bars in a row without money flow
+  /// One bar (typical price tp after prev, volume vol; old_p / old_n leave the window): its
+  /// positive and negative flows p, n, the sums and the run of bars without flow updated, as
+  /// TA-Lib 0.8 has it (a change within 1e-14 of the two prices' magnitude is no flow; a full
+  /// period without flow sets the sums to exactly 0). Returns the total. update() and the batch
+  /// loop both step through here (the same bits); selects are masks, not branches (a branch kept
+  /// the state in memory in the per-bar loop, and the flow's side is a coin flip).
+  static double advance(double tp, double prev, double vol, double old_p, double old_n, int period, double& p,
+                        double& n, double& ps, double& ns, int& run) noexcept {
+    const double d = tp - prev;
+    const double flow = keep_if_nonzero_scaled(d, std::fabs(tp) + std::fabs(prev), tp * vol);
+    n = keep_if_less(d, 0.0, flow);  // the negative side where the price fell
+    p = flow - n;                    // else the positive side (exact: flow - flow = 0)
+    ps += p - old_p;
+    ns += n - old_n;
+    run = std::min(flow == 0.0 ? run + 1 : 0, period);
+    const double live = run < period ? 1.0 : 0.0;
+    ps *= live;
+    ns *= live;
+    return ps + ns;
+  }
+  /// 100 positive / total, the positive sum clamped into [0, total]; 0 for a zero total.
+  static double index(double ps, double t) noexcept { return 100.0 * div_or(clamp_to(ps, t), t, t > 0.0, 0.0); }
   /// x clamped into [0, t] (TA-Lib 0.8: the positive sum can drift below 0 or above the total by
   /// a few ulp), branch-free.
   static double clamp_to(double x, double t) noexcept {
