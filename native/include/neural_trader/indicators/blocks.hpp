@@ -450,20 +450,9 @@ inline double div_or(double num, double den, bool use, double otherwise) noexcep
   return use ? q : otherwise;
 }
 
-/// a where a > b and a > 0, else 0.0, without a branch (two compare masks and-ed with a).
-/// Compilers turn such selects, and std::max(a, 0.0) as well, into branches, which mispredict
-/// about every other bar where the comparison is a coin flip (which of two price moves is larger).
-inline double positive_and_greater(double a, double b) noexcept {
-#if defined(__SSE2__) || defined(_M_X64)
-  const __m128d va = _mm_set_sd(a);
-  const __m128d keep = _mm_and_pd(_mm_cmpgt_sd(va, _mm_set_sd(b)), _mm_cmpgt_sd(va, _mm_setzero_pd()));
-  return _mm_cvtsd_f64(_mm_and_pd(keep, va));
-#else
-  return (a > b && a > 0.0) ? a : 0.0;
-#endif
-}
-
-/// x where a < b, else 0.0, without a branch (see positive_and_greater).
+/// x where a < b, else 0.0, without a branch (a compare mask and-ed with x). Compilers turn such
+/// selects, and std::max(a, 0.0) as well, into branches, which mispredict about every other bar
+/// where the comparison is a coin flip (which of two price moves is larger, or its sign).
 inline double keep_if_less(double a, double b, double x) noexcept {
 #if defined(__SSE2__) || defined(_M_X64)
   return _mm_cvtsd_f64(_mm_and_pd(_mm_cmplt_sd(_mm_set_sd(a), _mm_set_sd(b)), _mm_set_sd(x)));
@@ -471,6 +460,9 @@ inline double keep_if_less(double a, double b, double x) noexcept {
   return a < b ? x : 0.0;
 #endif
 }
+
+/// a where a > b and a > 0, else 0.0, without a branch.
+inline double positive_and_greater(double a, double b) noexcept { return keep_if_less(b, a, keep_if_less(0.0, a, a)); }
 
 /// x where v is not zero relative to `scale` (!ta_is_zero_scaled(v, scale)), else 0.0, without
 /// a branch.
