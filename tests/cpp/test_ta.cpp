@@ -204,6 +204,13 @@ void test_missing_inputs_are_skipped() {
     std::vector<std::size_t> at;
     for (std::size_t k = 0; k < 12; ++k) at.push_back((2 + 3 * k) * block + 1000 + 7 * k);
     missing_inputs_case(40 * block, at, true);
+    // The same alone in one of a block's last bars: kernels that check some input one bar late
+    // (the previous close inside the next bar's work) must still check the block's last.
+    for (std::size_t back = 1; back <= 5; ++back) {
+      at.clear();
+      for (std::size_t k = 0; k < 12; ++k) at.push_back((3 + 3 * k) * block - back);
+      missing_inputs_case(40 * block, at, true);
+    }
   }
   missing_inputs_case(400, every(400, 3, 17));
   missing_inputs_case(30000, every(30000, 3, 1201));

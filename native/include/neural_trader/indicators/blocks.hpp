@@ -476,6 +476,34 @@ inline double true_range(double high, double low, double prev_close) noexcept {
   return std::max(std::max(high - low, std::fabs(prev_close - high)), std::fabs(prev_close - low));
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define NT_HAVE_VECTOR_EXT 1
+/// Four doubles as one GCC/Clang vector: SSE2 pairs in the baseline build, one AVX register in
+/// the AVX2 + FMA copies (run_finite_fma). Element-wise arithmetic, so the bits are the scalar
+/// code's. (Helpers take and give such vectors through memory, not by value: a by-value vector
+/// argument has a different ABI with and without AVX.)
+typedef double f64x4 __attribute__((vector_size(32)));
+typedef std::int64_t i64x4 __attribute__((vector_size(32)));
+
+/// out[k] = true_range(high[k], low[k], prev_close[k]) * w + (prev_close[k] - prev_close[k])
+/// for k < 4: the weighted true ranges of four bars, NaN where a previous close is missing (a
+/// max could drop it) and otherwise exactly true_range() * w (the added term is +0).
+inline void weighted_true_range4(const double* high, const double* low, const double* prev_close, double w,
+                                 double* out) noexcept {
+  f64x4 h, l, pc;
+  std::memcpy(&h, high, sizeof h);
+  std::memcpy(&l, low, sizeof l);
+  std::memcpy(&pc, prev_close, sizeof pc);
+  const i64x4 abs_mask = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
+  const f64x4 range = h - l;
+  const f64x4 up = (f64x4)((i64x4)(pc - h) & abs_mask);
+  const f64x4 down = (f64x4)((i64x4)(pc - l) & abs_mask);
+  const f64x4 m = range < up ? up : range;  // std::max(range, up): a NaN range is kept
+  const f64x4 t = (m < down ? down : m) * w + (pc - pc);
+  std::memcpy(out, &t, sizeof t);
+}
+#endif
+
 /// Steps `ind` one update per bar over [b, e) of contiguous inputs (the fallback of the
 /// run_block kernels); returns the missing_bit()s of the inputs read.
 template <class Ind>

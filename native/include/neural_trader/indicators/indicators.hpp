@@ -318,10 +318,7 @@ struct kama {
     }
     win_.push(x);
     last_ = x;
-    if (had_prev) {
-      if (full_before) sum_roc1_ -= std::fabs(old - old_next);
-      sum_roc1_ += std::fabs(x - prev_x);
-    }
+    if (had_prev) sum_roc1_ += change_of_sum(x, prev_x, full_before ? old : 0.0, full_before ? old_next : 0.0);
     if (!win_.full()) {
       out[0] = nan;
       return;
@@ -336,17 +333,7 @@ struct kama {
         })) {
       sum_roc1_ = 0.0;  // see all_equal
     }
-    double er;
-    if (sum_roc1_ <= 0.0 || sum_roc1_ <= period_roc) {
-      er = 1.0;
-    } else {
-      er = std::fabs(period_roc / sum_roc1_);
-    }
-    constexpr double const_max = 2.0 / (30.0 + 1.0);
-    constexpr double const_diff = 2.0 / (2.0 + 1.0) - const_max;
-    double sc = er * const_diff + const_max;
-    sc *= sc;
-    prev_kama_ = std::fma(prev_kama_, 1.0 - sc, x * sc);  // TA-Lib: (x - prev) * sc + prev
+    prev_kama_ = smooth(prev_kama_, x, period_roc, sum_roc1_);
     out[0] = prev_kama_;
   }
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
@@ -355,23 +342,50 @@ struct kama {
     const std::size_t w = win_.capacity();  // period + 1
     if (n < 2 * w) return step_range(*this, in, out, 0, n);
     std::uint64_t bad = step_range(*this, in, out, 0, w);  // the window now holds x[0, w)
-    constexpr double const_max = 2.0 / (30.0 + 1.0);
-    constexpr double const_diff = 2.0 / (2.0 + 1.0) - const_max;
     const std::size_t p = static_cast<std::size_t>(period_);
     double sum = sum_roc1_, k = prev_kama_;
     double seen = 0.0;  // the inputs' sum: non-finite when one is
-    for (std::size_t i = w; i < n; ++i) {
-      seen += x[i];
-      sum -= std::fabs(x[i - p - 1] - x[i - p]);
-      sum += std::fabs(x[i] - x[i - 1]);
-      const double period_roc = x[i] - x[i - p];
-      if (period_roc == 0.0 && all_equal(x + (i - p), p + 1, x[i])) [[unlikely]] sum = 0.0;
-      const double er = (sum <= 0.0 || sum <= period_roc) ? 1.0 : std::fabs(period_roc / sum);
-      double sc = er * const_diff + const_max;
-      sc *= sc;
-      k = std::fma(k, 1.0 - sc, x[i] * sc);
-      o[i] = k;
+    std::size_t i = w;
+#if defined(NT_HAVE_VECTOR_EXT)
+    // Four bars at a time where none of them has a zero period change (the only bars where the
+    // flat-window rule can apply): the changes, the efficiency ratios and the smoothing
+    // constants as vectors, the two recursions (the sum of changes, the KAMA) one step per bar.
+    // The same operations as update()'s, element by element, so the same bits.
+    {
+      const i64x4 abs_mask = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
+      const f64x4 one = {1.0, 1.0, 1.0, 1.0};
+      f64x4 seen4 = {};
+      for (; i + 4 <= n; i += 4) {
+        f64x4 xi, xb, xo, xob;  // x[i + k], x[i + k - 1], x[i + k - p], x[i + k - p - 1]
+        std::memcpy(&xi, x + i, sizeof xi);
+        std::memcpy(&xb, x + i - 1, sizeof xb);
+        std::memcpy(&xo, x + i - p, sizeof xo);
+        std::memcpy(&xob, x + i - p - 1, sizeof xob);
+        const f64x4 roc = xi - xo;
+        const i64x4 flat = roc == 0.0;
+        if ((flat[0] | flat[1] | flat[2] | flat[3]) != 0) [[unlikely]] {
+          for (std::size_t j = i; j < i + 4; ++j) k = scalar_step(x, j, p, sum, k, seen, o);
+          continue;
+        }
+        seen4 += xi;
+        const f64x4 d = (f64x4)((i64x4)(xi - xb) & abs_mask) - (f64x4)((i64x4)(xob - xo) & abs_mask);
+        const double s0 = sum + d[0], s1 = s0 + d[1], s2 = s1 + d[2];
+        sum = s2 + d[3];
+        const f64x4 s = {s0, s1, s2, sum};
+        const f64x4 er = ((s <= 0.0) | (s <= roc)) ? one : (f64x4)((i64x4)(roc / s) & abs_mask);
+        f64x4 sc = er * const_diff + const_max;
+        sc *= sc;
+        const f64x4 keep = one - sc, add = xi * sc;
+        const double k0 = std::fma(k, keep[0], add[0]), k1 = std::fma(k0, keep[1], add[1]),
+                     k2 = std::fma(k1, keep[2], add[2]);
+        k = std::fma(k2, keep[3], add[3]);
+        const f64x4 ks = {k0, k1, k2, k};
+        std::memcpy(o + i, &ks, sizeof ks);
+      }
+      seen += (seen4[0] + seen4[1]) + (seen4[2] + seen4[3]);
     }
+#endif
+    for (; i < n; ++i) k = scalar_step(x, i, p, sum, k, seen, o);
     bad |= missing_bit(seen);
     sum_roc1_ = sum;
     prev_kama_ = k;
@@ -401,6 +415,33 @@ struct kama {
   /// changes to exactly 0, dropping the add-then-subtract sum's rounding residue. The same rule
   /// without a counter in the loop: only a window whose period change is 0 can be flat, and its
   /// scan stops at the first value that differs.
+  /// The sum of one-step changes moves by the new change less the one that leaves the window
+  /// (0, 0 while it is not full): one addition on the sum's chain per bar.
+  static double change_of_sum(double x, double prev, double leaving, double leaving_next) noexcept {
+    return std::fabs(x - prev) - std::fabs(leaving - leaving_next);
+  }
+  /// update()'s step at bar i of the batch loop (a full window in x[i - p - 1, i]); returns the
+  /// new KAMA after writing it to o[i].
+  static double scalar_step(const double* NT_RESTRICT x, std::size_t i, std::size_t p, double& sum, double k,
+                            double& seen, double* NT_RESTRICT o) noexcept {
+    seen += x[i];
+    sum += change_of_sum(x[i], x[i - 1], x[i - p - 1], x[i - p]);
+    const double period_roc = x[i] - x[i - p];
+    if (period_roc == 0.0 && all_equal(x + (i - p), p + 1, x[i])) [[unlikely]] sum = 0.0;
+    k = smooth(k, x[i], period_roc, sum);
+    o[i] = k;
+    return k;
+  }
+  static constexpr double const_max = 2.0 / (30.0 + 1.0);
+  static constexpr double const_diff = 2.0 / (2.0 + 1.0) - const_max;
+  /// One KAMA step from the period change and the sum of changes (TA-Lib: efficiency ratio 1
+  /// where the sum is not above 0 or not above the period change).
+  static double smooth(double k, double x, double period_roc, double sum) noexcept {
+    const double er = (sum <= 0.0 || sum <= period_roc) ? 1.0 : std::fabs(period_roc / sum);
+    double sc = er * const_diff + const_max;
+    sc *= sc;
+    return std::fma(k, 1.0 - sc, x * sc);  // TA-Lib: (x - prev) * sc + prev
+  }
   static bool all_equal(const double* v, std::size_t n, double x) noexcept {
     for (std::size_t i = 0; i < n; ++i) {
       if (v[i] != x) return false;
@@ -847,14 +888,49 @@ struct rsi {
     const double a = gain_.decay(), b = gain_.gain();
     double g = gain_.value(), l = loss_.value(), prev = prev_;
     double seen = 0.0;  // the inputs' sum: non-finite when one is (up_part drops a NaN change)
+    const auto step = [a, b](double xi, double& prev_x, double& gain, double& loss) noexcept {
+      const double d = xi - prev_x;
+      prev_x = xi;
+      gain = std::fma(gain, a, up_part(d) * b);
+      loss = std::fma(loss, a, down_part(d) * b);
+      const double t = gain + loss;
+      return 100.0 * div_or(gain, t, t > 0.0, 0.0);
+    };
+#if defined(NT_HAVE_VECTOR_EXT)
+    // Four bars at a time: the weighted gains and losses and the output divisions as vectors,
+    // the two smoothing recursions one fma per bar each (update()'s operations, so its bits).
+    if (i == 0 && i < n) {  // a block's first bar: its change needs the previous block's input
+      seen += x[0];
+      o[0] = step(x[0], prev, g, l);
+      i = 1;
+    }
+    {
+      const f64x4 zero = {}, one = {1.0, 1.0, 1.0, 1.0};
+      f64x4 seen4 = {};
+      for (; i + 4 <= n; i += 4) {
+        f64x4 xi, xb;
+        std::memcpy(&xi, x + i, sizeof xi);
+        std::memcpy(&xb, x + i - 1, sizeof xb);
+        seen4 += xi;
+        const f64x4 d = xi - xb, m = -d;
+        const f64x4 up = (zero < d ? d : zero) * b, down = (zero < m ? m : zero) * b;  // up_part, down_part
+        const double g0 = std::fma(g, a, up[0]), l0 = std::fma(l, a, down[0]);
+        const double g1 = std::fma(g0, a, up[1]), l1 = std::fma(l0, a, down[1]);
+        const double g2 = std::fma(g1, a, up[2]), l2 = std::fma(l1, a, down[2]);
+        g = std::fma(g2, a, up[3]);
+        l = std::fma(l2, a, down[3]);
+        const f64x4 gv = {g0, g1, g2, g}, t = gv + f64x4{l0, l1, l2, l};
+        const auto positive = t > 0.0;
+        const f64x4 r = 100.0 * (positive ? gv / (positive ? t : one) : zero);
+        std::memcpy(o + i, &r, sizeof r);
+      }
+      if (i > 0) prev = x[i - 1];
+      seen += (seen4[0] + seen4[1]) + (seen4[2] + seen4[3]);
+    }
+#endif
     for (; i < n; ++i) {
       seen += x[i];
-      const double d = x[i] - prev;
-      prev = x[i];
-      g = std::fma(g, a, up_part(d) * b);
-      l = std::fma(l, a, down_part(d) * b);
-      const double t = g + l;
-      o[i] = 100.0 * div_or(g, t, t > 0.0, 0.0);
+      o[i] = step(x[i], prev, g, l);
     }
     gain_.set_value(g);
     loss_.set_value(l);
@@ -1521,6 +1597,24 @@ struct atr_t {
     // block is then redone carefully and nothing is skipped). One addition per bar instead of
     // six operations; the loop is bound by its instruction count.
     double closes = 0.0;
+#if defined(NT_HAVE_VECTOR_EXT)
+    // Four bars at a time: their weighted true ranges as one vector (independent of the
+    // recursion, so they run ahead of it), then four fma steps on the chain. The previous
+    // closes are checked as c - c (0 when finite, NaN otherwise) added to tr * b, which is
+    // exact for finite closes (tr * b >= 0).
+    for (; i + 4 <= n; i += 4) {
+      double t[4];
+      weighted_true_range4(h + i, l + i, c + i - 1, b, t);
+      if constexpr (Normalised) {
+        const double v0 = std::fma(v, a, t[0]), v1 = std::fma(v0, a, t[1]), v2 = std::fma(v1, a, t[2]);
+        v = std::fma(v2, a, t[3]);
+        normalised4(v0, v1, v2, v, c + i, o + i);
+      } else {
+        for (int k = 0; k < 4; ++k) o[i + k] = v = std::fma(v, a, t[k]);
+      }
+    }
+    closes = c[i - 1];  // the one close the vectors have not checked
+#endif
     for (; i < n; ++i) {
       closes += c[i];
       v = std::fma(v, a, true_range(h[i], l[i], c[i - 1]) * b);
@@ -1543,6 +1637,19 @@ struct atr_t {
   static double normalised(double atr, double close) noexcept {
     return div_or(atr, close, close != 0.0, 0.0) * 100.0;
   }
+#if defined(NT_HAVE_VECTOR_EXT)
+  /// normalised() of four bars.
+  static void normalised4(double atr0, double atr1, double atr2, double atr3, const double* close,
+                          double* out) noexcept {
+    const f64x4 x = {atr0, atr1, atr2, atr3};
+    f64x4 c;
+    std::memcpy(&c, close, sizeof c);
+    const auto use = c != 0.0;
+    const f64x4 one = {1.0, 1.0, 1.0, 1.0}, zero = {};
+    const f64x4 r = (use ? x / (use ? c : one) : zero) * 100.0;
+    std::memcpy(out, &r, sizeof r);
+  }
+#endif
   template <class V>
   void visit(V& v) {
     v(tr_);
