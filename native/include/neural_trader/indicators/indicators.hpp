@@ -1710,18 +1710,57 @@ class dm_state {
     double p = plus_, m = minus_, t = tr_;
     const double a = a_;
     std::uint64_t bad = 0;
-    for (std::size_t i = b; i < e; ++i) {
-      bad |= missing_bit_any(h[i], l[i], c[i]);
-      double pdm, mdm;
-      const double tr = movement(h[i], l[i], ph, pl, pc, pdm, mdm);
-      ph = h[i];
-      pl = l[i];
-      pc = c[i];
-      p = std::fma(p, a, pdm);
-      m = std::fma(m, a, mdm);
-      t = std::fma(t, a, tr);
-      emit(i, p, m, t);
+    std::size_t i = b;
+    const auto scalar_until = [&](std::size_t stop) {
+      for (; i < stop; ++i) {
+        bad |= missing_bit_any(h[i], l[i], c[i]);
+        double pdm, mdm;
+        const double tr = movement(h[i], l[i], ph, pl, pc, pdm, mdm);
+        ph = h[i];
+        pl = l[i];
+        pc = c[i];
+        p = std::fma(p, a, pdm);
+        m = std::fma(m, a, mdm);
+        t = std::fma(t, a, tr);
+        emit(i, p, m, t);
+      }
+    };
+#if defined(NT_HAVE_VECTOR_EXT)
+    // Four bars at a time (from the block's second bar: a bar's movement needs the previous
+    // one's high, low and close): the true ranges and the +DM, -DM as vectors, the three
+    // recursions one fma per bar (movement()'s operations element by element, so its bits).
+    // Missing values: a NaN or infinite high, low or previous close makes that bar's true range
+    // non-finite (weighted_true_range4), which the TR sum keeps (fma with a >= 0), so t ends
+    // non-finite; the block's last close is checked alone.
+    if (i == 0) scalar_until(1);
+    if (i + 4 <= e) {
+      const f64x4 zero = {};
+      for (; i + 4 <= e; i += 4) {
+        f64x4 hi, hb, li, lb;
+        std::memcpy(&hi, h + i, sizeof hi);
+        std::memcpy(&hb, h + i - 1, sizeof hb);
+        std::memcpy(&li, l + i, sizeof li);
+        std::memcpy(&lb, l + i - 1, sizeof lb);
+        double tr[4];
+        weighted_true_range4(h + i, l + i, c + i - 1, 1.0, tr);
+        const f64x4 diff_p = hi - hb, diff_m = lb - li;
+        // positive_and_greater
+        const f64x4 pdm = (diff_m < diff_p) & (zero < diff_p) ? diff_p : zero;
+        const f64x4 mdm = (diff_p < diff_m) & (zero < diff_m) ? diff_m : zero;
+        for (int k = 0; k < 4; ++k) {
+          p = std::fma(p, a, pdm[k]);
+          m = std::fma(m, a, mdm[k]);
+          t = std::fma(t, a, tr[k]);
+          emit(i + k, p, m, t);
+        }
+      }
+      ph = h[i - 1];
+      pl = l[i - 1];
+      pc = c[i - 1];
+      bad |= missing_bit(t) | missing_bit(pc);
     }
+#endif
+    scalar_until(e);
     prev_high_ = ph;
     prev_low_ = pl;
     prev_close_ = pc;
