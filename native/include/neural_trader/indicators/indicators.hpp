@@ -141,7 +141,7 @@ struct wma {
       sub += x[i] - x[i - p];
       o[i] = (wsum + x[i] * pw) / div;
       const double* w = x + (i + 1 - p);
-      exact([w](std::size_t j) { return w[j]; });
+      exact([w](std::size_t r) { return w[r]; });
       sub = sub_;
       wsum = wsum_;
       since = 0;
@@ -589,6 +589,15 @@ struct var {
   /// missing_bit()s of x[0, n).
   template <class F>
   std::uint64_t each(const double* x, std::size_t n, F&& emit) noexcept {
+    return each(x, n, emit, [&emit](std::size_t i, const double* v, const double* m) {
+      for (int t = 0; t < 4; ++t) emit(i + t, v[t], m[t]);
+    });
+  }
+  /// The same, where the batch loop may also hand over four bars at once: emit4(i, v, m) with
+  /// the variances v[0, 4) and means m[0, 4) of bars i .. i + 3 (so that the caller's work on
+  /// them vectorises).
+  template <class F, class F4>
+  std::uint64_t each(const double* x, std::size_t n, F&& emit, F4&& emit4) noexcept {
     const std::size_t p = win_.capacity();
     std::uint64_t bad = 0;
     std::size_t i = 0;
@@ -603,10 +612,44 @@ struct var {
     const double inv = inv_;
     const std::size_t refresh = static_cast<std::size_t>(refresh_);
     std::size_t since = static_cast<std::size_t>(since_);
+#if defined(NT_HAVE_VECTOR_EXT)
+    f64x4 seen4 = {};  // the inputs' sum: non-finite when one is
+#endif
     while (i < n) {
       // the steps before the next refresh, without a test per step
       const std::size_t stop = std::min(n, i + (refresh - 1 - since));
-      for (std::size_t j = i; j < stop; ++j) {
+      std::size_t j = i;
+#if defined(NT_HAVE_VECTOR_EXT)
+      // Four bars at a time: the changes of the sums as vectors, the sums (and the peak) one
+      // step per bar, the floor test as a vector; roll() and moments()'s operations element by
+      // element, so the same bits.
+      for (; j + 4 <= stop; j += 4) {
+        f64x4 xs, olds;
+        std::memcpy(&xs, x + j, sizeof xs);
+        std::memcpy(&olds, x + j - p, sizeof olds);
+        seen4 += xs;
+        const f64x4 d = xs - olds, q = d * ((xs - k) + (olds - k));
+        // the sums after each of the four bars (lanes built in registers: a vector read back
+        // from four scalar stores would stall on store forwarding)
+        const double a0 = s1 + d[0], a1 = a0 + d[1], a2 = a1 + d[2], a3 = a2 + d[3];
+        const double b0 = s2 + q[0], b1 = b0 + q[1], b2 = b1 + q[2], b3 = b2 + q[3];
+        const double p0 = std::max(peak, b0), p1 = std::max(p0, b1), p2 = std::max(p1, b2), p3 = std::max(p2, b3);
+        s1 = a3;
+        s2 = b3;
+        peak = p3;
+        const f64x4 m1 = f64x4{a0, a1, a2, a3} * inv, sq = f64x4{b0, b1, b2, b3} * inv;
+        f64x4 v = {std::fma(-m1[0], m1[0], sq[0]), std::fma(-m1[1], m1[1], sq[1]), std::fma(-m1[2], m1[2], sq[2]),
+                   std::fma(-m1[3], m1[3], sq[3])};
+        v = v > 0.000000000001 * (f64x4{p0, p1, p2, p3} * inv) ? v : f64x4{};
+        const f64x4 m = k + m1;
+        alignas(32) double v4[4], m4[4];
+        std::memcpy(v4, &v, sizeof v);
+        std::memcpy(m4, &m, sizeof m);
+        mean = m4[3];
+        emit4(j, v4, m4);
+      }
+#endif
+      for (; j < stop; ++j) {
         bad |= missing_bit(x[j]);
         roll(x[j], x[j - p], k, s1, s2);
         peak = std::max(peak, s2);
@@ -618,7 +661,7 @@ struct var {
       if (i == n) break;
       bad |= missing_bit(x[i]);  // the refresh step
       const double* w = x + (i + 1 - p);
-      exact([w](std::size_t j) { return w[j]; });
+      exact([w](std::size_t r) { return w[r]; });
       s1 = s1_;
       s2 = s2_;
       k = k_;
@@ -628,6 +671,9 @@ struct var {
       emit(i, v, mean);
       ++i;
     }
+#if defined(NT_HAVE_VECTOR_EXT)
+    bad |= missing_bit((seen4[0] + seen4[1]) + (seen4[2] + seen4[3]));
+#endif
     s1_ = s1;
     s2_ = s2;
     peak_ = peak;
@@ -639,7 +685,9 @@ struct var {
   void update(const double* in, double* out) noexcept { out[0] = variance(in[0]); }
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     double* o = out[0];
-    return each(in[0], n, [o](std::size_t i, double v, double) { o[i] = v; });
+    return each(
+        in[0], n, [o](std::size_t i, double v, double) { o[i] = v; },
+        [o](std::size_t i, const double* v, const double*) { std::memcpy(o + i, v, 4 * sizeof(double)); });
   }
   void reset() noexcept {
     win_.reset();
@@ -718,6 +766,20 @@ inline double deviation(double var, double scale = 1.0) noexcept {
   return zero ? 0.0 : sd;
 }
 
+#if defined(NT_HAVE_VECTOR_EXT)
+/// deviation() of four variances (the same operations element by element).
+inline void deviation4(const double* var4, double scale, double* out) noexcept {
+  f64x4 v;
+  std::memcpy(&v, var4, sizeof v);
+  const auto zero = v <= 0.0;
+  const f64x4 r = zero ? f64x4{} : v;
+  f64x4 root;
+  for (int t = 0; t < 4; ++t) root[t] = std::sqrt(r[t]);
+  const f64x4 sd = zero ? f64x4{} : root * scale;
+  std::memcpy(out, &sd, sizeof sd);
+}
+#endif
+
 /// Bollinger bands: (upper, middle, lower) = MA ± nbdev × population standard deviation over
 /// `period` (the deviation is around the simple mean whatever the matype, as in TA-Lib). Mean
 /// and deviation come from the rolling shifted sums of `var`; for matype 0 the middle band is
@@ -737,6 +799,25 @@ struct bbands {
     o_md = m;
     o_lo = m - dn * sd;
   }
+#if defined(NT_HAVE_VECTOR_EXT)
+  /// bands() of four bars (the same operations element by element).
+  static void bands4(const double* var4, const double* mid4, double up, double dn, double* o_up, double* o_md,
+                     double* o_lo) noexcept {
+    f64x4 v, mid;
+    std::memcpy(&v, var4, sizeof v);
+    std::memcpy(&mid, mid4, sizeof mid);
+    const auto missing = (v != v) | (mid != mid);
+    alignas(32) double sd4[4];
+    deviation4(var4, 1.0, sd4);
+    f64x4 sd;
+    std::memcpy(&sd, sd4, sizeof sd);
+    const f64x4 m = missing ? f64x4{nan, nan, nan, nan} : mid;
+    const f64x4 hi = m + up * sd, lo = m - dn * sd;
+    std::memcpy(o_up, &hi, sizeof hi);
+    std::memcpy(o_md, &m, sizeof m);
+    std::memcpy(o_lo, &lo, sizeof lo);
+  }
+#endif
   void emit(double var_, double mean, double ma, double* out) const noexcept {
     bands(var_, matype_ == 0 ? mean : ma, up_, dn_, out[0], out[1], out[2]);
   }
@@ -752,9 +833,11 @@ struct bbands {
     double* lo = out[2];
     if (matype_ != 0) return step_range(*this, in, out, 0, n);
     const double u = up_, d = dn_;
-    return v_.each(x, n, [up, md, lo, u, d](std::size_t i, double v, double m) {
-      bands(v, m, u, d, up[i], md[i], lo[i]);
-    });
+    return v_.each(
+        x, n, [up, md, lo, u, d](std::size_t i, double v, double m) { bands(v, m, u, d, up[i], md[i], lo[i]); },
+        [up, md, lo, u, d](std::size_t i, const double* v, const double* m) {
+          bands4(v, m, u, d, up + i, md + i, lo + i);
+        });
   }
   void reset() noexcept {
     v_.reset();
@@ -785,7 +868,11 @@ struct stddev {
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     double* o = out[0];
     const double k = nbdev_;
-    return v_.each(in[0], n, [o, k](std::size_t i, double v, double) { o[i] = deviation(v, k); });
+    return v_.each(
+        in[0], n, [o, k](std::size_t i, double v, double) { o[i] = deviation(v, k); },
+        [o, k](std::size_t i, const double* v, const double*) {
+          deviation4(v, k, o + i);
+        });
   }
   void reset() noexcept { v_.reset(); }
   template <class V>
