@@ -1626,7 +1626,23 @@ struct trange {
     const double* NT_RESTRICT c = in[2];
     double* NT_RESTRICT o = out[0];
     std::uint64_t bad = step_range(*this, in, out, 0, 1);
-    for (std::size_t i = 1; i < n; ++i) {
+    std::size_t i = 1;
+#if defined(NT_HAVE_VECTOR_EXT)
+    // Four bars at a time; a missing high, low or previous close makes its bar's value
+    // non-finite (weighted_true_range4), so the values' sum says whether one was missing (the
+    // last close is checked alone).
+    if (i + 4 <= n) {
+      f64x4 seen4 = {};
+      for (; i + 4 <= n; i += 4) {
+        weighted_true_range4(h + i, l + i, c + i - 1, 1.0, o + i);
+        f64x4 t;
+        std::memcpy(&t, o + i, sizeof t);
+        seen4 += t;
+      }
+      bad |= missing_bit((seen4[0] + seen4[1]) + (seen4[2] + seen4[3])) | missing_bit(c[i - 1]);
+    }
+#endif
+    for (; i < n; ++i) {
       bad |= missing_bit_any(h[i], l[i], c[i]);
       o[i] = true_range(h[i], l[i], c[i - 1]);
     }
