@@ -127,7 +127,30 @@ struct wma {
     for (std::size_t i = p; i < n;) {
       // the steps before the next refresh, without a test per step
       const std::size_t stop = std::min(n, i + (refresh - 1 - since));
-      for (std::size_t j = i; j < stop; ++j) {
+      std::size_t j = i;
+#if defined(NT_HAVE_VECTOR_EXT)
+      // Four bars at a time: the weighted inputs, the changes and the outputs' divisions as
+      // vectors, the two sums one addition per bar (update()'s operations, so its bits).
+      if (j + 4 <= stop) {
+        f64x4 seen4 = {};
+        for (; j + 4 <= stop; j += 4) {
+          f64x4 xs, olds;
+          std::memcpy(&xs, x + j, sizeof xs);
+          std::memcpy(&olds, x + j - p, sizeof olds);
+          seen4 += xs;
+          const f64x4 t = xs * pw, dx = xs - olds;
+          const double s0 = sub + dx[0], s1 = s0 + dx[1], s2 = s1 + dx[2];
+          sub = s2 + dx[3];
+          const f64x4 u = t - f64x4{s0, s1, s2, sub};
+          const double w1 = wsum + u[0], w2 = w1 + u[1], w3 = w2 + u[2];
+          const f64x4 r = (f64x4{wsum, w1, w2, w3} + t) / div;
+          wsum = w3 + u[3];
+          std::memcpy(o + j, &r, sizeof r);
+        }
+        bad |= missing_bit((seen4[0] + seen4[1]) + (seen4[2] + seen4[3]));
+      }
+#endif
+      for (; j < stop; ++j) {
         bad |= missing_bit(x[j]);
         const double t = x[j] * pw;
         sub += x[j] - x[j - p];
