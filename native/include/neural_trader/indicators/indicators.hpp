@@ -1420,7 +1420,62 @@ struct cci {
       bad |= missing_bit_any(h[i], l[i], c[i]);
       tp[i] = typical(h[i], l[i], c[i]);
     }
-    for (std::size_t i = p; i < n; ++i) o[i] = value(tp[i], tp + (i + 1 - p), p, tp, 0);
+    std::size_t i = p;
+#if defined(NT_HAVE_VECTOR_EXT)
+    // Four bars at a time, one per vector lane: window position j of bar i + b is tp[i + b + 1 -
+    // p + j], so one unaligned load serves all four bars, and each lane adds its window in
+    // value()'s order (four partial sums by position mod 4), with value()'s arithmetic after.
+    {
+      const i64x4 abs_mask = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
+      const double pd = period_;
+      // (adds tp[k + lane] to acc; by reference: a vector returned by value has a different ABI
+      // with and without AVX)
+      const auto add = [](f64x4& acc, const double* q) noexcept {
+        f64x4 v;
+        std::memcpy(&v, q, sizeof v);
+        acc += v;
+      };
+      const auto add_dev = [abs_mask](f64x4& acc, const double* q, const f64x4& avg) noexcept {
+        f64x4 v;
+        std::memcpy(&v, q, sizeof v);
+        acc += (f64x4)((i64x4)(v - avg) & abs_mask);
+      };
+      for (; i + 4 <= n; i += 4) {
+        const double* w = tp + (i + 1 - p);
+        f64x4 s0 = {}, s1 = {}, s2 = {}, s3 = {};
+        std::size_t j = 0;
+        for (; j + 4 <= p; j += 4) {
+          add(s0, w + j);
+          add(s1, w + j + 1);
+          add(s2, w + j + 2);
+          add(s3, w + j + 3);
+        }
+        if (j < p) add(s0, w + j);
+        if (j + 1 < p) add(s1, w + j + 1);
+        if (j + 2 < p) add(s2, w + j + 2);
+        const f64x4 avg = ((s0 + s1) + (s2 + s3)) / pd;
+        f64x4 d0 = {}, d1 = {}, d2 = {}, d3 = {};
+        for (j = 0; j + 4 <= p; j += 4) {
+          add_dev(d0, w + j, avg);
+          add_dev(d1, w + j + 1, avg);
+          add_dev(d2, w + j + 2, avg);
+          add_dev(d3, w + j + 3, avg);
+        }
+        if (j < p) add_dev(d0, w + j, avg);
+        if (j + 1 < p) add_dev(d1, w + j + 1, avg);
+        if (j + 2 < p) add_dev(d2, w + j + 2, avg);
+        const f64x4 mean_dev = ((d0 + d1) + (d2 + d3)) / pd;
+        f64x4 num = {};
+        add(num, tp + i);
+        num -= avg;
+        const f64x4 lim = ta_epsilon * (f64x4)((i64x4)avg & abs_mask);
+        const auto nonzero = ((f64x4)((i64x4)num & abs_mask) > lim) & ((f64x4)((i64x4)mean_dev & abs_mask) > lim);
+        const f64x4 r = nonzero ? num / (0.015 * mean_dev) : f64x4{};
+        std::memcpy(o + i, &r, sizeof r);
+      }
+    }
+#endif
+    for (; i < n; ++i) o[i] = value(tp[i], tp + (i + 1 - p), p, tp, 0);
     win_.assign_tail(tp + n - p);
     return bad;
   }
