@@ -433,11 +433,6 @@ struct kama {
   }
 
  private:
-  /// Whether v[0, n) all equal x. TA-Lib 0.8 counts one-bar changes of exactly 0 in a row and,
-  /// once there are `period` of them (the window's period + 1 values all equal), sets the sum of
-  /// changes to exactly 0, dropping the add-then-subtract sum's rounding residue. The same rule
-  /// without a counter in the loop: only a window whose period change is 0 can be flat, and its
-  /// scan stops at the first value that differs.
   /// The sum of one-step changes moves by the new change less the one that leaves the window
   /// (0, 0 while it is not full): one addition on the sum's chain per bar.
   static double change_of_sum(double x, double prev, double leaving, double leaving_next) noexcept {
@@ -465,6 +460,11 @@ struct kama {
     sc *= sc;
     return std::fma(k, 1.0 - sc, x * sc);  // TA-Lib: (x - prev) * sc + prev
   }
+  /// Whether v[0, n) all equal x. TA-Lib 0.8 counts one-bar changes of exactly 0 in a row and,
+  /// once there are `period` of them (the window's period + 1 values all equal), sets the sum of
+  /// changes to exactly 0, dropping the running sum's rounding residue. The same rule
+  /// without a counter in the loop: only a window whose period change is 0 can be flat, and its
+  /// scan stops at the first value that differs.
   static bool all_equal(const double* v, std::size_t n, double x) noexcept {
     for (std::size_t i = 0; i < n; ++i) {
       if (v[i] != x) return false;
@@ -1925,7 +1925,7 @@ class dm_state {
         double tr[4];
         weighted_true_range4(h + i, l + i, c + i - 1, 1.0, tr);
         const f64x4 diff_p = hi - hb, diff_m = lb - li;
-        // positive_and_greater
+        // positive_and_greater(diff_p, diff_m) and (diff_m, diff_p)
         const f64x4 pdm = (diff_m < diff_p) & (zero < diff_p) ? diff_p : zero;
         const f64x4 mdm = (diff_p < diff_m) & (zero < diff_m) ? diff_m : zero;
         for (int k = 0; k < 4; ++k) {
