@@ -476,7 +476,8 @@ inline double true_range(double high, double low, double prev_close) noexcept {
   return std::max(std::max(high - low, std::fabs(prev_close - high)), std::fabs(prev_close - low));
 }
 
-#if defined(__GNUC__) || defined(__clang__)
+// NT_NO_VECTOR_EXT: build the scalar loops only (what MSVC builds get; lets a GCC build test them).
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(NT_NO_VECTOR_EXT)
 #define NT_HAVE_VECTOR_EXT 1
 /// Four doubles as one GCC/Clang vector: SSE2 pairs in the baseline build, one AVX register in
 /// the AVX2 + FMA copies (run_finite_fma). Element-wise arithmetic, so the bits are the scalar

@@ -620,7 +620,7 @@ struct var {
   /// the variances v[0, 4) and means m[0, 4) of bars i .. i + 3 (so that the caller's work on
   /// them vectorises).
   template <class F, class F4>
-  std::uint64_t each(const double* x, std::size_t n, F&& emit, F4&& emit4) noexcept {
+  std::uint64_t each(const double* x, std::size_t n, F&& emit, [[maybe_unused]] F4&& emit4) noexcept {
     const std::size_t p = win_.capacity();
     std::uint64_t bad = 0;
     std::size_t i = 0;
@@ -801,6 +801,10 @@ inline void deviation4(const double* var4, double scale, double* out) noexcept {
   const f64x4 sd = zero ? f64x4{} : root * scale;
   std::memcpy(out, &sd, sizeof sd);
 }
+#else
+inline void deviation4(const double* var4, double scale, double* out) noexcept {
+  for (int t = 0; t < 4; ++t) out[t] = deviation(var4[t], scale);
+}
 #endif
 
 /// Bollinger bands: (upper, middle, lower) = MA ± nbdev × population standard deviation over
@@ -839,6 +843,11 @@ struct bbands {
     std::memcpy(o_up, &hi, sizeof hi);
     std::memcpy(o_md, &m, sizeof m);
     std::memcpy(o_lo, &lo, sizeof lo);
+  }
+#else
+  static void bands4(const double* var4, const double* mid4, double up, double dn, double* o_up, double* o_md,
+                     double* o_lo) noexcept {
+    for (int t = 0; t < 4; ++t) bands(var4[t], mid4[t], up, dn, o_up[t], o_md[t], o_lo[t]);
   }
 #endif
   void emit(double var_, double mean, double ma, double* out) const noexcept {
