@@ -485,6 +485,11 @@ inline double true_range(double high, double low, double prev_close) noexcept {
 /// argument has a different ABI with and without AVX.)
 typedef double f64x4 __attribute__((vector_size(32)));
 typedef std::int64_t i64x4 __attribute__((vector_size(32)));
+/// And-ed with a vector's bits: its absolute values.
+inline constexpr i64x4 abs_mask4 = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
+/// The sum of four lanes ((0 + 1) + (2 + 3)): non-finite when one is (inputs summed lane-wise
+/// into a vector are checked for missing values this way).
+inline double lane_sum(const f64x4& v) noexcept { return (v[0] + v[1]) + (v[2] + v[3]); }
 
 /// out[k] = true_range(high[k], low[k], prev_close[k]) * w + (prev_close[k] - prev_close[k])
 /// for k < 4: the weighted true ranges of four bars, NaN where a previous close is missing (a
@@ -495,10 +500,9 @@ inline void weighted_true_range4(const double* high, const double* low, const do
   std::memcpy(&h, high, sizeof h);
   std::memcpy(&l, low, sizeof l);
   std::memcpy(&pc, prev_close, sizeof pc);
-  const i64x4 abs_mask = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
   const f64x4 range = h - l;
-  const f64x4 up = (f64x4)((i64x4)(pc - h) & abs_mask);
-  const f64x4 down = (f64x4)((i64x4)(pc - l) & abs_mask);
+  const f64x4 up = (f64x4)((i64x4)(pc - h) & abs_mask4);
+  const f64x4 down = (f64x4)((i64x4)(pc - l) & abs_mask4);
   const f64x4 m = range < up ? up : range;  // std::max(range, up): a NaN range is kept
   const f64x4 t = (m < down ? down : m) * w + (pc - pc);
   std::memcpy(out, &t, sizeof t);

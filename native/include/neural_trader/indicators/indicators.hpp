@@ -147,7 +147,7 @@ struct wma {
           wsum = w3 + u[3];
           std::memcpy(o + j, &r, sizeof r);
         }
-        bad |= missing_bit((seen4[0] + seen4[1]) + (seen4[2] + seen4[3]));
+        bad |= missing_bit(lane_sum(seen4));
       }
 #endif
       for (; j < stop; ++j) {
@@ -375,7 +375,6 @@ struct kama {
     // constants as vectors, the two recursions (the sum of changes, the KAMA) one step per bar.
     // The same operations as update()'s, element by element, so the same bits.
     {
-      const i64x4 abs_mask = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
       const f64x4 one = {1.0, 1.0, 1.0, 1.0};
       f64x4 seen4 = {};
       for (; i + 4 <= n; i += 4) {
@@ -391,11 +390,11 @@ struct kama {
           continue;
         }
         seen4 += xi;
-        const f64x4 d = (f64x4)((i64x4)(xi - xb) & abs_mask) - (f64x4)((i64x4)(xob - xo) & abs_mask);
+        const f64x4 d = (f64x4)((i64x4)(xi - xb) & abs_mask4) - (f64x4)((i64x4)(xob - xo) & abs_mask4);
         const double s0 = sum + d[0], s1 = s0 + d[1], s2 = s1 + d[2];
         sum = s2 + d[3];
         const f64x4 s = {s0, s1, s2, sum};
-        const f64x4 er = ((s <= 0.0) | (s <= roc)) ? one : (f64x4)((i64x4)(roc / s) & abs_mask);
+        const f64x4 er = ((s <= 0.0) | (s <= roc)) ? one : (f64x4)((i64x4)(roc / s) & abs_mask4);
         f64x4 sc = er * const_diff + const_max;
         sc *= sc;
         const f64x4 keep = one - sc, add = xi * sc;
@@ -405,7 +404,7 @@ struct kama {
         const f64x4 ks = {k0, k1, k2, k};
         std::memcpy(o + i, &ks, sizeof ks);
       }
-      seen += (seen4[0] + seen4[1]) + (seen4[2] + seen4[3]);
+      seen += lane_sum(seen4);
     }
 #endif
     for (; i < n; ++i) k = scalar_step(x, i, p, sum, k, seen, o);
@@ -695,7 +694,7 @@ struct var {
       ++i;
     }
 #if defined(NT_HAVE_VECTOR_EXT)
-    bad |= missing_bit((seen4[0] + seen4[1]) + (seen4[2] + seen4[3]));
+    bad |= missing_bit(lane_sum(seen4));
 #endif
     s1_ = s1;
     s2_ = s2;
@@ -1018,7 +1017,7 @@ struct rsi {
 #if defined(NT_HAVE_VECTOR_EXT)
     // Four bars at a time: the weighted gains and losses and the output divisions as vectors,
     // the two smoothing recursions one fma per bar each (update()'s operations, so its bits).
-    if (i == 0 && i < n) {  // a block's first bar: its change needs the previous block's input
+    if (i == 0) {  // a block's first bar: its change needs the previous block's input
       seen += x[0];
       o[0] = step(x[0], prev, g, l);
       i = 1;
@@ -1044,7 +1043,7 @@ struct rsi {
         std::memcpy(o + i, &r, sizeof r);
       }
       if (i > 0) prev = x[i - 1];
-      seen += (seen4[0] + seen4[1]) + (seen4[2] + seen4[3]);
+      seen += lane_sum(seen4);
     }
 #endif
     for (; i < n; ++i) {
@@ -1435,7 +1434,6 @@ struct cci {
     // p + j], so one unaligned load serves all four bars, and each lane adds its window in
     // value()'s order (four partial sums by position mod 4), with value()'s arithmetic after.
     {
-      const i64x4 abs_mask = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
       const double pd = period_;
       // (adds tp[k + lane] to acc; by reference: a vector returned by value has a different ABI
       // with and without AVX)
@@ -1444,10 +1442,10 @@ struct cci {
         std::memcpy(&v, q, sizeof v);
         acc += v;
       };
-      const auto add_dev = [abs_mask](f64x4& acc, const double* q, const f64x4& avg) noexcept {
+      const auto add_dev = [](f64x4& acc, const double* q, const f64x4& avg) noexcept {
         f64x4 v;
         std::memcpy(&v, q, sizeof v);
-        acc += (f64x4)((i64x4)(v - avg) & abs_mask);
+        acc += (f64x4)((i64x4)(v - avg) & abs_mask4);
       };
       for (; i + 4 <= n; i += 4) {
         const double* w = tp + (i + 1 - p);
@@ -1477,8 +1475,8 @@ struct cci {
         f64x4 num = {};
         add(num, tp + i);
         num -= avg;
-        const f64x4 lim = ta_epsilon * (f64x4)((i64x4)avg & abs_mask);
-        const auto nonzero = ((f64x4)((i64x4)num & abs_mask) > lim) & ((f64x4)((i64x4)mean_dev & abs_mask) > lim);
+        const f64x4 lim = ta_epsilon * (f64x4)((i64x4)avg & abs_mask4);
+        const auto nonzero = ((f64x4)((i64x4)num & abs_mask4) > lim) & ((f64x4)((i64x4)mean_dev & abs_mask4) > lim);
         const f64x4 r = nonzero ? num / (0.015 * mean_dev) : f64x4{};
         std::memcpy(o + i, &r, sizeof r);
       }
@@ -1726,7 +1724,7 @@ struct trange {
         std::memcpy(&t, o + i, sizeof t);
         seen4 += t;
       }
-      bad |= missing_bit((seen4[0] + seen4[1]) + (seen4[2] + seen4[3])) | missing_bit(c[i - 1]);
+      bad |= missing_bit(lane_sum(seen4)) | missing_bit(c[i - 1]);
     }
 #endif
     for (; i < n; ++i) {
