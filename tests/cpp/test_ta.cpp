@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -277,47 +278,92 @@ void test_lag4_sum() {
   CHECK((bad >> 63) != 0);
 }
 
-// AROON's positions of the extremes by doubling equal the rescanning scan (TA-Lib's algorithm),
-// ties included (integer prices tie often: the latest bar must win); windows past 64 bars are
-// declined; AROON batch equals streaming on both sides of that limit.
-void test_rolling_arg_extremes() {
-  const std::size_t n = 3000;
+// TA-Lib's way to the rolling extreme and where it is (the reference for rolling_arg_range):
+// remember the extreme's position, rescan the window only when it leaves; the latest bar wins
+// ties. Windows are [i - span + 1, i].
+template <bool Greater>
+struct extreme_track {
+  static constexpr std::size_t none = static_cast<std::size_t>(-1);
+  std::size_t at = none;
+  double value = 0.0;
+  static bool wins(double x, double best) { return Greater ? x >= best : x <= best; }
+  void step(const double* x, std::size_t i, std::size_t span) {
+    const std::size_t start = i + 1 - span;
+    if (at == none || at < start) {
+      at = start;
+      value = x[start];
+      for (std::size_t j = start + 1; j <= i; ++j) {
+        if (wins(x[j], value)) {
+          value = x[j];
+          at = j;
+        }
+      }
+    } else if (wins(x[i], value)) {
+      value = x[i];
+      at = i;
+    }
+  }
+};
+
+// AROON's positions of the extremes (rolling_arg_range) equal the rescanning scan, ties included
+// (integer prices tie often: the latest bar must win), for windows around the chunk and block
+// sizes and every start, each bar emitted once and in order; AROON batch equals streaming.
+void test_rolling_arg_range() {
   std::mt19937_64 rng(5);
   std::normal_distribution<double> g(0.0, 1.0);
-  std::vector<double> h(n), l(n), ha(n), la(n), scratch;
+  bool same = true, order = true;
+  for (std::size_t n : {1, 3, 512, 513, 3000}) {
+    std::vector<double> h(n), l(n);
+    double px = 100.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      px += g(rng);
+      h[i] = std::round(px + std::fabs(g(rng)));
+      l[i] = std::round(px - std::fabs(g(rng)));
+    }
+    for (std::size_t w : {1, 2, 3, 5, 15, 33, 64, 65, 200, 511, 512, 513, 1000, 3000}) {
+      if (w > n) continue;
+      for (std::size_t from : {w - 1, w + 1, n - 1}) {
+        extreme_track<true> rh;
+        extreme_track<false> rl;
+        for (std::size_t i = w - 1; i < std::min(from, n); ++i) {
+          rh.step(h.data(), i, w);
+          rl.step(l.data(), i, w);
+        }
+        std::size_t next = std::max(from, w - 1);
+        const std::uint64_t bad =
+            ta::rolling_arg_range(h.data(), l.data(), n, w, from, [&](std::size_t i, double hi_at, double lo_at) {
+              order &= i == next;
+              next = i + 1;
+              rh.step(h.data(), i, w);
+              rl.step(l.data(), i, w);
+              same &= static_cast<double>(rh.at) == hi_at && static_cast<double>(rl.at) == lo_at;
+            });
+        order &= next == std::max(from, n) && (bad >> 63) == 0;
+      }
+    }
+  }
+  CHECK(same);
+  CHECK(order);
+  std::vector<double> h(3000), l(3000);
   double px = 100.0;
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < 3000; ++i) {
     px += g(rng);
     h[i] = std::round(px + std::fabs(g(rng)));
     l[i] = std::round(px - std::fabs(g(rng)));
   }
-  bool same = true;
-  for (std::size_t w : {1, 2, 3, 5, 15, 33, 64}) {
-    std::uint64_t bad = 0;
-    CHECK(ta::rolling_arg_extremes(h.data(), l.data(), n, w, 0, scratch, bad, [&](std::size_t i, double a, double b) {
-      ha[i] = a;
-      la[i] = b;
-    }));
-    CHECK((bad >> 63) == 0);
-    ta::extreme_scan sc(w);
-    for (std::size_t i = w - 1; i < n; ++i) {
-      sc.step(h.data(), l.data(), i);
-      same &= static_cast<double>(sc.hi.at) == ha[i] && static_cast<double>(sc.lo.at) == la[i];
-    }
-  }
-  CHECK(same);
-  std::uint64_t unused = 0;
-  CHECK(!ta::rolling_arg_extremes(h.data(), l.data(), n, 65, 0, scratch, unused, [](std::size_t, double, double) {}));
-  for (double period : {13.0, 63.0, 64.0, 70.0}) {
+  std::vector<double> lb = l;
+  lb[1700] = -std::numeric_limits<double>::infinity();
+  CHECK((ta::rolling_arg_range(h.data(), lb.data(), 3000, 4, 3, [](std::size_t, double, double) {}) >> 63) != 0);
+  for (double period : {13.0, 63.0, 64.0, 70.0, 600.0}) {
     auto batch = ta::make_indicator("aroon", {period});
     auto one = ta::make_indicator("aroon", {period});
-    std::vector<double> dn(n), up(n);
+    std::vector<double> dn(3000), up(3000);
     const double* in[2] = {h.data(), l.data()};
     const std::ptrdiff_t stride[2] = {1, 1};
     double* out[2] = {dn.data(), up.data()};
-    batch->run(in, stride, out, n);
+    batch->run(in, stride, out, 3000);
     bool eq = true;
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < 3000; ++i) {
       double x[2] = {h[i], l[i]}, o[2];
       one->update(x, o, false);
       eq &= std::memcmp(&o[0], &dn[i], sizeof(double)) == 0 && std::memcmp(&o[1], &up[i], sizeof(double)) == 0;
@@ -326,9 +372,74 @@ void test_rolling_arg_extremes() {
   }
 }
 
+// rolling_range (WILLR's and STOCHF's extremes, chunked van Herk) against brute force: every
+// window width around the chunk and block sizes, every start, each bar emitted once and in
+// order; missing values reported; WILLR and STOCHF batch equal streaming across chunks.
+void test_rolling_range() {
+  std::mt19937_64 rng(9);
+  std::normal_distribution<double> g(0.0, 1.0);
+  bool values = true, order = true;
+  for (std::size_t n : {1, 2, 7, 511, 512, 513, 1500, 3000}) {
+    std::vector<double> h(n), l(n);
+    double px = 100.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      px += g(rng);
+      h[i] = std::round(px + std::fabs(g(rng)));  // integer prices: ties
+      l[i] = std::round(px - std::fabs(g(rng)));
+    }
+    for (std::size_t w : {1, 2, 3, 5, 14, 100, 256, 511, 512, 513, 700, 2999}) {
+      if (w > n) continue;
+      for (std::size_t from : {w - 1, w, w + 3, n - 1, n}) {
+        std::size_t next = from;
+        const std::uint64_t bad =
+            ta::rolling_range(h.data(), l.data(), n, w, from, [&](std::size_t i0, std::size_t i1, const double* hh,
+                                                                 const double* ll) {
+              order &= i0 == next && i1 > i0 && i1 <= n;
+              next = i1;
+              for (std::size_t i = i0; i < i1; ++i) {
+                const double* hb = h.data() + (i + 1 - w);
+                const double* lb = l.data() + (i + 1 - w);
+                values &= hh[i - i0] == *std::max_element(hb, hb + w) && ll[i - i0] == *std::min_element(lb, lb + w);
+              }
+            });
+        order &= next == std::max(from, n) && (bad >> 63) == 0;
+      }
+    }
+    if (n >= 3) {  // one missing value, anywhere, is reported
+      for (std::size_t at : {std::size_t{0}, n / 2, n - 1}) {
+        auto hb = h;
+        hb[at] = std::nan("");
+        CHECK((ta::rolling_range(hb.data(), l.data(), n, 2, 1, [](std::size_t, std::size_t, const double*,
+                                                                  const double*) {}) >> 63) != 0);
+      }
+    }
+  }
+  CHECK(values);
+  CHECK(order);
+  const bars b = make_bars(5000, 3);
+  for (const char* name : {"willr", "stochf"}) {
+    for (double period : {1.0, 5.0, 14.0, 37.0, 600.0}) {
+      std::vector<double> params = {period};
+      if (std::string(name) == "stochf") params = {period, 3.0, 0.0};
+      auto batch = ta::make_indicator(name, params);
+      auto one = ta::make_indicator(name, params);
+      const std::vector<const double*> in = {b.high.data(), b.low.data(), b.close.data()};
+      const auto out = run_batch(*batch, in, 5000);
+      bool eq = true;
+      for (std::size_t i = 0; i < 5000; ++i) {
+        double x[3] = {b.high[i], b.low[i], b.close[i]}, o[2];
+        one->update(x, o, false);
+        for (int j = 0; j < one->n_out(); ++j) eq &= same(o[j], out[static_cast<std::size_t>(j)][i]);
+      }
+      CHECK(eq);
+    }
+  }
+}
+
 int main() {
   NT_RUN(test_lag4_sum);
-  NT_RUN(test_rolling_arg_extremes);
+  NT_RUN(test_rolling_arg_range);
+  NT_RUN(test_rolling_range);
   NT_RUN(test_streaming_equals_batch_and_lookback);
   NT_RUN(test_replace_and_persistence);
   NT_RUN(test_missing_inputs_are_skipped);

@@ -540,145 +540,148 @@ struct scratch_ref {
 };
 inline scratch_ref scratch_buffers() { return scratch_ref{scratch_buffers_impl()}; }
 
-/// Rolling maximum (Greater) or minimum of x over windows [i - w + 1, i], for i in [w - 1, n),
-/// written to out[i] (van Herk / Gil-Werman: prefix and suffix extremes within blocks of w, three
-/// comparisons per element, no data-dependent branches). Values are exact, so any method agrees.
-/// Returns the missing_bit()s of x[0, n).
-template <bool Greater>
-std::uint64_t rolling_extreme(const double* x, std::size_t n, std::size_t w, double* out,
-                              std::vector<double>& scratch) {
-  if (n < w) return missing_bits(x, n);
-  scratch.resize(2 * n);
-  double* g = scratch.data();      // prefix extreme within each block
-  double* h = scratch.data() + n;  // suffix extreme within each block
-  auto pick = [](double a, double b) { return Greater ? (b > a ? b : a) : (b < a ? b : a); };
+/// Rolling highest hi and lowest lo over the windows [i - w + 1, i] for i in [from, n)
+/// (from >= w - 1), handed out a chunk at a time, in order: emit(i0, i1, hh, ll) with hh[i - i0]
+/// and ll[i - i0] for i in [i0, i1) (valid during the call only). van Herk / Gil-Werman: prefix and
+/// suffix extremes within blocks of w, three comparisons per element and no data-dependent
+/// branch, over chunks of whole blocks (about 512 bars), so that the scratch (per-thread,
+/// O(w + chunk)) stays in L1 and the arrays are read once. Values are exact, so any method
+/// agrees. Returns the missing_bit()s of hi[0, n) and lo[0, n).
+template <class Emit>
+std::uint64_t rolling_range(const double* NT_RESTRICT hi, const double* NT_RESTRICT lo, std::size_t n,
+                            std::size_t w, std::size_t from, Emit&& emit) {
+  if (n < w || from >= n) return missing_bits(hi, n) | missing_bits(lo, n);
+  const std::size_t per = std::max<std::size_t>(1, 512 / w) * w;  // bars per chunk: whole blocks
+  std::vector<double>& buf = scratch_buffers()[2];
+  buf.resize(4 * per + 2 * w);
+  double* NT_RESTRICT sh = buf.data();  // suffix extremes of the blocks from b0 - w: bar p at p + w - b0
+  double* NT_RESTRICT sl = sh + per + w;
+  double* NT_RESTRICT gh = sl + per + w;  // prefix extremes of the blocks from b0 (bar p at p - b0),
+  double* NT_RESTRICT gl = gh + per;      // then the window's extremes in place
+  const auto hmax = [](double a, double b) { return b > a ? b : a; };
+  const auto lmin = [](double a, double b) { return b < a ? b : a; };
   std::uint64_t bad = 0;
-  for (std::size_t b = 0; b < n; b += w) {
-    const std::size_t e = std::min(n, b + w);
-    g[b] = x[b];
-    bad |= missing_bit(x[b]);
-    for (std::size_t i = b + 1; i < e; ++i) {
-      bad |= missing_bit(x[i]);
-      g[i] = pick(g[i - 1], x[i]);
+  for (std::size_t b0 = 0; b0 < n; b0 += per) {
+    const std::size_t b1 = std::min(n, b0 + per);
+    for (std::size_t b = b0; b < b1; b += w) {
+      const std::size_t e = std::min(b1, b + w);
+      double ph = hi[b], pl = lo[b];
+      bad |= missing_bit_any(ph, pl);
+      gh[b - b0] = ph;
+      gl[b - b0] = pl;
+      for (std::size_t i = b + 1; i < e; ++i) {
+        bad |= missing_bit_any(hi[i], lo[i]);
+        ph = hmax(ph, hi[i]);
+        pl = lmin(pl, lo[i]);
+        gh[i - b0] = ph;
+        gl[i - b0] = pl;
+      }
     }
-    h[e - 1] = x[e - 1];
-    for (std::size_t i = e - 1; i > b; --i) h[i - 1] = pick(h[i], x[i - 1]);
+    const std::size_t i0 = std::max(from, b0);
+    if (i0 >= b1) continue;
+    // the windows of [i0, b1) start in [i0 + 1 - w, b1 - w]: the blocks from b0 - w (or 0) on
+    for (std::size_t b = b0 >= w ? b0 - w : 0; b < b1; b += w) {
+      const std::size_t e = std::min(b1, b + w);
+      double qh = hi[e - 1], ql = lo[e - 1];
+      sh[e - 1 + w - b0] = qh;
+      sl[e - 1 + w - b0] = ql;
+      for (std::size_t i = e - 1; i > b; --i) {
+        qh = hmax(qh, hi[i - 1]);
+        ql = lmin(ql, lo[i - 1]);
+        sh[i - 1 + w - b0] = qh;
+        sl[i - 1 + w - b0] = ql;
+      }
+    }
+    for (std::size_t i = i0; i < b1; ++i) {
+      gh[i - b0] = hmax(sh[i + 1 - b0], gh[i - b0]);
+      gl[i - b0] = lmin(sl[i + 1 - b0], gl[i - b0]);
+    }
+    emit(i0, b1, static_cast<const double*>(gh + (i0 - b0)), static_cast<const double*>(gl + (i0 - b0)));
   }
-  for (std::size_t i = w - 1; i < n; ++i) out[i] = pick(h[i + 1 - w], g[i]);
   return bad;
 }
 
-/// Rolling extreme of an array and where it is, TA-Lib's way: remember the extreme's position,
-/// rescan the window only when it leaves. The latest bar wins ties. Windows are [i - span + 1, i].
-template <bool Greater>
-struct extreme_track {
-  static constexpr std::size_t none = static_cast<std::size_t>(-1);
-  std::size_t at = none;
-  double value = 0.0;
-  static bool wins(double x, double best) noexcept { return Greater ? x >= best : x <= best; }
-  void step(const double* x, std::size_t i, std::size_t span) noexcept {
-    const std::size_t start = i + 1 - span;
-    if (at == none || at < start) {
-      at = start;
-      value = x[start];
-      for (std::size_t j = start + 1; j <= i; ++j) {
-        if (wins(x[j], value)) {
-          value = x[j];
-          at = j;
-        }
-      }
-    } else if (wins(x[i], value)) {
-      value = x[i];
-      at = i;
-    }
-  }
-};
-
 /// Where the highest hi and the lowest lo of each window [i - w + 1, i] are, the latest bar on
-/// ties (TA-Lib's AROON convention): emit(i, hi_at, lo_at) for i in [max(w - 1, from), n), in
-/// order (bar numbers as doubles, exact); ORs the missing_bit()s of hi and lo into `bad`.
-/// By doubling, for w <= 64: the pair (value, position) of the extreme of the 2k bars ending at
-/// i is the better of the pairs for the k bars ending at i - k and at i, the later one on ties;
-/// log2(w) passes, then two overlapping spans of the largest power of two <= w. Selects only
-/// (no data-dependent branch: rescanning when the extreme leaves the window, as TA-Lib does,
-/// mispredicts), in chunks of 1,024 outputs that stay in L1. Returns false (and emits nothing)
-/// for w > 64, where the passes would cost more than the rescans.
+/// ties (TA-Lib's AROON convention): emit(i, hi_at, lo_at) for i in [from, n) (from >= w - 1), in
+/// order, bar numbers as doubles (exact). rolling_range's chunked van Herk / Gil-Werman with
+/// (value, position) pairs: within a block the prefix takes a later bar on ties, the suffix keeps
+/// the later one, and the prefix part of a window (the later bars) wins a tie with its suffix
+/// part. Returns the missing_bit()s of hi[0, n) and lo[0, n).
 template <class Emit>
-bool rolling_arg_extremes(const double* NT_RESTRICT hi, const double* NT_RESTRICT lo, std::size_t n, std::size_t w,
-                          std::size_t from, std::vector<double>& scratch, std::uint64_t& bad, Emit&& emit) {
-  if (w > 64) return false;
-  if (n < w) {
-    bad |= missing_bits(hi, n) | missing_bits(lo, n);
-    return true;
-  }
-  if (from < w - 1) from = w - 1;
-  constexpr std::size_t chunk = 1024;
-  // eight arrays (value and position of each series, two generations), 4 KiB + 9 cache lines
-  // apart so that no two start at the same offset within a page (4K aliasing)
-  constexpr std::size_t stride = 2048 + 72;
-  scratch.resize(8 * stride);
-  double* const base_ptr = scratch.data();
-  for (std::size_t c0 = w - 1; c0 < n; c0 += chunk) {
-    const std::size_t c1 = std::min(n, c0 + chunk);
-    const std::size_t base = c0 + 1 - w;  // local index j is bar base + j
-    const std::size_t len = c1 - base;
-    // generation 0: the bars themselves
-    double* NT_RESTRICT vh = base_ptr;
-    double* NT_RESTRICT ph = base_ptr + stride;
-    double* NT_RESTRICT vl = base_ptr + 2 * stride;
-    double* NT_RESTRICT pl = base_ptr + 3 * stride;
-    std::uint64_t b = 0;
-    for (std::size_t j = 0; j < len; ++j) {
-      vh[j] = hi[base + j];
-      vl[j] = lo[base + j];
-      b |= missing_bit_any(vh[j], vl[j]);
-      ph[j] = pl[j] = static_cast<double>(base + j);
-    }
-    bad |= b;
-    std::size_t k = 1;
-    for (int t = 1; 2 * k <= w; ++t, k *= 2) {
-      double* NT_RESTRICT g = base_ptr + static_cast<std::size_t>(t & 1) * 4 * stride;
-      double* NT_RESTRICT vh2 = g;
-      double* NT_RESTRICT ph2 = g + stride;
-      double* NT_RESTRICT vl2 = g + 2 * stride;
-      double* NT_RESTRICT pl2 = g + 3 * stride;
-      for (std::size_t j = k; j < len; ++j) {
-        const bool th = vh[j] >= vh[j - k];  // the later span wins ties
-        vh2[j] = th ? vh[j] : vh[j - k];
-        ph2[j] = th ? ph[j] : ph[j - k];
-        const bool tl = vl[j] <= vl[j - k];
-        vl2[j] = tl ? vl[j] : vl[j - k];
-        pl2[j] = tl ? pl[j] : pl[j - k];
+std::uint64_t rolling_arg_range(const double* NT_RESTRICT hi, const double* NT_RESTRICT lo, std::size_t n,
+                                std::size_t w, std::size_t from, Emit&& emit) {
+  if (n < w || from >= n) return missing_bits(hi, n) | missing_bits(lo, n);
+  const std::size_t per = std::max<std::size_t>(1, 512 / w) * w;  // bars per chunk: whole blocks
+  std::vector<double>& buf = scratch_buffers()[2];
+  buf.resize(4 * (per + w) + 4 * per);
+  double* NT_RESTRICT svh = buf.data();  // suffixes from b0 - w: bar p at p + w - b0
+  double* NT_RESTRICT sph = svh + (per + w);
+  double* NT_RESTRICT svl = sph + (per + w);
+  double* NT_RESTRICT spl = svl + (per + w);
+  double* NT_RESTRICT gvh = spl + (per + w);  // prefixes from b0: bar p at p - b0
+  double* NT_RESTRICT gph = gvh + per;
+  double* NT_RESTRICT gvl = gph + per;
+  double* NT_RESTRICT gpl = gvl + per;
+  std::uint64_t bad = 0;
+  for (std::size_t b0 = 0; b0 < n; b0 += per) {
+    const std::size_t b1 = std::min(n, b0 + per);
+    for (std::size_t b = b0; b < b1; b += w) {
+      const std::size_t e = std::min(b1, b + w);
+      double vh = hi[b], vl = lo[b], at = static_cast<double>(b), ph = at, pl = at;
+      bad |= missing_bit_any(vh, vl);
+      gvh[b - b0] = vh;
+      gph[b - b0] = ph;
+      gvl[b - b0] = vl;
+      gpl[b - b0] = pl;
+      for (std::size_t i = b + 1; i < e; ++i) {
+        at += 1.0;
+        const double x = hi[i], y = lo[i];
+        bad |= missing_bit_any(x, y);
+        const bool th = x >= vh, tl = y <= vl;
+        vh = th ? x : vh;
+        ph = th ? at : ph;
+        vl = tl ? y : vl;
+        pl = tl ? at : pl;
+        gvh[i - b0] = vh;
+        gph[i - b0] = ph;
+        gvl[i - b0] = vl;
+        gpl[i - b0] = pl;
       }
-      vh = vh2;
-      ph = ph2;
-      vl = vl2;
-      pl = pl2;
     }
-    const std::size_t off = w - k;  // k: the largest power of two <= w
-    for (std::size_t j = std::max(w - 1, from > base ? from - base : 0); j < len; ++j) {
-      emit(base + j, vh[j] >= vh[j - off] ? ph[j] : ph[j - off], vl[j] <= vl[j - off] ? pl[j] : pl[j - off]);
+    const std::size_t i0 = std::max(from, b0);
+    if (i0 >= b1) continue;
+    for (std::size_t b = b0 >= w ? b0 - w : 0; b < b1; b += w) {
+      const std::size_t e = std::min(b1, b + w);
+      double vh = hi[e - 1], vl = lo[e - 1], at = static_cast<double>(e - 1), ph = at, pl = at;
+      svh[e - 1 + w - b0] = vh;
+      sph[e - 1 + w - b0] = ph;
+      svl[e - 1 + w - b0] = vl;
+      spl[e - 1 + w - b0] = pl;
+      for (std::size_t i = e - 1; i > b; --i) {
+        at -= 1.0;
+        const double x = hi[i - 1], y = lo[i - 1];
+        const bool th = x > vh, tl = y < vl;  // the later bar keeps a tie
+        vh = th ? x : vh;
+        ph = th ? at : ph;
+        vl = tl ? y : vl;
+        pl = tl ? at : pl;
+        svh[i - 1 + w - b0] = vh;
+        sph[i - 1 + w - b0] = ph;
+        svl[i - 1 + w - b0] = vl;
+        spl[i - 1 + w - b0] = pl;
+      }
+    }
+    for (std::size_t i = i0; i < b1; ++i) {
+      const std::size_t g = i - b0, q = i + 1 - b0;
+      emit(i, gvh[g] >= svh[q] ? gph[g] : sph[q], gvl[g] <= svl[q] ? gpl[g] : spl[q]);
     }
   }
-  return true;
+  return bad;
 }
-
-/// Highest high and lowest low over arrays, with positions (AROON's batch kernel for periods
-/// past 63, where rolling_arg_extremes declines).
-struct extreme_scan {
-  std::size_t span;
-  extreme_track<true> hi;
-  extreme_track<false> lo;
-  explicit extreme_scan(std::size_t s) : span(s) {}
-  void step(const double* h, const double* l, std::size_t i) noexcept {
-    hi.step(h, i, span);
-    lo.step(l, i, span);
-  }
-};
 
 /// Highest high and lowest low over the last `span` bars, with the bar number of each (two
 /// monotonic queues): the state of WILLR, STOCHF/STOCH and AROON. Batch kernels compute the
-/// extremes from the arrays (block_extremes) and then set the state as the pushes would have.
+/// extremes from the arrays (rolling_range) and then set the state as the pushes would have.
 class range_window {
  public:
   range_window() = default;
@@ -694,18 +697,6 @@ class range_window {
   double low() const noexcept { return lo_.value(); }
   std::int64_t high_seq() const noexcept { return hi_.seq(); }
   std::int64_t low_seq() const noexcept { return lo_.seq(); }
-  /// Rolling extremes of h and l over windows of `span` ending at each bar i in [span - 1, n):
-  /// hh[i], ll[i] in per-thread scratch arrays, valid until the next call on this thread. ORs
-  /// the missing_bit()s of h and l into `bad`.
-  static std::pair<const double*, const double*> block_extremes(const double* h, const double* l, std::size_t n,
-                                                                std::size_t span, std::uint64_t& bad) {
-    const auto sc = scratch_buffers();
-    sc[0].resize(n);
-    sc[1].resize(n);
-    bad |= rolling_extreme<true>(h, n, span, sc[0].data(), sc[2]);
-    bad |= rolling_extreme<false>(l, n, span, sc[1].data(), sc[2]);
-    return {sc[0].data(), sc[1].data()};
-  }
   /// The state after the bars h/l[0, n), numbered from first_seq (n >= span).
   void assign_tail(const double* h, const double* l, std::size_t n, std::int64_t first_seq) noexcept {
     hi_.rebuild(h, n, first_seq);

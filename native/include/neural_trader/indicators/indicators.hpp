@@ -1271,14 +1271,15 @@ struct stochf {
     }
     const std::int64_t seq0 = range_.count();
     for (std::size_t i = 0; i < span; ++i) {
-      bad |= missing_bit(c[i]);  // h and l: block_extremes reads them all
+      bad |= missing_bit(c[i]);  // h and l: rolling_range reads them all
       k[i] = fast_k(h[i], l[i], c[i]);
     }
-    const auto [hh, ll] = range_window::block_extremes(h, l, n, span, bad);
-    for (std::size_t i = span; i < n; ++i) {
-      bad |= missing_bit(c[i]);
-      k[i] = k_value(c[i], hh[i], ll[i]);
-    }
+    bad |= rolling_range(h, l, n, span, span, [&](std::size_t i0, std::size_t i1, const double* hh, const double* ll) {
+      for (std::size_t i = i0; i < i1; ++i) {
+        bad |= missing_bit(c[i]);
+        k[i] = k_value(c[i], hh[i - i0], ll[i - i0]);
+      }
+    });
     range_.assign_tail(h, l, n, seq0);
     return bad;
   }
@@ -1377,11 +1378,12 @@ struct willr {
     std::uint64_t bad = step_range(*this, in, out, 0, span);
     const double *h = in[0], *l = in[1], *c = in[2];
     double* o = out[0];
-    const auto [hh, ll] = range_window::block_extremes(h, l, n, span, bad);
-    for (std::size_t i = span; i < n; ++i) {
-      bad |= missing_bit(c[i]);
-      o[i] = value(c[i], hh[i], ll[i]);
-    }
+    bad |= rolling_range(h, l, n, span, span, [&](std::size_t i0, std::size_t i1, const double* hh, const double* ll) {
+      for (std::size_t i = i0; i < i1; ++i) {
+        bad |= missing_bit(c[i]);
+        o[i] = value(c[i], hh[i - i0], ll[i - i0]);
+      }
+    });
     range_.assign_tail(h, l, n, seq0);
     return bad;
   }
@@ -1537,21 +1539,11 @@ struct aroon {
     const double *h = in[0], *l = in[1];
     double *dn = out[0], *up = out[1];
     const double f = factor_, p = period_;
-    const bool done = rolling_arg_extremes(h, l, n, span, span, scratch_buffers()[0], bad,
-                                           [dn, up, f, p](std::size_t i, double hi_at, double lo_at) {
-                                             const double b = static_cast<double>(i);
-                                             dn[i] = oscillator(f, p, b - lo_at);
-                                             up[i] = oscillator(f, p, b - hi_at);
-                                           });
-    if (!done) {  // windows past 64 bars: TA-Lib's rescanning scan
-      extreme_scan sc(span);
-      for (std::size_t i = span; i < n; ++i) {
-        bad |= missing_bit_any(h[i], l[i]);
-        sc.step(h, l, i);
-        dn[i] = oscillator(f, p, static_cast<double>(i - sc.lo.at));
-        up[i] = oscillator(f, p, static_cast<double>(i - sc.hi.at));
-      }
-    }
+    bad |= rolling_arg_range(h, l, n, span, span, [dn, up, f, p](std::size_t i, double hi_at, double lo_at) {
+      const double b = static_cast<double>(i);
+      dn[i] = oscillator(f, p, b - lo_at);
+      up[i] = oscillator(f, p, b - hi_at);
+    });
     range_.assign_tail(h, l, n, seq0);
     return bad;
   }
