@@ -126,6 +126,21 @@ def test_equals_talib(name: str, n: int) -> None:
             assert_close(a, b, f"{name}{params} output {k} n={n}")
 
 
+@pytest.mark.parametrize("n", [1_400, 5_000])
+def test_windows_longer_than_a_chunk_equal_talib(n: int) -> None:
+    # the rolling extremes (WILLR, STOCHF/STOCH, AROON) run in chunks of about 512 bars, or of one
+    # window when the window is longer: windows of 600-700 bars, series of a few windows
+    m = market(n, seed=41)
+    cases = {"willr": {"timeperiod": 700}, "stochf": {"fastk_period": 600, "fastd_period": 3},
+             "stoch": {"fastk_period": 650, "slowk_period": 3, "slowd_period": 3}, "aroon": {"timeperiod": 700}}
+    for name, params in cases.items():
+        ours = as_tuple(getattr(nt.ta, name)(*inputs_of(name, m), **params))
+        ref = as_tuple(getattr(talib, name.upper())(*inputs_of(name, m), **params))
+        for k, (a, b) in enumerate(zip(ours, ref)):
+            assert np.isfinite(a).sum() > 0, name
+            assert_close(a, b, f"{name}{params} output {k} n={n}")
+
+
 def test_long_wandering_series_still_equal_talib() -> None:
     # running sums must not drift: 300,000 bars of a geometric walk that wanders over decades
     rng = np.random.default_rng(77)
