@@ -540,88 +540,39 @@ struct scratch_ref {
 };
 inline scratch_ref scratch_buffers() { return scratch_ref{scratch_buffers_impl()}; }
 
-/// Rolling highest hi and lowest lo over the windows [i - w + 1, i] for i in [from, n)
-/// (from >= w - 1), handed out a chunk at a time, in order: emit(i0, i1, hh, ll) with hh[i - i0]
-/// and ll[i - i0] for i in [i0, i1) (valid during the call only). van Herk / Gil-Werman: prefix and
-/// suffix extremes within blocks of w, three comparisons per element and no data-dependent
-/// branch, over chunks of whole blocks (about 512 bars), so that the scratch (per-thread,
-/// O(w + chunk)) stays in L1 and the arrays are read once. Values are exact, so any method
-/// agrees. Returns the missing_bit()s of hi[0, n) and lo[0, n).
-template <class Emit>
-std::uint64_t rolling_range(const double* NT_RESTRICT hi, const double* NT_RESTRICT lo, std::size_t n,
-                            std::size_t w, std::size_t from, Emit&& emit) {
-  if (n < w || from >= n) return missing_bits(hi, n) | missing_bits(lo, n);
-  const std::size_t per = std::max<std::size_t>(1, 512 / w) * w;  // bars per chunk: whole blocks
-  std::vector<double>& buf = scratch_buffers()[2];
-  buf.resize(4 * per + 2 * w);
-  double* NT_RESTRICT sh = buf.data();  // suffix extremes of the blocks from b0 - w: bar p at p + w - b0
-  double* NT_RESTRICT sl = sh + per + w;
-  double* NT_RESTRICT gh = sl + per + w;  // prefix extremes of the blocks from b0 (bar p at p - b0),
-  double* NT_RESTRICT gl = gh + per;      // then the window's extremes in place
-  const auto hmax = [](double a, double b) { return b > a ? b : a; };
-  const auto lmin = [](double a, double b) { return b < a ? b : a; };
-  std::uint64_t bad = 0;
-  for (std::size_t b0 = 0; b0 < n; b0 += per) {
-    const std::size_t b1 = std::min(n, b0 + per);
-    for (std::size_t b = b0; b < b1; b += w) {
-      const std::size_t e = std::min(b1, b + w);
-      double ph = hi[b], pl = lo[b];
-      bad |= missing_bit_any(ph, pl);
-      gh[b - b0] = ph;
-      gl[b - b0] = pl;
-      for (std::size_t i = b + 1; i < e; ++i) {
-        bad |= missing_bit_any(hi[i], lo[i]);
-        ph = hmax(ph, hi[i]);
-        pl = lmin(pl, lo[i]);
-        gh[i - b0] = ph;
-        gl[i - b0] = pl;
-      }
-    }
-    const std::size_t i0 = std::max(from, b0);
-    if (i0 >= b1) continue;
-    // the windows of [i0, b1) start in [i0 + 1 - w, b1 - w]: the blocks from b0 - w (or 0) on
-    for (std::size_t b = b0 >= w ? b0 - w : 0; b < b1; b += w) {
-      const std::size_t e = std::min(b1, b + w);
-      double qh = hi[e - 1], ql = lo[e - 1];
-      sh[e - 1 + w - b0] = qh;
-      sl[e - 1 + w - b0] = ql;
-      for (std::size_t i = e - 1; i > b; --i) {
-        qh = hmax(qh, hi[i - 1]);
-        ql = lmin(ql, lo[i - 1]);
-        sh[i - 1 + w - b0] = qh;
-        sl[i - 1 + w - b0] = ql;
-      }
-    }
-    for (std::size_t i = i0; i < b1; ++i) {
-      gh[i - b0] = hmax(sh[i + 1 - b0], gh[i - b0]);
-      gl[i - b0] = lmin(sl[i + 1 - b0], gl[i - b0]);
-    }
-    emit(i0, b1, static_cast<const double*>(gh + (i0 - b0)), static_cast<const double*>(gl + (i0 - b0)));
-  }
-  return bad;
-}
+/// Scratch of rolling_extremes(): per chunk, the suffix extremes of the blocks from b0 - w (bar p
+/// at p + w - b0; [0, per + w)) and the prefix extremes of the blocks from b0 (bar p at p - b0;
+/// [0, per)), values (v) and, when positions are tracked, bar numbers as doubles (p).
+struct extremes_scratch {
+  double *svh, *svl, *gvh, *gvl;
+  double *sph, *spl, *gph, *gpl;  // null unless Pos
+};
 
-/// Where the highest hi and the lowest lo of each window [i - w + 1, i] are, the latest bar on
-/// ties (TA-Lib's AROON convention): emit(i, hi_at, lo_at) for i in [from, n) (from >= w - 1), in
-/// order, bar numbers as doubles (exact). rolling_range's chunked van Herk / Gil-Werman with
-/// (value, position) pairs: within a block the prefix takes a later bar on ties, the suffix keeps
-/// the later one, and the prefix part of a window (the later bars) wins a tie with its suffix
-/// part. Returns the missing_bit()s of hi[0, n) and lo[0, n).
-template <class Emit>
-std::uint64_t rolling_arg_range(const double* NT_RESTRICT hi, const double* NT_RESTRICT lo, std::size_t n,
-                                std::size_t w, std::size_t from, Emit&& emit) {
+/// The skeleton of rolling_range and rolling_arg_range: van Herk / Gil-Werman (prefix and suffix
+/// extremes within blocks of w, no data-dependent branch) over chunks of whole blocks (about 512
+/// bars), so that the per-thread scratch (O(w + chunk)) stays in L1 and the arrays are read once
+/// from memory. For each chunk [b0, b1) that holds bars from `from` on, fills the scratch and
+/// calls combine(i0, b1, b0, scratch) with i0 = max(from, b0). Pos adds the positions, the latest
+/// bar on ties (the prefix takes a later bar on ties, the suffix keeps the later one); without
+/// it the earlier bar's value stands on ties and no position is stored. Returns the missing_bit()s
+/// of hi[0, n) and lo[0, n).
+template <bool Pos, class Combine>
+std::uint64_t rolling_extremes(const double* NT_RESTRICT hi, const double* NT_RESTRICT lo, std::size_t n,
+                               std::size_t w, std::size_t from, Combine&& combine) {
   if (n < w || from >= n) return missing_bits(hi, n) | missing_bits(lo, n);
   const std::size_t per = std::max<std::size_t>(1, 512 / w) * w;  // bars per chunk: whole blocks
+  const std::size_t lanes = 2 * (per + w) + 2 * per;
   std::vector<double>& buf = scratch_buffers()[2];
-  buf.resize(4 * (per + w) + 4 * per);
-  double* NT_RESTRICT svh = buf.data();  // suffixes from b0 - w: bar p at p + w - b0
-  double* NT_RESTRICT sph = svh + (per + w);
-  double* NT_RESTRICT svl = sph + (per + w);
-  double* NT_RESTRICT spl = svl + (per + w);
-  double* NT_RESTRICT gvh = spl + (per + w);  // prefixes from b0: bar p at p - b0
-  double* NT_RESTRICT gph = gvh + per;
-  double* NT_RESTRICT gvl = gph + per;
-  double* NT_RESTRICT gpl = gvl + per;
+  buf.resize(Pos ? 2 * lanes : lanes);
+  double* NT_RESTRICT svh = buf.data();
+  double* NT_RESTRICT svl = svh + (per + w);
+  double* NT_RESTRICT gvh = svl + (per + w);
+  double* NT_RESTRICT gvl = gvh + per;
+  double* NT_RESTRICT sph = Pos ? svh + lanes : nullptr;
+  double* NT_RESTRICT spl = Pos ? svl + lanes : nullptr;
+  double* NT_RESTRICT gph = Pos ? gvh + lanes : nullptr;
+  double* NT_RESTRICT gpl = Pos ? gvl + lanes : nullptr;
+  const extremes_scratch sc{svh, svl, gvh, gvl, sph, spl, gph, gpl};
   std::uint64_t bad = 0;
   for (std::size_t b0 = 0; b0 < n; b0 += per) {
     const std::size_t b1 = std::min(n, b0 + per);
@@ -630,53 +581,104 @@ std::uint64_t rolling_arg_range(const double* NT_RESTRICT hi, const double* NT_R
       double vh = hi[b], vl = lo[b], at = static_cast<double>(b), ph = at, pl = at;
       bad |= missing_bit_any(vh, vl);
       gvh[b - b0] = vh;
-      gph[b - b0] = ph;
       gvl[b - b0] = vl;
-      gpl[b - b0] = pl;
+      if constexpr (Pos) {
+        gph[b - b0] = ph;
+        gpl[b - b0] = pl;
+      }
       for (std::size_t i = b + 1; i < e; ++i) {
-        at += 1.0;
-        const double x = hi[i], y = lo[i];
-        bad |= missing_bit_any(x, y);
-        const bool th = x >= vh, tl = y <= vl;
-        vh = th ? x : vh;
-        ph = th ? at : ph;
-        vl = tl ? y : vl;
-        pl = tl ? at : pl;
+        bad |= missing_bit_any(hi[i], lo[i]);
+        if constexpr (Pos) {
+          const double x = hi[i], y = lo[i];
+          at += 1.0;
+          const bool th = x >= vh, tl = y <= vl;
+          vh = th ? x : vh;
+          ph = th ? at : ph;
+          vl = tl ? y : vl;
+          pl = tl ? at : pl;
+          gph[i - b0] = ph;
+          gpl[i - b0] = pl;
+        } else {
+          vh = hi[i] > vh ? hi[i] : vh;
+          vl = lo[i] < vl ? lo[i] : vl;
+        }
         gvh[i - b0] = vh;
-        gph[i - b0] = ph;
         gvl[i - b0] = vl;
-        gpl[i - b0] = pl;
       }
     }
     const std::size_t i0 = std::max(from, b0);
     if (i0 >= b1) continue;
+    // the windows of [i0, b1) start in [i0 + 1 - w, b1 - w]: the blocks from b0 - w (or 0) on
     for (std::size_t b = b0 >= w ? b0 - w : 0; b < b1; b += w) {
       const std::size_t e = std::min(b1, b + w);
       double vh = hi[e - 1], vl = lo[e - 1], at = static_cast<double>(e - 1), ph = at, pl = at;
       svh[e - 1 + w - b0] = vh;
-      sph[e - 1 + w - b0] = ph;
       svl[e - 1 + w - b0] = vl;
-      spl[e - 1 + w - b0] = pl;
+      if constexpr (Pos) {
+        sph[e - 1 + w - b0] = ph;
+        spl[e - 1 + w - b0] = pl;
+      }
       for (std::size_t i = e - 1; i > b; --i) {
-        at -= 1.0;
-        const double x = hi[i - 1], y = lo[i - 1];
-        const bool th = x > vh, tl = y < vl;  // the later bar keeps a tie
-        vh = th ? x : vh;
-        ph = th ? at : ph;
-        vl = tl ? y : vl;
-        pl = tl ? at : pl;
+        if constexpr (Pos) {
+          const double x = hi[i - 1], y = lo[i - 1];
+          at -= 1.0;
+          const bool th = x > vh, tl = y < vl;  // the later bar keeps a tie
+          vh = th ? x : vh;
+          ph = th ? at : ph;
+          vl = tl ? y : vl;
+          pl = tl ? at : pl;
+          sph[i - 1 + w - b0] = ph;
+          spl[i - 1 + w - b0] = pl;
+        } else {
+          vh = hi[i - 1] > vh ? hi[i - 1] : vh;
+          vl = lo[i - 1] < vl ? lo[i - 1] : vl;
+        }
         svh[i - 1 + w - b0] = vh;
-        sph[i - 1 + w - b0] = ph;
         svl[i - 1 + w - b0] = vl;
-        spl[i - 1 + w - b0] = pl;
       }
     }
-    for (std::size_t i = i0; i < b1; ++i) {
-      const std::size_t g = i - b0, q = i + 1 - b0;
-      emit(i, gvh[g] >= svh[q] ? gph[g] : sph[q], gvl[g] <= svl[q] ? gpl[g] : spl[q]);
-    }
+    combine(i0, b1, b0, sc);
   }
   return bad;
+}
+
+/// Rolling highest hi and lowest lo over the windows [i - w + 1, i] for i in [from, n)
+/// (from >= w - 1), handed out a chunk at a time, in order: emit(i0, i1, hh, ll) with hh[i - i0]
+/// and ll[i - i0] for i in [i0, i1) (valid during the call only). rolling_extremes() without
+/// positions; three comparisons per element. Values are exact, so any method agrees. Returns the
+/// missing_bit()s of hi[0, n) and lo[0, n).
+template <class Emit>
+std::uint64_t rolling_range(const double* NT_RESTRICT hi, const double* NT_RESTRICT lo, std::size_t n,
+                            std::size_t w, std::size_t from, Emit&& emit) {
+  return rolling_extremes<false>(hi, lo, n, w, from,
+                                 [&](std::size_t i0, std::size_t b1, std::size_t b0, const extremes_scratch& s) {
+    const double* NT_RESTRICT sh = s.svh + 1;  // window i: suffix at i + 1 - b0, prefix at i - b0
+    const double* NT_RESTRICT sl = s.svl + 1;
+    double* NT_RESTRICT gh = s.gvh;  // the window's extremes, in place of the prefix
+    double* NT_RESTRICT gl = s.gvl;
+    for (std::size_t g = i0 - b0; g < b1 - b0; ++g) {
+      gh[g] = gh[g] > sh[g] ? gh[g] : sh[g];
+      gl[g] = gl[g] < sl[g] ? gl[g] : sl[g];
+    }
+    emit(i0, b1, static_cast<const double*>(gh + (i0 - b0)), static_cast<const double*>(gl + (i0 - b0)));
+  });
+}
+
+/// Where the highest hi and the lowest lo of each window [i - w + 1, i] are, the latest bar on
+/// ties (TA-Lib's AROON convention): emit(i, hi_at, lo_at) for i in [from, n) (from >= w - 1), in
+/// order, bar numbers as doubles (exact). rolling_extremes() with positions; the prefix part of a
+/// window (the later bars) wins a tie with its suffix part. Returns the missing_bit()s of hi[0, n)
+/// and lo[0, n).
+template <class Emit>
+std::uint64_t rolling_arg_range(const double* NT_RESTRICT hi, const double* NT_RESTRICT lo, std::size_t n,
+                                std::size_t w, std::size_t from, Emit&& emit) {
+  return rolling_extremes<true>(hi, lo, n, w, from,
+                                [&](std::size_t i0, std::size_t b1, std::size_t b0, const extremes_scratch& s) {
+    for (std::size_t i = i0; i < b1; ++i) {
+      const std::size_t g = i - b0, q = i + 1 - b0;
+      emit(i, s.gvh[g] >= s.svh[q] ? s.gph[g] : s.sph[q], s.gvl[g] <= s.svl[q] ? s.gpl[g] : s.spl[q]);
+    }
+  });
 }
 
 /// Highest high and lowest low over the last `span` bars, with the bar number of each (two
