@@ -152,10 +152,11 @@ class StreamUpdateMany(_Workload):
 
 
 class StreamUpdate(_Workload):
-    """A Python loop of single update calls on a warm handle (SMA(20), EMA(20), RSI(14)): nt vs
-    TA-Lib 0.8's O(1) stream handle vs talipp add."""
+    """A Python loop of single update calls on a warm handle (SMA(20), EMA(20), RSI(14), and
+    SMA(1000), whose cost per update must not grow with the window): nt vs TA-Lib 0.8's O(1)
+    stream handle vs talipp add."""
 
-    params = [["sma", "ema", "rsi"], list(tb.StreamUpdate.LABELS)]
+    params = [["sma", "ema", "rsi", f"sma-{tb.LONG_WINDOW}"], list(tb.StreamUpdate.LABELS)]
     param_names = ["indicator", "engine"]
 
     def _make(self, name, engine):

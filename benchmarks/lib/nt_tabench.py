@@ -31,7 +31,8 @@ Sections (each row of a section is one engine; ``ours`` rows are neural_trader):
     and TA-Lib's batch function over the same array (context).
 ``stream update``
     A Python loop of single ``update(x)`` calls on a warm handle: nt vs TA-Lib 0.8's O(1) stream
-    handle (``talib.stream.SMA(history, ...).update(x)``) vs talipp ``add(x)``.
+    handle (``talib.stream.SMA(history, ...).update(x)``) vs talipp ``add(x)``; and SMA(1000)
+    (case ``sma-1000``, nt vs TA-Lib's handle), whose per-update cost must match SMA(20)'s.
 ``batch 2-D``
     ``nt.ta.rsi`` / ``nt.ta.sma`` over a (symbols x bars) array with ``nt.set_num_threads(2)`` vs
     ``nt.set_num_threads(1)``, and a Python loop of TA-Lib calls over the rows (context).
@@ -667,28 +668,40 @@ class Features(Workload):
 
 
 STREAM_PERIOD = {"sma": 20, "ema": 20, "rsi": 14}
+LONG_WINDOW = 1000  #: the period of the ``sma-1000`` update case (per-update cost must not grow with it)
+
+
+def stream_case(case: str) -> tuple[str, int, int]:
+    """``"sma"`` -> (indicator, its STREAM_PERIOD, HISTORY); ``"sma-1000"`` -> ("sma", 1000, a
+    history long enough to fill the window)."""
+    name, _, period = case.partition("-")
+    if name not in STREAM_PERIOD:
+        raise ValueError(f"unknown streaming case {case!r}")
+    p = int(period) if period else STREAM_PERIOD[name]
+    return name, p, max(HISTORY, p + HISTORY)
 
 
 @functools.lru_cache(maxsize=8)
-def stream_values(n: int) -> tuple[np.ndarray, list[float]]:
-    """The ``HISTORY + n`` closes a streaming case feeds (array, and the last n as Python floats)."""
-    close = make_ohlcv(HISTORY + n, seed=SEED + 2)["close"]
-    return close, close[HISTORY:].tolist()
+def stream_values(n: int, history: int = HISTORY) -> tuple[np.ndarray, list[float]]:
+    """The ``history + n`` closes a streaming case feeds (array, and the last n as Python floats)."""
+    close = make_ohlcv(history + n, seed=SEED + 2)["close"]
+    return close, close[history:].tolist()
 
 
 @functools.lru_cache(maxsize=16)
-def stream_reference(name: str, n: int) -> np.ndarray:
-    """TA-Lib's batch output over all ``HISTORY + n`` values (untimed)."""
+def stream_reference(case: str, n: int) -> np.ndarray:
+    """TA-Lib's batch output over all history + ``n`` values of a case (untimed)."""
     talib = need("talib", "the streaming reference")
-    x, _ = stream_values(n)
-    out = getattr(talib, name.upper())(x, timeperiod=STREAM_PERIOD[name])
+    name, p, history = stream_case(case)
+    x, _ = stream_values(n, history)
+    out = getattr(talib, name.upper())(x, timeperiod=p)
     out.flags.writeable = False
     return out
 
 
-def _talipp_indicator(name: str) -> Any:
+def _talipp_indicator(name: str, period: int | None = None) -> Any:
     ti = need("talipp.indicators", "the talipp peer")
-    return getattr(ti, name.upper())(STREAM_PERIOD[name])
+    return getattr(ti, name.upper())(STREAM_PERIOD[name] if period is None else period)
 
 
 def _talipp_last(ind: Any) -> float:
@@ -766,10 +779,12 @@ class StreamMany(Workload):
 
 
 class StreamUpdate(Workload):
-    """A Python loop of single updates on a warm handle: SMA(20), EMA(20), RSI(14).
+    """A Python loop of single updates on a warm handle: SMA(20), EMA(20), RSI(14), and
+    SMA(1000) (case ``sma-1000``: an update's cost must not grow with the window).
 
-    Every engine's handle is opened/warmed on the same ``HISTORY`` (100) bars, untimed, then the
-    loop feeds ``n`` more values one call each, keeping the last value returned:
+    Every engine's handle is opened/warmed on the same ``HISTORY`` (100) bars (period + 100 for
+    ``sma-1000``), untimed, then the loop feeds ``n`` more values one call each, keeping the last
+    value returned:
 
     * "nt": ``h = nt.ta.stream.X(p); h.update_many(history)``; timed ``for v in vals: r = h.update(v)``
     * "talib": TA-Lib 0.8's O(1) handle, ``h = talib.stream.X(history, timeperiod=p)``; timed
@@ -787,15 +802,16 @@ class StreamUpdate(Workload):
 
     def __init__(self, n: int, name: str, engine: str) -> None:
         super().__init__(n)
-        assert name in STREAM_PERIOD and engine in self.LABELS
+        assert engine in self.LABELS
+        self.ind, self.period, self.history = stream_case(name)
         self.case, self.kind = name, engine
         self.ours = engine == "nt"
-        self.engine = self.LABELS[engine].format(N=name.upper(), p=STREAM_PERIOD[name])
+        self.engine = self.LABELS[engine].format(N=self.ind.upper(), p=self.period)
 
     def _resolve(self) -> None:
         need("talib", "the streaming reference")
         if self.kind == "nt":
-            self.cls = nt_attr("stream." + self.case.upper())
+            self.cls = nt_attr("stream." + self.ind.upper())
         elif self.kind == "talib":
             self.stream = need("talib.stream", self.engine)
             if not hasattr(self.stream.SMA, "update"):
@@ -804,18 +820,18 @@ class StreamUpdate(Workload):
             need("talipp.indicators", self.engine)
 
     def _setup(self) -> None:
-        x, self.vals = stream_values(self.n)
-        hist = np.ascontiguousarray(x[:HISTORY])
-        p = STREAM_PERIOD[self.case]
+        x, self.vals = stream_values(self.n, self.history)
+        hist = np.ascontiguousarray(x[:self.history])
+        p = self.period
         self.ref = float(stream_reference(self.case, self.n)[-1])
         self.last: Any = None
         if self.kind == "nt":
             self.h = self.cls(p)
             self.h.update_many(hist)
         elif self.kind == "talib":
-            self.h = getattr(self.stream, self.case.upper())(hist, timeperiod=p)
+            self.h = getattr(self.stream, self.ind.upper())(hist, timeperiod=p)
         else:
-            self.h = _talipp_indicator(self.case)
+            self.h = _talipp_indicator(self.ind, p)
             self.h.add(hist.tolist())
 
     def run(self) -> None:
@@ -832,7 +848,7 @@ class StreamUpdate(Workload):
 
     def _check(self) -> None:
         if self.kind == "talipp":
-            assert len(self.h) == HISTORY + self.n, f"{self.label}: {len(self.h)} outputs"
+            assert len(self.h) == self.history + self.n, f"{self.label}: {len(self.h)} outputs"
             check_scalar(_talipp_last(self.h), self.ref, self.label + " last value")
         else:
             check_scalar(self.last, self.ref, self.label + " last value returned")
@@ -943,6 +959,8 @@ def catalogue(scale: Scale) -> list[Workload]:
     for name in ("sma", "ema", "rsi"):
         w += [StreamUpdate(s.n_update, name, "nt"), StreamUpdate(s.n_update, name, "talib"),
               StreamUpdate(s.n_talipp, name, "talipp")]
+    long_case = f"sma-{LONG_WINDOW}"
+    w += [StreamUpdate(s.n_update, long_case, "nt"), StreamUpdate(s.n_update, long_case, "talib")]
     for name in ("rsi", "sma"):
         w += [Batch2D(s.n_symbols, s.n_bars2d, name, e) for e in ("nt-2", "nt-1", "talib-loop")]
     return w

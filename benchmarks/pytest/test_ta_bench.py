@@ -134,6 +134,7 @@ def test_stream_update_many(ta_measure, wl):
 
 
 _UPDATE = [(n, e) for n in ("sma", "ema", "rsi") for e in tb.StreamUpdate.LABELS]
+_UPDATE += [(f"sma-{tb.LONG_WINDOW}", e) for e in ("nt", "talib")]
 
 
 def _update(name: str, engine: str) -> tb.StreamUpdate:

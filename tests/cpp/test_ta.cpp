@@ -142,6 +142,84 @@ void test_replace_and_persistence() {
   }
 }
 
+// Every way to reach the forming bar's undo, each against a batch run over the final series:
+// a bar fed wrong (+5 %, or missing), revised twice (-5 %, then its final value, sometimes a
+// missing one), the revision repeated; saved and loaded between the wrong update and its revisions (the loaded
+// object holds the previous state whole); the last bar of an update_many (run) revised; a missing
+// value revised into a finite one. The +-5 % moves push the rolling extremes' queues far (many
+// pops), which a one-slot undo must take back.
+void test_replace_paths() {
+  const std::size_t n = 400;
+  const bars b = make_bars(n, 17);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const auto& s : ta::registry()) {
+    std::vector<std::vector<double>> sets{default_params(s)};
+    if (sets[0] == std::vector<double>{9}) sets.push_back({30});
+    for (const auto& params : sets) {
+      const auto in = inputs_for(s, b);
+      std::vector<std::vector<double>> fin(static_cast<std::size_t>(s.n_in));
+      for (int k = 0; k < s.n_in; ++k) fin[static_cast<std::size_t>(k)].assign(in[static_cast<std::size_t>(k)], in[static_cast<std::size_t>(k)] + n);
+      for (std::size_t i = 17; i < n; i += 41) fin[(i / 41) % static_cast<std::size_t>(s.n_in)][i] = nan;
+      std::vector<const double*> fp;
+      for (auto& v : fin) fp.push_back(v.data());
+      auto ref = ta::make_indicator(s.name, params);
+      const auto expect = run_batch(*ref, fp, n);
+      auto ind = ta::make_indicator(s.name, params);
+      double x[4], o[3];
+      bool ok = true, reloaded = true;
+      auto bar = [&](std::size_t i, double scale) {
+        for (int k = 0; k < s.n_in; ++k) {
+          const double v = in[static_cast<std::size_t>(k)][i];
+          x[k] = scale == 1.0 ? fin[static_cast<std::size_t>(k)][i] : v * scale;
+        }
+        return x;
+      };
+      auto matches = [&](std::size_t i) {
+        for (int j = 0; j < s.n_out; ++j) ok &= same(o[j], expect[static_cast<std::size_t>(j)][i]);
+      };
+      for (std::size_t i = 0; i < n;) {
+        if (i % 50 == 20 && i + 6 <= n) {  // update_many over 6 bars, the last one wrong
+          std::vector<std::vector<double>> chunk(static_cast<std::size_t>(s.n_in));
+          std::vector<const double*> cp;
+          for (int k = 0; k < s.n_in; ++k) {
+            auto& c = chunk[static_cast<std::size_t>(k)];
+            c.assign(fin[static_cast<std::size_t>(k)].begin() + static_cast<std::ptrdiff_t>(i),
+                     fin[static_cast<std::size_t>(k)].begin() + static_cast<std::ptrdiff_t>(i + 6));
+            c[5] = in[static_cast<std::size_t>(k)][i + 5] * 1.05;
+            cp.push_back(c.data());
+          }
+          const auto got = run_batch(*ind, cp, 6);
+          for (std::size_t t = 0; t < 5; ++t) {
+            for (int j = 0; j < s.n_out; ++j) ok &= same(got[static_cast<std::size_t>(j)][t], expect[static_cast<std::size_t>(j)][i + t]);
+          }
+          ind->update(bar(i + 5, 1.0), o, true);
+          matches(i + 5);
+          i += 6;
+          continue;
+        }
+        ind->update(bar(i, i % 43 == 11 ? nan : 1.05), o, false);  // sometimes a missing value
+        if (i % 37 == 5) {  // save and load between the update and its revisions
+          const auto bytes = ind->save();
+          auto loaded = ta::load_indicator(bytes.data(), bytes.size());
+          reloaded &= loaded->save() == bytes;
+          ind = std::move(loaded);
+        }
+        ind->update(bar(i, 0.95), o, true);
+        ind->update(bar(i, 1.0), o, true);
+        matches(i);
+        if (i % 29 == 3) {  // the same revision again
+          ind->update(bar(i, 1.0), o, true);
+          matches(i);
+        }
+        ++i;
+      }
+      CHECK(ok);
+      CHECK(reloaded);
+      CHECK_EQ(ind->count(), ref->count());
+    }
+  }
+}
+
 // Holes at holes_at: the j-th hole (bar i) goes into input i % inputs and is NaN, +inf or -inf as
 // (i / inputs) % 3 is 0, 1 or 2; by_order: input j % inputs, kind (j / inputs) % 3 instead (12
 // holes then cover every input with every kind, for up to four inputs).
@@ -442,6 +520,7 @@ int main() {
   NT_RUN(test_rolling_range);
   NT_RUN(test_streaming_equals_batch_and_lookback);
   NT_RUN(test_replace_and_persistence);
+  NT_RUN(test_replace_paths);
   NT_RUN(test_missing_inputs_are_skipped);
   NT_RUN(test_bad_parameters);
   return nt_check::finish("test_ta");

@@ -145,6 +145,21 @@ class window {
     v(count_);
     v.check(pos_ < buf_.size() && count_ <= buf_.size(), "window position");
   }
+  /// One-step undo (stream's replace, see undo_journal): what the next push() can change, the
+  /// position, the count and the slot it overwrites, O(1). undo_load() puts them back in the
+  /// same order (the position first, so the slot is the one saved).
+  template <class J>
+  void undo_save(J& j) {
+    j(pos_);
+    j(count_);
+    j(buf_[pos_]);
+  }
+  template <class J>
+  void undo_load(J& j) {
+    j(pos_);
+    j(count_);
+    j(buf_[pos_]);
+  }
 
  private:
   std::vector<double> buf_;
@@ -194,6 +209,9 @@ class extremes {
       --len_;
     }
     const std::size_t at = index(len_);
+    undo_at_ = at;  // the one slot a push overwrites (the popped entries stay where they were)
+    undo_val_ = vals_[at];
+    undo_seq_ = seqs_[at];
     vals_[at] = x;
     seqs_[at] = seq;
     ++len_;
@@ -221,17 +239,41 @@ class extremes {
     v(len_);
     v.check(head_ < vals_.size() && len_ <= vals_.size(), "extremes position");
   }
+  /// One-step undo (stream's replace, see undo_journal), O(1): the front and the length, and
+  /// the slot that the push since undo_save() overwrote (push() notes it: where it writes is
+  /// only known once the dominated entries are popped; popping itself moves no entry).
+  template <class J>
+  void undo_save(J& j) {
+    undo_at_ = no_slot;
+    j(head_);
+    j(len_);
+  }
+  template <class J>
+  void undo_load(J& j) {
+    if (undo_at_ != no_slot) {
+      vals_[undo_at_] = undo_val_;
+      seqs_[undo_at_] = undo_seq_;
+      undo_at_ = no_slot;
+    }
+    j(head_);
+    j(len_);
+  }
 
  private:
   std::size_t index(std::size_t i) const noexcept {
     std::size_t k = head_ + i;
     return k >= vals_.size() ? k - vals_.size() : k;
   }
+  static constexpr std::size_t no_slot = ~std::size_t{0};
   std::vector<double> vals_;
   std::vector<std::int64_t> seqs_;
   std::int64_t span_ = 1;
   std::size_t head_ = 0;
   std::size_t len_ = 0;
+  // the last push's overwritten slot, for undo_load() (not state: never saved)
+  std::size_t undo_at_ = no_slot;
+  double undo_val_ = 0.0;
+  std::int64_t undo_seq_ = 0;
 };
 
 /// A running window sum in four interleaved chains: with d_t = x_t - x_{t-period} (x before the

@@ -7,8 +7,9 @@
 /// (a window covers the last `period` finite bars). Batch and streaming apply it alike.
 ///
 /// The forming bar: `update(in, out, /*replace=*/true)` first restores the state from before the
-/// previous update (kept as a copy on each update), then applies the new input, so a live bar
-/// can be revised tick by tick; the result equals a fresh run over the revised series.
+/// previous update (an undo_journal noted on each update: the scalars and the one slot of each
+/// window the update overwrites, O(1) whatever the period), then applies the new input, so a live
+/// bar can be revised tick by tick; the result equals a fresh run over the revised series.
 #pragma once
 
 #include <algorithm>
@@ -94,15 +95,102 @@ struct state_reader {
   }
 };
 
+/// The state before one update, for replace, in O(1) time and space: every scalar field of the
+/// state (the visit() members) and, of each `window` and `extremes`, only what one push can
+/// change (their undo_save / undo_load). Copying the whole state instead costs O(period) per
+/// update. Requires that an update pushes at most once into each window and each extremes
+/// (every indicator does; test_ta's replace checks would see it otherwise).
+class undo_journal {
+ public:
+  undo_journal() = default;
+  template <class Ind>
+  explicit undo_journal(Ind& proto) {
+    sizer z;
+    z(proto);
+    bytes_.resize(z.n);
+  }
+  /// Notes the state s is in now (before an update).
+  template <class Ind>
+  void save(Ind& s) noexcept {
+    writer w{bytes_.data()};
+    w(s);
+  }
+  /// Puts s back into the state noted by the last save(), when at most one update has run since.
+  template <class Ind>
+  void load(Ind& s) noexcept {
+    reader r{bytes_.data()};
+    r(s);
+  }
+
+ private:
+  template <class T>
+  static constexpr bool scalar = std::is_arithmetic_v<T>;
+  template <class Self, class T>
+  static void into(Self& self, T& obj) {
+    if constexpr (requires { obj.undo_save(self); }) {
+      if constexpr (Self::saving) {
+        obj.undo_save(self);
+      } else {
+        obj.undo_load(self);
+      }
+    } else {
+      obj.visit(self);
+    }
+  }
+  struct sizer {
+    static constexpr bool saving = true;
+    std::size_t n = 0;
+    template <class T>
+    void operator()(T& x) {
+      if constexpr (scalar<T>) {
+        n += sizeof x;
+      } else {
+        into(*this, x);
+      }
+    }
+    void check(bool, const char*) noexcept {}
+  };
+  struct writer {
+    static constexpr bool saving = true;
+    unsigned char* p;
+    template <class T>
+    void operator()(T& x) noexcept {
+      if constexpr (scalar<T>) {
+        std::memcpy(p, &x, sizeof x);
+        p += sizeof x;
+      } else {
+        into(*this, x);
+      }
+    }
+    void check(bool, const char*) noexcept {}
+  };
+  struct reader {
+    static constexpr bool saving = false;
+    const unsigned char* p;
+    template <class T>
+    void operator()(T& x) noexcept {
+      if constexpr (scalar<T>) {
+        std::memcpy(&x, p, sizeof x);
+        p += sizeof x;
+      } else {
+        into(*this, x);
+      }
+    }
+    void check(bool, const char*) noexcept {}
+  };
+  std::vector<unsigned char> bytes_;
+};
+
 /// One indicator with the missing-input policy, the count of accepted inputs, the last output
-/// and the state before the last update (for replace).
+/// and the state before the last update (for replace: an undo_journal; a full copy only right
+/// after load(), whose input holds the previous state whole).
 template <class Ind>
 class stream {
  public:
   static constexpr int n_in = Ind::n_in;
   static constexpr int n_out = Ind::n_out;
 
-  explicit stream(const Ind& proto) : cur_(proto), prev_(proto), fresh_(proto), saved_(proto) {
+  explicit stream(const Ind& proto) : cur_(proto), prev_(proto), fresh_(proto), saved_(proto), undo_(cur_) {
     for (auto& v : last_) v = nan;
   }
 
@@ -111,13 +199,13 @@ class stream {
   /// One step. Returns through `out` (n_out values).
   void update(const double* in, double* out, bool replace) noexcept {
     if (replace && has_prev_) {
-      cur_ = prev_;
-      n_ = prev_n_;
+      back_to_prev();
     } else {
-      prev_ = cur_;
       prev_n_ = n_;
       has_prev_ = true;
+      prev_whole_ = false;
     }
+    undo_.save(cur_);
     step(in, out);
   }
 
@@ -126,18 +214,18 @@ class stream {
   void run(const double* const* in, const std::ptrdiff_t* stride, double* const* out, std::size_t n) noexcept {
     if (n == 0) return;
     run_range(in, stride, out, 0, n - 1);
-    prev_ = cur_;
-    prev_n_ = n_;
-    has_prev_ = true;
-    run_range(in, stride, out, n - 1, n);
-    for (int j = 0; j < n_out; ++j) last_[j] = out[j][n - 1];
+    double x[n_in];
+    double o[n_out];
+    for (int k = 0; k < n_in; ++k) x[k] = in[k][static_cast<std::ptrdiff_t>(n - 1) * stride[k]];
+    update(x, o, false);
+    for (int j = 0; j < n_out; ++j) out[j][n - 1] = o[j];
   }
 
   void reset() noexcept {
     cur_ = fresh_;
-    prev_ = fresh_;
     n_ = prev_n_ = 0;
     has_prev_ = false;
+    prev_whole_ = false;
     for (auto& v : last_) v = nan;
   }
 
@@ -152,7 +240,13 @@ class stream {
     sw(has_prev_);
     for (auto& v : last_) sw(v);
     sw(cur_);
-    sw(prev_);
+    Ind prev = cur_;  // the state before the last update, whole (the format keeps both states)
+    if (prev_whole_) {
+      prev = prev_;
+    } else if (has_prev_) {
+      undo_.load(prev);
+    }
+    sw(prev);
   }
   void load(frame_reader& r) {
     state_reader sr{r};
@@ -169,6 +263,7 @@ class stream {
     if (n < 0 || pn < 0 || pn > n) r.fail("update counts out of range");
     cur_ = cur;
     prev_ = prev;
+    prev_whole_ = hp;
     n_ = n;
     prev_n_ = pn;
     has_prev_ = hp;
@@ -176,6 +271,17 @@ class stream {
   }
 
  private:
+  /// The state (and count) before the last update.
+  void back_to_prev() noexcept {
+    if (prev_whole_) {
+      cur_ = prev_;
+      prev_whole_ = false;
+    } else {
+      undo_.load(cur_);
+    }
+    n_ = prev_n_;
+  }
+
   void step(const double* in, double* out) noexcept {
     bool ok = true;
     for (int k = 0; k < n_in; ++k) ok &= std::isfinite(in[k]);
@@ -356,10 +462,14 @@ class stream {
     return e;
   }
 
-  Ind cur_, prev_, fresh_;
+  Ind cur_;
+  Ind prev_;  // the state before the last update, when prev_whole_ (set by load() only)
+  Ind fresh_;
   Ind saved_;  // run_range's rollback copy, kept so that its storage is reused (not state: never saved)
+  undo_journal undo_;  // the state before the last update otherwise
   std::int64_t n_ = 0, prev_n_ = 0;
   bool has_prev_ = false;
+  bool prev_whole_ = false;
   double last_[n_out];
 };
 
