@@ -4,7 +4,8 @@ Each class wraps the same C++ state machine as the batch function of the same na
 ``neural_trader.ta``, so ``update`` over a series gives exactly the batch values. Common to all:
 ``update(*inputs, replace=False)`` (inputs in TA-Lib's order; returns a float, or a tuple in
 TA-Lib's output order; NaN until ``ready``; ``replace=True`` revises the last bar, for a forming
-bar), ``update_many(*arrays)``, ``value``, ``ready``, ``lookback``, ``count``, ``reset()``,
+bar; both O(1) whatever the period, except CCI's mean deviation, O(period) as in TA-Lib),
+``update_many(*arrays)``, ``value``, ``ready``, ``lookback``, ``count``, ``reset()``,
 ``copy()``, ``to_bytes()``/``from_bytes()`` and pickling (a half-warm indicator resumes exactly
 where it was). Missing inputs (NaN, +-inf) give NaN and are skipped.
 
