@@ -220,6 +220,74 @@ void test_replace_paths() {
   }
 }
 
+// A rolling-extremes queue as state_writer lays it out: vals, seqs, head, len.
+void put_queue(neural_trader::frame_writer& w, const std::vector<double>& vals, const std::vector<std::int64_t>& seqs,
+               std::uint64_t head, std::uint64_t len) {
+  w.put<std::uint64_t>(vals.size());
+  w.put_array(vals.data(), vals.size());
+  w.put<std::uint64_t>(seqs.size());
+  w.put_array(seqs.data(), seqs.size());
+  w.put(head);
+  w.put(len);
+}
+
+template <class T>
+void load_into(T& obj, const std::vector<unsigned char>& bytes) {
+  neural_trader::frame_reader r(bytes.data(), bytes.size(), ta::state_magic, ta::state_version, ta::state_version);
+  ta::state_reader sr{r};
+  sr(obj);
+}
+
+// Saved queues whose checksum is fine but whose content no run of pushes makes are rejected on
+// load (wrong order, values not strictly monotonic, entries wider apart than the span, a range
+// window whose newest entries are not its last bar); a full queue that passes (in order, within
+// the span) but numbered ahead of the pushes stays in bounds (ASan builds check the writes).
+void test_crafted_queue_states() {
+  using neural_trader::corrupt_data_error;
+  const std::vector<double> dec{4.0, 3.0, 2.0, 1.0};
+  const std::vector<std::int64_t> inc{10, 11, 12, 13};
+  auto queue = [&](const std::vector<double>& v, const std::vector<std::int64_t>& q, std::uint64_t head, std::uint64_t len) {
+    neural_trader::frame_writer w(ta::state_magic, ta::state_version);
+    put_queue(w, v, q, head, len);
+    return w.finish();
+  };
+  {
+    ta::extremes<true> e(4);
+    load_into(e, queue(dec, inc, 0, 4));  // full, in order, within the span: accepted
+    CHECK_EQ(e.value(), 4.0);
+    for (int i = 0; i < 12; ++i) e.push(0.5 - i, 5 + i);  // numbered behind the saved entries
+    CHECK(e.ordered());
+    CHECK_EQ(e.newest_seq(), 16);
+    CHECK(e.value() <= 4.0);
+  }
+  ta::extremes<true> e(4);
+  CHECK_THROWS(load_into(e, queue(dec, {10, 12, 11, 13}, 0, 4)), corrupt_data_error);
+  CHECK_THROWS(load_into(e, queue({4.0, 4.0, 2.0, 1.0}, inc, 0, 4)), corrupt_data_error);
+  CHECK_THROWS(load_into(e, queue({1.0, 2.0, 3.0, 4.0}, inc, 1, 3)), corrupt_data_error);
+  CHECK_THROWS(load_into(e, queue(dec, {10, 11, 12, 14}, 0, 4)), corrupt_data_error);  // 4 apart, span 4
+  CHECK_THROWS(load_into(e, queue(dec, inc, 4, 1)), corrupt_data_error);
+  CHECK_THROWS(load_into(e, queue(dec, inc, 0, 5)), corrupt_data_error);
+  ta::extremes<false> m(4);
+  CHECK_THROWS(load_into(m, queue(dec, inc, 0, 4)), corrupt_data_error);  // a minimum increases
+  load_into(m, queue({1.0, 2.0, 3.0, 4.0}, inc, 2, 2));  // the last two only: accepted
+  CHECK_EQ(m.value(), 3.0);
+  // a range window: both queues' newest entry is bar seq - 1
+  auto window = [&](std::int64_t seq, std::int64_t lo_newest) {
+    neural_trader::frame_writer w(ta::state_magic, ta::state_version);
+    put_queue(w, dec, inc, 0, 4);
+    put_queue(w, {1.0, 2.0, 3.0, 4.0}, {10, 11, 12, lo_newest}, 0, 4);
+    w.put(seq);
+    return w.finish();
+  };
+  ta::range_window r(4);
+  load_into(r, window(14, 13));
+  CHECK_EQ(r.high(), 4.0);
+  CHECK_EQ(r.low(), 1.0);
+  CHECK_THROWS(load_into(r, window(20, 13)), corrupt_data_error);
+  CHECK_THROWS(load_into(r, window(13, 13)), corrupt_data_error);
+  CHECK_THROWS(load_into(r, window(14, 12)), corrupt_data_error);
+}
+
 // Holes at holes_at: the j-th hole (bar i) goes into input i % inputs and is NaN, +inf or -inf as
 // (i / inputs) % 3 is 0, 1 or 2; by_order: input j % inputs, kind (j / inputs) % 3 instead (12
 // holes then cover every input with every kind, for up to four inputs).
@@ -521,6 +589,7 @@ int main() {
   NT_RUN(test_streaming_equals_batch_and_lookback);
   NT_RUN(test_replace_and_persistence);
   NT_RUN(test_replace_paths);
+  NT_RUN(test_crafted_queue_states);
   NT_RUN(test_missing_inputs_are_skipped);
   NT_RUN(test_bad_parameters);
   return nt_check::finish("test_ta");

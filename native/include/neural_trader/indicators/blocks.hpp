@@ -204,7 +204,9 @@ class extremes {
         break;
       }
     }
-    if (len_ > 0 && seqs_[head_] <= seq - span_) {  // the front left the span
+    // The front left the span. A full queue only arises from a state that no run of pushes makes
+    // (load() rejects those it can see): dropping its front keeps every index in range anyway.
+    if (len_ > 0 && (seqs_[head_] <= seq - span_ || len_ == cap)) {
       head_ = head_ + 1 == cap ? 0 : head_ + 1;
       --len_;
     }
@@ -238,7 +240,20 @@ class extremes {
     v(head_);
     v(len_);
     v.check(head_ < vals_.size() && len_ <= vals_.size(), "extremes position");
+    v.check(ordered(), "extremes order");
   }
+  /// The queue's invariant: sequence numbers increasing within one span, values strictly
+  /// decreasing from the front for a maximum (increasing for a minimum; a push drops equal ones).
+  bool ordered() const noexcept {
+    if (head_ >= vals_.size() || len_ > vals_.size()) return false;
+    for (std::size_t i = 1; i < len_; ++i) {
+      const std::size_t a = index(i - 1), b = index(i);
+      if (!(seqs_[a] < seqs_[b]) || !(Greater ? vals_[a] > vals_[b] : vals_[a] < vals_[b])) return false;
+    }
+    return len_ == 0 || seqs_[index(len_ - 1)] - seqs_[head_] < span_;
+  }
+  /// The sequence number of the latest entry (the last push), -1 when empty.
+  std::int64_t newest_seq() const noexcept { return len_ == 0 ? -1 : seqs_[index(len_ - 1)]; }
   /// One-step undo (stream's replace, see undo_journal), O(1): the front and the length, and
   /// the slot that the push since undo_save() overwrote (push() notes it: where it writes is
   /// only known once the dominated entries are popped; popping itself moves no entry).
@@ -757,6 +772,9 @@ class range_window {
     v(hi_);
     v(lo_);
     v(seq_);
+    v.check(hi_.newest_seq() < seq_ && lo_.newest_seq() < seq_ && hi_.newest_seq() == lo_.newest_seq() &&
+                (seq_ == 0 || hi_.newest_seq() == seq_ - 1),
+            "range window sequence");
   }
 
  private:
