@@ -267,6 +267,9 @@ void test_crafted_queue_states() {
   CHECK_THROWS(load_into(e, queue(dec, {10, 11, 12, 14}, 0, 4)), corrupt_data_error);  // 4 apart, span 4
   CHECK_THROWS(load_into(e, queue(dec, inc, 4, 1)), corrupt_data_error);
   CHECK_THROWS(load_into(e, queue(dec, inc, 0, 5)), corrupt_data_error);
+  const std::int64_t lowest = std::numeric_limits<std::int64_t>::min();
+  CHECK_THROWS(load_into(e, queue(dec, {lowest, 0, 1, 2}, 0, 4)), corrupt_data_error);  // numbers from 0
+  CHECK_THROWS(load_into(e, queue(dec, {-3, -2, -1, 0}, 0, 4)), corrupt_data_error);
   ta::extremes<false> m(4);
   CHECK_THROWS(load_into(m, queue(dec, inc, 0, 4)), corrupt_data_error);  // a minimum increases
   load_into(m, queue({1.0, 2.0, 3.0, 4.0}, inc, 2, 2));  // the last two only: accepted
@@ -286,6 +289,7 @@ void test_crafted_queue_states() {
   CHECK_THROWS(load_into(r, window(20, 13)), corrupt_data_error);
   CHECK_THROWS(load_into(r, window(13, 13)), corrupt_data_error);
   CHECK_THROWS(load_into(r, window(14, 12)), corrupt_data_error);
+  CHECK_THROWS(load_into(r, window(std::numeric_limits<std::int64_t>::max(), 13)), corrupt_data_error);
 }
 
 // Holes at holes_at: the j-th hole (bar i) goes into input i % inputs and is NaN, +inf or -inf as

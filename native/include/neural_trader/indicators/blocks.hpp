@@ -242,10 +242,11 @@ class extremes {
     v.check(head_ < vals_.size() && len_ <= vals_.size(), "extremes position");
     v.check(ordered(), "extremes order");
   }
-  /// The queue's invariant: sequence numbers increasing within one span, values strictly
+  /// The queue's invariant: sequence numbers (from 0) increasing within one span, values strictly
   /// decreasing from the front for a maximum (increasing for a minimum; a push drops equal ones).
   bool ordered() const noexcept {
     if (head_ >= vals_.size() || len_ > vals_.size()) return false;
+    if (len_ > 0 && seqs_[head_] < 0) return false;  // then no difference below can overflow
     for (std::size_t i = 1; i < len_; ++i) {
       const std::size_t a = index(i - 1), b = index(i);
       if (!(seqs_[a] < seqs_[b]) || !(Greater ? vals_[a] > vals_[b] : vals_[a] < vals_[b])) return false;
@@ -772,8 +773,8 @@ class range_window {
     v(hi_);
     v(lo_);
     v(seq_);
-    v.check(hi_.newest_seq() < seq_ && lo_.newest_seq() < seq_ && hi_.newest_seq() == lo_.newest_seq() &&
-                (seq_ == 0 || hi_.newest_seq() == seq_ - 1),
+    v.check(seq_ >= 0 && seq_ < (std::int64_t{1} << 62) && hi_.newest_seq() == lo_.newest_seq() &&
+                hi_.newest_seq() == (seq_ == 0 ? -1 : seq_ - 1),
             "range window sequence");
   }
 
