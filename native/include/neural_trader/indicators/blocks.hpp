@@ -156,9 +156,7 @@ class window {
   }
   template <class J>
   void undo_load(J& j) {
-    j(pos_);
-    j(count_);
-    j(buf_[pos_]);
+    undo_save(j);  // the same fields in the same order, read back
   }
 
  private:
@@ -636,7 +634,8 @@ std::uint64_t rolling_extremes(const double* NT_RESTRICT hi, const double* NT_RE
     const std::size_t b1 = std::min(n, b0 + per);
     for (std::size_t b = b0; b < b1; b += w) {
       const std::size_t e = std::min(b1, b + w);
-      double vh = hi[b], vl = lo[b], at = static_cast<double>(b), ph = at, pl = at;
+      double vh = hi[b], vl = lo[b];
+      [[maybe_unused]] double at = static_cast<double>(b), ph = at, pl = at;  // positions: Pos only
       bad |= missing_bit_any(vh, vl);
       gvh[b - b0] = vh;
       gvl[b - b0] = vl;
@@ -669,7 +668,8 @@ std::uint64_t rolling_extremes(const double* NT_RESTRICT hi, const double* NT_RE
     // the windows of [i0, b1) start in [i0 + 1 - w, b1 - w]: the blocks from b0 - w (or 0) on
     for (std::size_t b = b0 >= w ? b0 - w : 0; b < b1; b += w) {
       const std::size_t e = std::min(b1, b + w);
-      double vh = hi[e - 1], vl = lo[e - 1], at = static_cast<double>(e - 1), ph = at, pl = at;
+      double vh = hi[e - 1], vl = lo[e - 1];
+      [[maybe_unused]] double at = static_cast<double>(e - 1), ph = at, pl = at;  // Pos only
       svh[e - 1 + w - b0] = vh;
       svl[e - 1 + w - b0] = vl;
       if constexpr (Pos) {

@@ -105,75 +105,54 @@ class undo_journal {
   undo_journal() = default;
   template <class Ind>
   explicit undo_journal(Ind& proto) {
-    sizer z;
+    pass<mode::count> z;
     z(proto);
     bytes_.resize(z.n);
   }
   /// Notes the state s is in now (before an update).
   template <class Ind>
   void save(Ind& s) noexcept {
-    writer w{bytes_.data()};
+    pass<mode::save> w{bytes_.data()};
     w(s);
   }
   /// Puts s back into the state noted by the last save(), when at most one update has run since.
   template <class Ind>
   void load(Ind& s) noexcept {
-    reader r{bytes_.data()};
+    pass<mode::load> r{bytes_.data()};
     r(s);
   }
 
  private:
   template <class T>
   static constexpr bool scalar = std::is_arithmetic_v<T>;
-  template <class Self, class T>
-  static void into(Self& self, T& obj) {
-    if constexpr (requires { obj.undo_save(self); }) {
-      if constexpr (Self::saving) {
-        obj.undo_save(self);
-      } else {
-        obj.undo_load(self);
-      }
-    } else {
-      obj.visit(self);
-    }
-  }
-  struct sizer {
-    static constexpr bool saving = true;
+  enum class mode { count, save, load };
+  /// One walk over a state's fields (visit(), or a window's / queue's undo_save / undo_load):
+  /// counts the bytes, copies the fields out, or copies them back, in the same order.
+  template <mode M>
+  struct pass {
+    std::conditional_t<M == mode::load, const unsigned char*, unsigned char*> p = nullptr;
     std::size_t n = 0;
     template <class T>
-    void operator()(T& x) {
-      if constexpr (scalar<T>) {
+    void operator()(T& x) noexcept {
+      if constexpr (!scalar<T>) {
+        if constexpr (requires { x.undo_save(*this); }) {
+          if constexpr (M != mode::load) {
+            x.undo_save(*this);
+          } else {
+            x.undo_load(*this);
+          }
+        } else {
+          x.visit(*this);
+        }
+      } else if constexpr (M == mode::count) {
         n += sizeof x;
       } else {
-        into(*this, x);
-      }
-    }
-    void check(bool, const char*) noexcept {}
-  };
-  struct writer {
-    static constexpr bool saving = true;
-    unsigned char* p;
-    template <class T>
-    void operator()(T& x) noexcept {
-      if constexpr (scalar<T>) {
-        std::memcpy(p, &x, sizeof x);
+        if constexpr (M == mode::save) {
+          std::memcpy(p, &x, sizeof x);
+        } else {
+          std::memcpy(&x, p, sizeof x);
+        }
         p += sizeof x;
-      } else {
-        into(*this, x);
-      }
-    }
-    void check(bool, const char*) noexcept {}
-  };
-  struct reader {
-    static constexpr bool saving = false;
-    const unsigned char* p;
-    template <class T>
-    void operator()(T& x) noexcept {
-      if constexpr (scalar<T>) {
-        std::memcpy(&x, p, sizeof x);
-        p += sizeof x;
-      } else {
-        into(*this, x);
       }
     }
     void check(bool, const char*) noexcept {}
