@@ -142,6 +142,54 @@ void test_replace_and_persistence() {
   }
 }
 
+// reset() returns to the state of a new object (each indicator's own reset(), no stored copy):
+// the saved bytes equal a fresh object's, and a run after reset() gives the fresh object's
+// outputs; after update_many, revisions, and a load() (which holds the previous state whole).
+void test_reset_is_fresh() {
+  const std::size_t n = 500;
+  const bars b = make_bars(n, 23);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const auto& s : ta::registry()) {
+    std::vector<std::vector<double>> sets{default_params(s)};
+    if (sets[0] == std::vector<double>{9}) sets.push_back({30});
+    for (const auto& params : sets) {
+      const auto in = inputs_for(s, b);
+      std::vector<std::vector<double>> gap(static_cast<std::size_t>(s.n_in));
+      std::vector<const double*> gp;
+      for (int k = 0; k < s.n_in; ++k) {
+        auto& v = gap[static_cast<std::size_t>(k)];
+        v.assign(in[static_cast<std::size_t>(k)], in[static_cast<std::size_t>(k)] + n);
+        v[100 + 7 * static_cast<std::size_t>(k)] = nan;
+        gp.push_back(v.data());
+      }
+      auto fresh = ta::make_indicator(s.name, params);
+      const auto fresh_bytes = fresh->save();
+      const auto expect = run_batch(*fresh, gp, n);
+      auto ind = ta::make_indicator(s.name, params);
+      run_batch(*ind, gp, 300);
+      double x[4], o[3];
+      for (int k = 0; k < s.n_in; ++k) x[k] = gap[static_cast<std::size_t>(k)][300] * 1.05;
+      ind->update(x, o, false);
+      ind->update(x, o, true);
+      ind->reset();
+      CHECK(!ind->ready());
+      CHECK_EQ(ind->count(), 0);
+      CHECK(ind->save() == fresh_bytes);
+      const auto again = run_batch(*ind, gp, n);
+      bool ok = true;
+      for (int j = 0; j < s.n_out; ++j) {
+        for (std::size_t i = 0; i < n; ++i) ok &= same(again[static_cast<std::size_t>(j)][i], expect[static_cast<std::size_t>(j)][i]);
+      }
+      CHECK(ok);
+      // loaded right after an update (the previous state held whole), then reset
+      const auto bytes = ind->save();
+      auto loaded = ta::load_indicator(bytes.data(), bytes.size());
+      loaded->reset();
+      CHECK(loaded->save() == fresh_bytes);
+    }
+  }
+}
+
 // Every way to reach the forming bar's undo, each against a batch run over the final series:
 // a bar fed wrong (+5 %, or missing), revised twice (-5 %, then its final value, sometimes a
 // missing one), the revision repeated; saved and loaded between the wrong update and its revisions (the loaded
@@ -593,6 +641,7 @@ int main() {
   NT_RUN(test_streaming_equals_batch_and_lookback);
   NT_RUN(test_replace_and_persistence);
   NT_RUN(test_replace_paths);
+  NT_RUN(test_reset_is_fresh);
   NT_RUN(test_crafted_queue_states);
   NT_RUN(test_missing_inputs_are_skipped);
   NT_RUN(test_bad_parameters);

@@ -227,9 +227,13 @@ class extremes {
     const std::size_t from = n > static_cast<std::size_t>(span_) ? n - static_cast<std::size_t>(span_) : 0;
     for (std::size_t i = from; i < n; ++i) push(x[i], first_seq + static_cast<std::int64_t>(i));
   }
+  /// The state of a new queue (the slots cleared too, so a reset object saves the same bytes).
   void reset() noexcept {
+    std::fill(vals_.begin(), vals_.end(), 0.0);
+    std::fill(seqs_.begin(), seqs_.end(), 0);
     head_ = 0;
     len_ = 0;
+    undo_at_ = no_slot;
   }
   template <class V>
   void visit(V& v) {

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -162,14 +163,15 @@ class undo_journal {
 
 /// One indicator with the missing-input policy, the count of accepted inputs, the last output
 /// and the state before the last update (for replace: an undo_journal; a full copy only right
-/// after load(), whose input holds the previous state whole).
+/// after load(), whose input holds the previous state whole). One copy of the state otherwise,
+/// plus run()'s rollback copy once run() has been called: O(period) memory, not four copies.
 template <class Ind>
 class stream {
  public:
   static constexpr int n_in = Ind::n_in;
   static constexpr int n_out = Ind::n_out;
 
-  explicit stream(const Ind& proto) : cur_(proto), prev_(proto), fresh_(proto), saved_(proto), undo_(cur_) {
+  explicit stream(const Ind& proto) : cur_(proto), undo_(cur_) {
     for (auto& v : last_) v = nan;
   }
 
@@ -182,7 +184,7 @@ class stream {
     } else {
       prev_n_ = n_;
       has_prev_ = true;
-      prev_whole_ = false;
+      prev_.reset();
     }
     undo_.save(cur_);
     step(in, out);
@@ -200,11 +202,13 @@ class stream {
     for (int j = 0; j < n_out; ++j) out[j][n - 1] = o[j];
   }
 
+  /// Back to the state of a new object (the indicator's own reset(); test_ta checks that it
+  /// leaves the same state as a fresh one, for every indicator).
   void reset() noexcept {
-    cur_ = fresh_;
+    cur_.reset();
     n_ = prev_n_ = 0;
     has_prev_ = false;
-    prev_whole_ = false;
+    prev_.reset();
     for (auto& v : last_) v = nan;
   }
 
@@ -220,8 +224,8 @@ class stream {
     for (auto& v : last_) sw(v);
     sw(cur_);
     Ind prev = cur_;  // the state before the last update, whole (the format keeps both states)
-    if (prev_whole_) {
-      prev = prev_;
+    if (prev_) {
+      prev = *prev_;
     } else if (has_prev_) {
       undo_.load(prev);
     }
@@ -229,7 +233,7 @@ class stream {
   }
   void load(frame_reader& r) {
     state_reader sr{r};
-    Ind cur = fresh_, prev = fresh_;
+    Ind cur = cur_, prev = cur_;  // every field the format holds is read into them
     std::int64_t n = 0, pn = 0;
     bool hp = false;
     double last[n_out];
@@ -240,9 +244,12 @@ class stream {
     sr(cur);
     sr(prev);
     if (n < 0 || pn < 0 || pn > n) r.fail("update counts out of range");
-    cur_ = cur;
-    prev_ = prev;
-    prev_whole_ = hp;
+    cur_ = std::move(cur);
+    if (hp) {
+      prev_ = std::move(prev);
+    } else {
+      prev_.reset();
+    }
     n_ = n;
     prev_n_ = pn;
     has_prev_ = hp;
@@ -252,9 +259,9 @@ class stream {
  private:
   /// The state (and count) before the last update.
   void back_to_prev() noexcept {
-    if (prev_whole_) {
-      cur_ = prev_;
-      prev_whole_ = false;
+    if (prev_) {
+      cur_ = std::move(*prev_);
+      prev_.reset();
     } else {
       undo_.load(cur_);
     }
@@ -296,13 +303,17 @@ class stream {
       for (std::size_t a = b; a < e;) {
         const std::size_t z = std::min(e, a + block);
         if (!careful) {
-          saved_ = s;  // equal sizes: copy-assignment reuses the windows' storage
+          if (saved_) {
+            *saved_ = s;  // equal sizes: copy-assignment reuses the windows' storage
+          } else {
+            saved_.emplace(s);
+          }
           if ((run_between(s, in, out, a, z) >> 63) == 0) [[likely]] {
             count += static_cast<std::int64_t>(z - a);
             a = z;
             continue;
           }
-          s = saved_;
+          s = *saved_;
         }
         careful = careful_block(s, count, in, out, a, z);
         a = z;
@@ -442,13 +453,11 @@ class stream {
   }
 
   Ind cur_;
-  Ind prev_;  // the state before the last update, when prev_whole_ (set by load() only)
-  Ind fresh_;
-  Ind saved_;  // run_range's rollback copy, kept so that its storage is reused (not state: never saved)
-  undo_journal undo_;  // the state before the last update otherwise
+  std::optional<Ind> prev_;   // the state before the last update whole: set by load() only, until the next update
+  std::optional<Ind> saved_;  // run_range's rollback copy, kept so that its storage is reused (not state: never saved)
+  undo_journal undo_;         // the state before the last update otherwise
   std::int64_t n_ = 0, prev_n_ = 0;
   bool has_prev_ = false;
-  bool prev_whole_ = false;
   double last_[n_out];
 };
 
