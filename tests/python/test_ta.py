@@ -536,7 +536,7 @@ def test_features_equal_single_functions_and_stream_twin() -> None:
 
 def test_bad_arguments_raise_clear_errors() -> None:
     x = market(50, seed=1)["close"]
-    with pytest.raises(nt.errors.InvalidArgumentError, match="timeperiod"):
+    with pytest.raises(nt.errors.InvalidArgumentError, match=r"^sma: timeperiod must be an integer in \[1, 100000\], got 0$"):
         nt.ta.sma(x, 0)
     with pytest.raises(ValueError, match="integer"):
         nt.ta.sma(x, 2.5)
@@ -552,8 +552,10 @@ def test_bad_arguments_raise_clear_errors() -> None:
         nt.ta.lookback("nope")
     with pytest.raises(nt.errors.InvalidArgumentError, match="unknown parameter"):
         nt.ta.lookback("rsi", period=3)
-    with pytest.raises(nt.errors.InvalidArgumentError):
-        nt.ta.stream.RSI(0)
+    with pytest.raises(nt.errors.InvalidArgumentError, match=r"^rsi: timeperiod .*, got -1$"):
+        nt.ta.stream.RSI(-1)
+    with pytest.raises(nt.errors.InvalidArgumentError, match=r"^rsi: timeperiod .*, got 1000000$"):
+        nt.ta.stream.RSI(1_000_000)
     with pytest.raises(nt.errors.InvalidArgumentError, match="3-D"):
         nt.ta.sma(np.zeros((2, 2, 2)), 2)
     with pytest.raises(nt.errors.InvalidArgumentError, match="close"):

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 #include <limits>
@@ -45,11 +46,19 @@ inline constexpr bool ta_is_zero(double v) noexcept { return -ta_epsilon < v && 
 /// magnitudes sum to `scale` (a dead zone of ~90 ulp at every price level).
 inline bool ta_is_zero_scaled(double v, double scale) noexcept { return std::fabs(v) <= ta_epsilon * scale; }
 
+/// A parameter's value for an error message: "0", "-1", "2.5", "1e+300", "nan" (not
+/// std::to_string's "0.000000").
+inline std::string param_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  return buf;
+}
+
 /// Checks an integer parameter given as a double (as Python passes it) and returns it.
 inline int int_param(double v, int lo, int hi, const char* name) {
   if (!(v >= lo && v <= hi) || v != std::floor(v)) {
     throw std::invalid_argument(std::string(name) + " must be an integer in [" + std::to_string(lo) + ", " +
-                                std::to_string(hi) + "], got " + std::to_string(v));
+                                std::to_string(hi) + "], got " + param_text(v));
   }
   return static_cast<int>(v);
 }

@@ -634,7 +634,8 @@ inline const indicator_spec* find_indicator(std::string_view name) noexcept {
 }
 
 /// Makes an indicator by name; throws std::invalid_argument on an unknown name, a wrong
-/// parameter count or an out-of-range parameter.
+/// parameter count or an out-of-range parameter (the message starts with the indicator's name:
+/// "rsi: timeperiod must be an integer in [2, 100000], got 1").
 inline std::unique_ptr<indicator> make_indicator(std::string_view name, const std::vector<double>& params) {
   const indicator_spec* s = find_indicator(name);
   if (s == nullptr) throw std::invalid_argument("unknown indicator '" + std::string(name) + "'");
@@ -642,7 +643,11 @@ inline std::unique_ptr<indicator> make_indicator(std::string_view name, const st
     throw std::invalid_argument(std::string(name) + " takes " + std::to_string(s->n_params) + " parameters, got " +
                                 std::to_string(params.size()));
   }
-  return s->make(params);
+  try {
+    return s->make(params);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string(name) + ": " + e.what());
+  }
 }
 
 /// Makes an indicator from bytes that indicator::save() wrote (name and parameters included).
