@@ -635,7 +635,7 @@ inline const indicator_spec* find_indicator(std::string_view name) noexcept {
 
 /// Makes an indicator by name; throws std::invalid_argument on an unknown name, a wrong
 /// parameter count or an out-of-range parameter (the message starts with the indicator's name:
-/// "rsi: timeperiod must be an integer in [2, 100000], got 1").
+/// "rsi: timeperiod must be an integer in [1, 100000], got 0").
 inline std::unique_ptr<indicator> make_indicator(std::string_view name, const std::vector<double>& params) {
   const indicator_spec* s = find_indicator(name);
   if (s == nullptr) throw std::invalid_argument("unknown indicator '" + std::string(name) + "'");
