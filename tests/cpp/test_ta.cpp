@@ -58,6 +58,35 @@ std::vector<const double*> inputs_for(const ta::indicator_spec& s, const bars& b
   return {b.high.data(), b.low.data(), b.close.data(), b.volume.data()};
 }
 
+/// The parameter sets the streaming-path tests run: the defaults, and period 30 where the
+/// default is a single period of 9.
+std::vector<std::vector<double>> param_sets(const ta::indicator_spec& s) {
+  std::vector<std::vector<double>> sets{default_params(s)};
+  if (sets[0] == std::vector<double>{9}) sets.push_back({30});
+  return sets;
+}
+
+/// The first n bars of inputs_for(s, b) as owned copies, with input k of bar i made NaN where
+/// gap(i, k) says so; `ptr` points at them.
+struct gapped_inputs {
+  std::vector<std::vector<double>> v;
+  std::vector<const double*> ptr;
+};
+template <class Gap>
+gapped_inputs with_gaps(const ta::indicator_spec& s, const bars& b, std::size_t n, Gap gap) {
+  const auto in = inputs_for(s, b);
+  gapped_inputs g;
+  g.v.resize(in.size());
+  for (std::size_t k = 0; k < in.size(); ++k) {
+    g.v[k].assign(in[k], in[k] + n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (gap(i, k)) g.v[k][i] = std::numeric_limits<double>::quiet_NaN();
+    }
+    g.ptr.push_back(g.v[k].data());
+  }
+  return g;
+}
+
 bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
 
 std::vector<std::vector<double>> run_batch(ta::indicator& ind, const std::vector<const double*>& in, std::size_t n,
@@ -148,20 +177,11 @@ void test_replace_and_persistence() {
 void test_reset_is_fresh() {
   const std::size_t n = 500;
   const bars b = make_bars(n, 23);
-  const double nan = std::numeric_limits<double>::quiet_NaN();
   for (const auto& s : ta::registry()) {
-    std::vector<std::vector<double>> sets{default_params(s)};
-    if (sets[0] == std::vector<double>{9}) sets.push_back({30});
-    for (const auto& params : sets) {
-      const auto in = inputs_for(s, b);
-      std::vector<std::vector<double>> gap(static_cast<std::size_t>(s.n_in));
-      std::vector<const double*> gp;
-      for (int k = 0; k < s.n_in; ++k) {
-        auto& v = gap[static_cast<std::size_t>(k)];
-        v.assign(in[static_cast<std::size_t>(k)], in[static_cast<std::size_t>(k)] + n);
-        v[100 + 7 * static_cast<std::size_t>(k)] = nan;
-        gp.push_back(v.data());
-      }
+    for (const auto& params : param_sets(s)) {
+      const auto gapped = with_gaps(s, b, n, [](std::size_t i, std::size_t k) { return i == 100 + 7 * k; });
+      const auto& gap = gapped.v;
+      const auto& gp = gapped.ptr;
       auto fresh = ta::make_indicator(s.name, params);
       const auto fresh_bytes = fresh->save();
       const auto expect = run_batch(*fresh, gp, n);
@@ -201,15 +221,13 @@ void test_replace_paths() {
   const bars b = make_bars(n, 17);
   const double nan = std::numeric_limits<double>::quiet_NaN();
   for (const auto& s : ta::registry()) {
-    std::vector<std::vector<double>> sets{default_params(s)};
-    if (sets[0] == std::vector<double>{9}) sets.push_back({30});
-    for (const auto& params : sets) {
+    for (const auto& params : param_sets(s)) {
       const auto in = inputs_for(s, b);
-      std::vector<std::vector<double>> fin(static_cast<std::size_t>(s.n_in));
-      for (int k = 0; k < s.n_in; ++k) fin[static_cast<std::size_t>(k)].assign(in[static_cast<std::size_t>(k)], in[static_cast<std::size_t>(k)] + n);
-      for (std::size_t i = 17; i < n; i += 41) fin[(i / 41) % static_cast<std::size_t>(s.n_in)][i] = nan;
-      std::vector<const double*> fp;
-      for (auto& v : fin) fp.push_back(v.data());
+      const auto gapped = with_gaps(s, b, n, [&](std::size_t i, std::size_t k) {
+        return i >= 17 && (i - 17) % 41 == 0 && (i / 41) % static_cast<std::size_t>(s.n_in) == k;
+      });
+      const auto& fin = gapped.v;
+      const auto& fp = gapped.ptr;
       auto ref = ta::make_indicator(s.name, params);
       const auto expect = run_batch(*ref, fp, n);
       auto ind = ta::make_indicator(s.name, params);
