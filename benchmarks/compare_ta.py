@@ -9,7 +9,8 @@ runs every case once, so slow drift on a shared machine hits all engines alike).
 checked outside the timer (nt against TA-Lib within 1e-9 relative + 1e-9 absolute where the
 definitions agree, streaming against batch). It prints per section the median time per element
 (or per update call), the min-max over the repetitions and the ratio peer time / nt time (above 1:
-nt is faster); then the issue's targets with PASS/MISS.
+nt is faster); then the issue's targets with PASS/MISS, and as context (``info``) the batch ratios
+with nt held to one thread for the indicators it splits across threads on long series.
 
 The targets are informational: the exit status is 0 whether they pass or miss, and 1 only when
 some case produced a wrong result or crashed. A case that cannot run here (a peer that is not
@@ -101,6 +102,15 @@ def _targets(workloads: list[tb.Workload], med: dict[str, float],
         failed_now.extend(f"nt.ta.{b}" for b in bad)
         row("batch: geometric mean of talib/nt >= 1.5", gm >= 1.5 if k == total else None,
             f"{gm:.2f}x{complete}")
+        # context, not a target: the same with nt on one thread where it splits a long series
+        one = {n: ratio("batch", n, "nt-1", "talib") for n in tb.SPLIT_CASES}
+        failed_now.clear()  # a failed nt-1 row shows in its table; it is no target's figure
+        if k == total and all(r is not None for r in one.values()):
+            single = {**got, **{n: r for n, r in one.items() if r is not None}}
+            gm1 = math.exp(sum(math.log(v) for v in single.values()) / k)
+            listed = ", ".join(f"{n} {r:.2f}x" for n, r in one.items() if r is not None)
+            rows.append({"target": "batch, nt on 1 thread (context): talib/nt-1; geometric mean",
+                         "verdict": "info", "value": f"{listed}; geometric mean {gm1:.2f}x"})
     else:
         row("batch: talib/nt >= 1.0 for every indicator", None, "no figure")
         row("batch: geometric mean of talib/nt >= 1.5", None, "no figure")

@@ -346,42 +346,65 @@ def talib_reference(name: str, n: int) -> tuple[np.ndarray, ...]:
     return out
 
 
+#: The indicators whose 1-D batch nt splits across threads on long series (each output depends
+#: on a window of inputs only; see nt.ta's module docstring): their table has an "nt-1" row.
+SPLIT_CASES = ("trange", "willr", "cci", "aroon", "roc", "mom")
+
+
 class BatchTA(Workload):
-    """One indicator over 1-D float64 arrays: ``nt.ta.<name>`` or ``talib.<NAME>``.
+    """One indicator over 1-D float64 arrays: ``nt.ta.<name>`` or ``talib.<NAME>``; for
+    SPLIT_CASES also ``nt.ta.<name>`` with ``nt.set_num_threads(1)`` ("nt-1", context: the
+    default row may use both cores, TA-Lib uses one; the count is set in setup and restored in
+    finish, both untimed).
 
     Checked: nt against TA-Lib within 1e-9 rel + 1e-9 abs (NaN look-back included); the timed
     TA-Lib call against the TA-Lib reference computed outside the timer."""
 
     section = "batch"
-    ENGINES = ("nt", "talib")
+    ENGINES = ("nt", "talib", "nt-1")
 
     def __init__(self, n: int, name: str, engine: str) -> None:
         super().__init__(n)
         assert engine in self.ENGINES
+        assert engine != "nt-1" or name in SPLIT_CASES
         self.ind = BY_NAME[name]
         self.case = name
         self.ours = engine == "nt"
-        self.engine = f"nt.ta.{name}" if self.ours else f"talib.{name.upper()}"
+        self.engine = {"nt": f"nt.ta.{name}", "talib": f"talib.{name.upper()}",
+                       "nt-1": f"nt.ta.{name}, set_num_threads(1) (context)"}[engine]
         self.kind = engine
+        self.one_thread = False
 
     def _resolve(self) -> None:
         need("talib", f"the TA-Lib reference of {self.case}")
-        if self.ours:
-            self.fn = nt_attr(self.case)
-        else:
+        if self.kind == "talib":
             self.fn = getattr(need("talib", "the TA-Lib peer"), self.case.upper())
+        else:
+            self.fn = nt_attr(self.case)
+            import neural_trader as nt
+
+            self.nt = nt
 
     def _setup(self) -> None:
         d = make_ohlcv(self.n)
         self.args = tuple(d[k] for k in self.ind.inputs)
         self.kwargs = dict(self.ind.params)
         self.ref = talib_reference(self.case, self.n)
+        if self.kind == "nt-1":
+            self.nt.set_num_threads(1)
+            self.one_thread = True
 
     def run(self) -> None:
         self.out = self.fn(*self.args, **self.kwargs)
 
     def _check(self) -> None:
         check_outputs(self.out, self.ref, self.label)
+
+    def _release(self) -> None:
+        self.out = None
+        if self.one_thread:
+            self.nt.set_num_threads(0)  # the default (all cores)
+            self.one_thread = False
 
 
 class PolarsContext(Workload):
@@ -946,6 +969,8 @@ def catalogue(scale: Scale) -> list[Workload]:
     w: list[Workload] = []
     for ind in INDICATORS:
         w += [BatchTA(s.n_batch, ind.name, "nt"), BatchTA(s.n_batch, ind.name, "talib")]
+        if ind.name in SPLIT_CASES:
+            w.append(BatchTA(s.n_batch, ind.name, "nt-1"))
         if ind.name == "sma":
             w += [PolarsContext(s.n_batch, "rolling_mean"), PolarsContext(s.n_batch, "pandas-rolling_mean")]
         if ind.name == "ema":

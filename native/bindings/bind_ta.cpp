@@ -87,7 +87,8 @@ view2d check_input(const py::array& a, std::size_t k, py::ssize_t rows, py::ssiz
   return v;
 }
 
-/// Runs a fresh copy of `proto` over every row.
+/// Runs a fresh copy of `proto` over every row: rows in parallel, or one long row in parts
+/// where the indicator allows it (ta::run_parts).
 py::tuple run_batch(ta::indicator& proto, const std::vector<py::array>& inputs, int num_threads) {
   const int n_in = proto.n_in();
   const int n_out = proto.n_out();
@@ -123,7 +124,11 @@ py::tuple run_batch(ta::indicator& proto, const std::vector<py::array>& inputs, 
           st[k] = in[k].col_stride;
         }
         for (int j = 0; j < n_out; ++j) op[j] = out_ptr[j] + static_cast<std::ptrdiff_t>(r) * cols;
-        ind->run(ip.data(), st.data(), op.data(), static_cast<std::size_t>(cols));
+        if (rows == 1) {  // one long series: split across the threads where the indicator allows
+          ta::run_parts(*ind, ip.data(), st.data(), op.data(), static_cast<std::size_t>(cols), num_threads);
+        } else {
+          ind->run(ip.data(), st.data(), op.data(), static_cast<std::size_t>(cols));
+        }
       }
     };
     const int threads = rows > 1 ? num_threads : 1;
@@ -146,8 +151,8 @@ void bind_ta(py::module_& m) {
         return run_batch(*proto, inputs, num_threads);
       },
       py::arg("name"), py::arg("params"), py::arg("inputs"), py::arg("num_threads") = 0,
-      "Runs indicator `name` with `params` over float64 arrays (1-D, or 2-D rows in parallel); "
-      "returns a tuple of output arrays.");
+      "Runs indicator `name` with `params` over float64 arrays (1-D, in parts on several threads where "
+      "the indicator allows, or 2-D rows in parallel); returns a tuple of output arrays.");
 
   // The same C++ streaming state behind a pybind11 method: kept (private) so that the per-call
   // cost of the two bindings can be compared side by side (benchmarks/compare_ta.py); the public

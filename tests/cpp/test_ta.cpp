@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <random>
 #include <vector>
@@ -652,6 +653,79 @@ void test_rolling_range() {
   }
 }
 
+/// run_parts (a long series split across threads) gives the one-thread run's outputs bit for bit,
+/// for every indicator that declares split_span() (parts really made: the count is checked) and
+/// runs the others whole; inputs clean, with scattered gaps, with a gap run longer than the span
+/// across a part boundary, with a missing prefix longer than a part, and with an infinity.
+void test_run_parts() {
+  const std::size_t n = 6000;
+  const bars b = make_bars(n, 21);
+  int splitting = 0;
+  for (const auto& s : ta::registry()) {
+    const bool declared = ta::make_indicator(s.name, default_params(s))->split_span() > 0;
+    splitting += declared ? 1 : 0;
+    for (const auto& params : param_sets(s)) {
+      const std::vector<std::function<bool(std::size_t, std::size_t)>> gaps = {
+          [](std::size_t, std::size_t) { return false; },
+          [&](std::size_t i, std::size_t k) { return i % 37 == 5 && k == i % static_cast<std::size_t>(s.n_in); },
+          [](std::size_t i, std::size_t) { return (i >= 1400 && i < 1540) || (i >= 2960 && i < 3010); },
+          [](std::size_t i, std::size_t k) { return i < 2100 && (k == 0 || i % 3 != 0); },
+      };
+      for (std::size_t g = 0; g <= gaps.size(); ++g) {
+        auto in = g < gaps.size() ? with_gaps(s, b, n, gaps[g]) : with_gaps(s, b, n, gaps[0]);
+        if (g == gaps.size()) in.v[0][2999] = std::numeric_limits<double>::infinity();
+        auto whole = ta::make_indicator(s.name, params);
+        const auto want = run_batch(*whole, in.ptr, n);
+        for (int threads : {2, 3, 4}) {
+          auto ind = ta::make_indicator(s.name, params);
+          std::vector<std::vector<double>> got(static_cast<std::size_t>(s.n_out), std::vector<double>(n, -1.0));
+          std::vector<double*> op;
+          for (auto& o : got) op.push_back(o.data());
+          const std::vector<std::ptrdiff_t> st(in.ptr.size(), 1);
+          const std::size_t parts = ta::run_parts(*ind, in.ptr.data(), st.data(), op.data(), n, threads, 64);
+          CHECK_EQ(parts, declared ? static_cast<std::size_t>(threads) : std::size_t{1});
+          bool eq = true;
+          for (std::size_t j = 0; j < got.size(); ++j) {
+            for (std::size_t i = 0; i < n; ++i) eq &= same(got[j][i], want[j][i]);
+          }
+          CHECK(eq);
+        }
+      }
+    }
+  }
+  CHECK_EQ(splitting, 6);  // mom, roc, willr, cci, aroon, trange
+}
+
+/// split_span() is tight where declared: a new object fed the split_span() - 1 bars before a
+/// step gives the whole run's outputs from that step on, and fed one bar fewer it does not.
+void test_split_span_is_tight() {
+  const std::size_t n = 900, at = 500;
+  const bars b = make_bars(n, 33);
+  for (const auto& s : ta::registry()) {
+    for (const auto& params : param_sets(s)) {
+      auto whole = ta::make_indicator(s.name, params);
+      const std::size_t span = whole->split_span();
+      if (span == 0) continue;
+      const auto in = inputs_for(s, b);
+      const auto want = run_batch(*whole, in, n);
+      const auto tail_after = [&](std::size_t warm) {
+        auto ind = ta::make_indicator(s.name, params);
+        run_batch(*ind, in, warm, at - warm);
+        return run_batch(*ind, in, n - at, at);
+      };
+      const auto same_tail = [&](const std::vector<std::vector<double>>& got) {
+        bool eq = true;
+        for (std::size_t j = 0; j < got.size(); ++j) {
+          for (std::size_t i = at; i < n; ++i) eq &= same(got[j][i - at], want[j][i]);
+        }
+        return eq;
+      };
+      CHECK(same_tail(tail_after(span - 1)));
+      CHECK(!same_tail(tail_after(span - 2)));
+    }
+  }
+}
+
 int main() {
   NT_RUN(test_lag4_sum);
   NT_RUN(test_rolling_arg_range);
@@ -663,5 +737,7 @@ int main() {
   NT_RUN(test_crafted_queue_states);
   NT_RUN(test_missing_inputs_are_skipped);
   NT_RUN(test_bad_parameters);
+  NT_RUN(test_run_parts);
+  NT_RUN(test_split_span_is_tight);
   return nt_check::finish("test_ta");
 }

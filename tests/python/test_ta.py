@@ -411,6 +411,32 @@ def test_two_d_rows_equal_one_d_and_threads_agree() -> None:
                 np.testing.assert_array_equal(one[k][i], ref[k])
 
 
+def test_long_series_split_across_threads_equal_one_thread() -> None:
+    # 300,000 bars: with 2 threads the window-only indicators (MOM, ROC, TRANGE, WILLR, CCI,
+    # AROON) run in two parts, the second warmed up on the bars before it; the others run whole.
+    # Bit-identical to one thread, with gaps (one run longer than any window, across the middle)
+    # and strided inputs.
+    n = 300_000
+    m = market(2 * n, seed=5)
+    holes = np.zeros(2 * n, dtype=bool)
+    holes[::997] = True
+    holes[n - 150:n + 150] = True  # around the part boundary of the strided half
+    holes[n // 2 - 40:n // 2 + 40] = True  # and of the contiguous one
+    for name, params in ALL_CASES:
+        full = [m[role].copy() for role in SPECS[name].inputs]
+        full[0][holes] = np.nan
+        for ins in ([a[:n] for a in full], [a[::2] for a in full]):
+            try:
+                nt.set_num_threads(2)
+                two = as_tuple(getattr(nt.ta, name)(*ins, **params))
+                nt.set_num_threads(1)
+                one = as_tuple(getattr(nt.ta, name)(*ins, **params))
+            finally:
+                nt.set_num_threads(0)
+            for k in range(len(one)):
+                np.testing.assert_array_equal(two[k], one[k], err_msg=f"{name} {params}")
+
+
 def test_large_outputs_come_from_the_block_cache_and_never_alias() -> None:
     # 600,000 float64 = 4.8 MB: outputs in huge-page blocks, kept for reuse once released.
     n = 600_000

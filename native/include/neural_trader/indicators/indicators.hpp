@@ -7,6 +7,13 @@
 /// `update(in, out)` takes `n_in` inputs in TA-Lib's order and writes `n_out` outputs in TA-Lib's
 /// order, NaN while warming up. Missing inputs (NaN, ±inf) are handled by `stream<>` (stream.hpp),
 /// not here: a state only ever sees finite inputs.
+///
+/// `split_span()`, where an indicator has it, is a promise: each output is a function of the
+/// last split_span() inputs only, its own step's included (a window's values and their relative
+/// positions; no running sum or recursion that carries older rounding), so a new object fed the
+/// split_span() - 1 inputs before a step gives the same bits from that step on. Batch runs over
+/// long arrays use it to split the work across threads (stream.hpp, run_parts); test_ta checks
+/// the promise, and that one less breaks it, for each indicator that makes it.
 #pragma once
 
 #include <cmath>
@@ -1164,6 +1171,7 @@ struct mom {
   static constexpr int n_in = 1, n_out = 1;
   explicit mom(int period) : win_(period), period_(period) {}
   int lookback() const noexcept { return period_; }
+  std::size_t split_span() const noexcept { return static_cast<std::size_t>(period_) + 1; }  // see stream.hpp, run_parts
   void update(const double* in, double* out) noexcept {
     const double x = in[0];
     out[0] = win_.full() ? x - win_.oldest() : nan;
@@ -1196,6 +1204,7 @@ struct roc {
   static constexpr int n_in = 1, n_out = 1;
   explicit roc(int period) : win_(period), period_(period) {}
   int lookback() const noexcept { return period_; }
+  std::size_t split_span() const noexcept { return static_cast<std::size_t>(period_) + 1; }  // see stream.hpp, run_parts
   void update(const double* in, double* out) noexcept {
     const double x = in[0];
     if (win_.full()) {
@@ -1358,6 +1367,7 @@ struct willr {
   static constexpr int n_in = 3, n_out = 1;
   explicit willr(int period) : range_(period), period_(period) {}
   int lookback() const noexcept { return period_ - 1; }
+  std::size_t split_span() const noexcept { return static_cast<std::size_t>(period_); }  // see stream.hpp, run_parts
   void update(const double* in, double* out) noexcept {
     range_.push(in[0], in[1]);
     if (range_.count() < period_) {
@@ -1405,6 +1415,7 @@ struct cci {
   static constexpr int n_in = 3, n_out = 1;
   explicit cci(int period) : win_(period), period_(period) {}
   int lookback() const noexcept { return period_ - 1; }
+  std::size_t split_span() const noexcept { return static_cast<std::size_t>(period_); }  // see stream.hpp, run_parts
   static double typical(double h, double l, double c) noexcept { return (h + l + c) / 3.0; }
   void update(const double* in, double* out) noexcept {
     const double tp = typical(in[0], in[1], in[2]);
@@ -1521,6 +1532,7 @@ struct aroon {
   static constexpr int n_in = 2, n_out = 2;
   explicit aroon(int period) : range_(period + 1), period_(period), factor_(100.0 / period) {}
   int lookback() const noexcept { return period_; }
+  std::size_t split_span() const noexcept { return static_cast<std::size_t>(period_) + 1; }  // see stream.hpp, run_parts
   void update(const double* in, double* out) noexcept {
     const std::int64_t today = range_.count();
     range_.push(in[0], in[1]);
@@ -1695,6 +1707,7 @@ struct trange {
   static constexpr int n_in = 3, n_out = 1;
   trange() = default;
   int lookback() const noexcept { return 1; }
+  std::size_t split_span() const noexcept { return 2; }  // see stream.hpp, run_parts
   void update(const double* in, double* out) noexcept { out[0] = tr_.update(in[0], in[1], in[2]); }
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     if (n == 0) return 0;

@@ -27,6 +27,7 @@
 
 #include "../common/cpu.hpp"
 #include "../common/serialize.hpp"
+#include "../common/threads.hpp"
 #include "indicators.hpp"
 
 // Where NT_AVX2_FMA_CLONES (common/cpu.hpp), a second, AVX2 + FMA copy of the batch loop
@@ -176,6 +177,14 @@ class stream {
   }
 
   int lookback() const noexcept { return cur_.lookback(); }
+  /// The indicator's split_span() (indicators.hpp), or 0 where it makes no such promise.
+  std::size_t split_span() const noexcept {
+    if constexpr (requires(const Ind& i) { i.split_span(); }) {
+      return cur_.split_span();
+    } else {
+      return 0;
+    }
+  }
 
   /// One step. Returns through `out` (n_out values).
   void update(const double* in, double* out, bool replace) noexcept {
@@ -470,6 +479,9 @@ class indicator {
   virtual int n_in() const noexcept = 0;
   virtual int n_out() const noexcept = 0;
   virtual int lookback() const noexcept = 0;
+  /// See indicators.hpp: 0 (no promise), or how many of the last inputs, the current one
+  /// included, each output depends on.
+  virtual std::size_t split_span() const noexcept = 0;
   virtual void update(const double* in, double* out, bool replace) noexcept = 0;
   virtual void run(const double* const* in, const std::ptrdiff_t* stride, double* const* out,
                    std::size_t n) noexcept = 0;
@@ -515,6 +527,7 @@ class indicator_impl final : public indicator {
   int n_in() const noexcept override { return Ind::n_in; }
   int n_out() const noexcept override { return Ind::n_out; }
   int lookback() const noexcept override { return s_.lookback(); }
+  std::size_t split_span() const noexcept override { return s_.split_span(); }
   void update(const double* in, double* out, bool replace) noexcept override { s_.update(in, out, replace); }
   void run(const double* const* in, const std::ptrdiff_t* stride, double* const* out,
            std::size_t n) noexcept override {
@@ -668,6 +681,79 @@ inline std::unique_ptr<indicator> load_indicator(const void* data, std::size_t s
   }
   ind->load(data, size);
   return ind;
+}
+
+/// The fewest steps run_parts() gives a thread: starting one costs tens of microseconds, this
+/// many steps of the cheapest indicator a few hundred.
+inline constexpr std::size_t min_part_steps = std::size_t{1} << 17;
+
+namespace detail {
+
+/// Runs `ind` over the steps before `s` from the one where the last split_span() - 1 steps with
+/// all inputs finite begin (from 0 where there are fewer), dropping the outputs.
+inline void warm_up(indicator& ind, const double* const* in, const std::ptrdiff_t* stride, std::size_t s,
+                    std::size_t span) {
+  const auto n_in = static_cast<std::size_t>(ind.n_in());
+  const auto n_out = static_cast<std::size_t>(ind.n_out());
+  std::size_t w = s, finite = 0;
+  while (w > 0 && finite + 1 < span) {
+    --w;
+    bool ok = true;
+    for (std::size_t j = 0; j < n_in; ++j) ok &= std::isfinite(in[j][static_cast<std::ptrdiff_t>(w) * stride[j]]);
+    finite += ok ? 1 : 0;
+  }
+  constexpr std::size_t chunk = 1024;
+  std::vector<double> sink(chunk * n_out);
+  std::vector<const double*> ip(n_in);
+  std::vector<double*> op(n_out);
+  for (std::size_t j = 0; j < n_out; ++j) op[j] = sink.data() + j * chunk;
+  for (std::size_t b = w; b < s; b += chunk) {
+    for (std::size_t j = 0; j < n_in; ++j) ip[j] = in[j] + static_cast<std::ptrdiff_t>(b) * stride[j];
+    ind.run(ip.data(), stride, op.data(), std::min(chunk, s - b));
+  }
+}
+
+}  // namespace detail
+
+/// Runs `ind`, a new object (as make_indicator() returns it), over n steps as ind.run() would,
+/// split into up to `threads` contiguous parts run on their own threads (0: get_num_threads())
+/// when each output depends on the last split_span() inputs only (indicators.hpp). Each part
+/// after the first runs on a copy of the new object that first runs over the split_span() - 1
+/// steps before the part whose inputs are all finite (further back over missing ones, which the
+/// missing-input policy skips), outputs dropped; so every output equals the one-thread run's, bit
+/// for bit. A part has at least `min_part` steps and 8 × split_span() (the warm-up stays under an
+/// eighth of the work). `ind` is left in the state after the first part (after all n steps when
+/// there is one part). Returns the number of parts.
+inline std::size_t run_parts(indicator& ind, const double* const* in, const std::ptrdiff_t* stride,
+                             double* const* out, std::size_t n, int threads,
+                             std::size_t min_part = min_part_steps) {
+  const std::size_t span = ind.split_span();
+  const std::size_t parts = span == 0 ? 1 : threads_for(n, std::max(min_part, 8 * span), threads);
+  if (parts <= 1) {
+    ind.run(in, stride, out, n);
+    return 1;
+  }
+  const auto n_in = static_cast<std::size_t>(ind.n_in());
+  const auto n_out = static_cast<std::size_t>(ind.n_out());
+  std::vector<std::unique_ptr<indicator>> copies;  // made here: clone() allocates and may throw
+  for (std::size_t k = 1; k < parts; ++k) copies.push_back(ind.clone());
+  parallel_for(
+      parts,
+      [&](std::size_t kb, std::size_t ke) {
+        std::vector<const double*> ip(n_in);
+        std::vector<double*> op(n_out);
+        for (std::size_t k = kb; k < ke; ++k) {
+          const std::size_t b = n / parts * k + std::min(k, n % parts);
+          const std::size_t e = b + n / parts + (k < n % parts ? 1 : 0);
+          indicator& part = k == 0 ? ind : *copies[k - 1];
+          if (k > 0) detail::warm_up(part, in, stride, b, span);
+          for (std::size_t j = 0; j < n_in; ++j) ip[j] = in[j] + static_cast<std::ptrdiff_t>(b) * stride[j];
+          for (std::size_t j = 0; j < n_out; ++j) op[j] = out[j] + b;
+          part.run(ip.data(), stride, op.data(), e - b);
+        }
+      },
+      static_cast<int>(parts));
+  return parts;
 }
 
 }  // namespace neural_trader::ta
