@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, auto_pickle=False, autotestdict=False
+# cython: embedsignature.format=clinic
 """The event-dispatch loop: drains a ring buffer made in Python and hands each record (or each
 batch) to a Python callable with as little overhead as CPython allows.
 
