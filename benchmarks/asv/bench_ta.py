@@ -76,7 +76,7 @@ class Batch(_Workload):
     param_names = ["indicator", "engine"]
 
     def _make(self, name, engine):
-        if engine == "nt-1" and name not in tb.SPLIT_CASES:
+        if engine not in tb.batch_engines(name):
             raise NotImplementedError(f"{name} always runs on one thread: no nt-1 row")
         return tb.BatchTA(N_BATCH, name, engine)
 

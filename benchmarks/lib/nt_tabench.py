@@ -351,6 +351,11 @@ def talib_reference(name: str, n: int) -> tuple[np.ndarray, ...]:
 SPLIT_CASES = ("trange", "willr", "cci", "aroon", "roc", "mom")
 
 
+def batch_engines(name: str) -> tuple[str, ...]:
+    """BatchTA's engines for indicator ``name``: "nt" and "talib", and "nt-1" for SPLIT_CASES."""
+    return BatchTA.ENGINES if name in SPLIT_CASES else ("nt", "talib")
+
+
 class BatchTA(Workload):
     """One indicator over 1-D float64 arrays: ``nt.ta.<name>`` or ``talib.<NAME>``; for
     SPLIT_CASES also ``nt.ta.<name>`` with ``nt.set_num_threads(1)`` ("nt-1", context: the
@@ -968,9 +973,7 @@ def catalogue(scale: Scale) -> list[Workload]:
     s = scale
     w: list[Workload] = []
     for ind in INDICATORS:
-        w += [BatchTA(s.n_batch, ind.name, "nt"), BatchTA(s.n_batch, ind.name, "talib")]
-        if ind.name in SPLIT_CASES:
-            w.append(BatchTA(s.n_batch, ind.name, "nt-1"))
+        w += [BatchTA(s.n_batch, ind.name, e) for e in batch_engines(ind.name)]
         if ind.name == "sma":
             w += [PolarsContext(s.n_batch, "rolling_mean"), PolarsContext(s.n_batch, "pandas-rolling_mean")]
         if ind.name == "ema":

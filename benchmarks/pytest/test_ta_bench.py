@@ -85,8 +85,7 @@ def _params(workloads: list[tb.Workload], ids: list[str]) -> list[Any]:
 
 # (1) batch, 1-D: nt.ta.<f> vs talib.<F>, polars context rows, nt's extras vs polars / TA-Lib -------
 
-_BATCH = [(ind.name, e) for ind in tb.INDICATORS for e in tb.BatchTA.ENGINES
-          if e != "nt-1" or ind.name in tb.SPLIT_CASES]
+_BATCH = [(ind.name, e) for ind in tb.INDICATORS for e in tb.batch_engines(ind.name)]
 
 
 @pytest.mark.parametrize("wl", _params([tb.BatchTA(SCALE.n_batch, n, e) for n, e in _BATCH],

@@ -393,17 +393,24 @@ def test_property_streaming_batch_and_nan_skip(name: str, n: int, period: int, s
         assert np.isnan(batch[k][finite_seen <= lb]).all()
 
 
+def on_two_and_one_thread(name: str, ins: list[np.ndarray], params: dict[str, float]) -> tuple[
+        tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """nt.ta.<name>(*ins) with nt.set_num_threads(2), then (1); the default restored after."""
+    try:
+        nt.set_num_threads(2)
+        two = as_tuple(getattr(nt.ta, name)(*ins, **params))
+        nt.set_num_threads(1)
+        one = as_tuple(getattr(nt.ta, name)(*ins, **params))
+    finally:
+        nt.set_num_threads(0)
+    return two, one
+
+
 def test_two_d_rows_equal_one_d_and_threads_agree() -> None:
     rows = [market(300, seed=s) for s in range(7)]
     for name, params in ALL_CASES:
         ins2 = [np.stack([r[role] for r in rows]) for role in SPECS[name].inputs]
-        try:
-            nt.set_num_threads(2)
-            two = as_tuple(getattr(nt.ta, name)(*ins2, **params))
-            nt.set_num_threads(1)
-            one = as_tuple(getattr(nt.ta, name)(*ins2, **params))
-        finally:
-            nt.set_num_threads(0)
+        two, one = on_two_and_one_thread(name, ins2, params)
         for i, r in enumerate(rows):
             ref = as_tuple(getattr(nt.ta, name)(*[r[role] for role in SPECS[name].inputs], **params))
             for k in range(len(ref)):
@@ -426,13 +433,7 @@ def test_long_series_split_across_threads_equal_one_thread() -> None:
         full = [m[role].copy() for role in SPECS[name].inputs]
         full[0][holes] = np.nan
         for ins in ([a[:n] for a in full], [a[::2] for a in full]):
-            try:
-                nt.set_num_threads(2)
-                two = as_tuple(getattr(nt.ta, name)(*ins, **params))
-                nt.set_num_threads(1)
-                one = as_tuple(getattr(nt.ta, name)(*ins, **params))
-            finally:
-                nt.set_num_threads(0)
+            two, one = on_two_and_one_thread(name, ins, params)
             for k in range(len(one)):
                 np.testing.assert_array_equal(two[k], one[k], err_msg=f"{name} {params}")
 
