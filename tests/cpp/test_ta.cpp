@@ -654,8 +654,8 @@ void test_rolling_range() {
 }
 
 /// run_parts (a long series split across threads) gives the one-thread run's outputs bit for bit,
-/// for every indicator that declares split_span() (parts really made: the count is checked) and
-/// runs the others whole; inputs clean, with scattered gaps, with a gap run longer than the span
+/// for every indicator that declares split_span() (parts really made: the count is checked), the
+/// settle_span() ones where their parts are long enough, and runs the others whole; inputs clean, with scattered gaps, with a gap run longer than the span
 /// across a part boundary, with a missing prefix longer than a part, and with an infinity.
 void test_run_parts() {
   const std::size_t n = 6000;
@@ -683,7 +683,10 @@ void test_run_parts() {
           for (auto& o : got) op.push_back(o.data());
           const std::vector<std::ptrdiff_t> st(in.ptr.size(), 1);
           const std::size_t parts = ta::run_parts(*ind, in.ptr.data(), st.data(), op.data(), n, threads, 64);
-          CHECK_EQ(parts, declared ? static_cast<std::size_t>(threads) : std::size_t{1});
+          // settle_span() indicators split where the parts hold 8 settle spans (short periods here)
+          const std::size_t settle = ind->settle_span();
+          CHECK_EQ(parts, declared ? static_cast<std::size_t>(threads)
+                                   : settle == 0 ? std::size_t{1} : neural_trader::threads_for(n, 8 * settle, threads));
           bool eq = true;
           for (std::size_t j = 0; j < got.size(); ++j) {
             for (std::size_t i = 0; i < n; ++i) eq &= same(got[j][i], want[j][i]);
@@ -694,6 +697,72 @@ void test_run_parts() {
     }
   }
   CHECK_EQ(splitting, 6);  // mom, roc, willr, cci, aroon, trange
+}
+
+/// run_parts on the settle_span() indicators (contracting recursions, split speculatively and
+/// checked): the one-thread run's outputs bit for bit, on 2-4 threads, clean and with the gap
+/// patterns of test_run_parts; the speculation settles (nothing recomputed) on these random
+/// walks, so the split is a real speed-up; and where a huge input just before a part's warm-up
+/// keeps the exact state from being reached, that part is recomputed (counted) and the outputs
+/// are still exact, the earlier parts kept.
+void test_run_parts_settle() {
+  const std::size_t n = 130000;
+  const bars b = make_bars(n, 22);
+  int settling = 0;
+  for (const auto& s : ta::registry()) {
+    if (ta::make_indicator(s.name, default_params(s))->settle_span() == 0) continue;
+    ++settling;
+    for (const auto& params : param_sets(s)) {
+      const std::size_t settle = ta::make_indicator(s.name, params)->settle_span();
+      const std::vector<std::function<bool(std::size_t, std::size_t)>> gaps = {
+          [](std::size_t, std::size_t) { return false; },
+          [&](std::size_t i, std::size_t k) { return i % 37 == 5 && k == i % static_cast<std::size_t>(s.n_in); },
+          [](std::size_t i, std::size_t) { return (i >= 43300 && i < 44900) || (i >= 64960 && i < 65010); },
+          [](std::size_t i, std::size_t k) { return i < 40000 && (k == 0 || i % 3 != 0); },
+      };
+      for (std::size_t g = 0; g < gaps.size() + 2; ++g) {
+        // g >= gaps.size(): clean, with a spike before the warm-up of part 2 of g - gaps.size() + 2
+        const int spiked = g < gaps.size() ? 0 : static_cast<int>(g - gaps.size()) + 2;
+        auto in = with_gaps(s, b, n, gaps[g < gaps.size() ? g : 0]);
+        std::size_t part2 = 0, part3 = n;
+        if (spiked != 0) {
+          part2 = n / static_cast<std::size_t>(spiked + 1) * 2 + std::min<std::size_t>(2, n % (spiked + 1));
+          if (spiked == 3) part3 = n / 4 * 3 + std::min<std::size_t>(3, n % 4);
+          for (auto& v : in.v) v[part2 - settle - 3] = 1e250;
+        }
+        auto whole = ta::make_indicator(s.name, params);
+        const auto want = run_batch(*whole, in.ptr, n);
+        for (int threads : {2, 3, 4}) {
+          if (spiked != 0 && threads != spiked + 1) continue;
+          auto ind = ta::make_indicator(s.name, params);
+          std::vector<std::vector<double>> got(static_cast<std::size_t>(s.n_out), std::vector<double>(n, -1.0));
+          std::vector<double*> op;
+          for (auto& o : got) op.push_back(o.data());
+          const std::vector<std::ptrdiff_t> st(in.ptr.size(), 1);
+          ta::run_parts_stats stats;
+          ta::run_parts(*ind, in.ptr.data(), st.data(), op.data(), n, threads, 64, &stats);
+          CHECK_EQ(stats.parts, static_cast<std::size_t>(threads));
+          bool eq = true;
+          for (std::size_t j = 0; j < got.size(); ++j) {
+            for (std::size_t i = 0; i < n; ++i) eq &= same(got[j][i], want[j][i]);
+          }
+          CHECK(eq);
+          if (spiked == 0) {
+            CHECK_EQ(stats.recomputed, std::size_t{0});
+          } else {  // part 2 (and on) redone, part 1 not
+            // a 1e250 input is still above an ulp after the four checks of a one-level recursion
+            // (decay^(5 settle) ~ e^-320), so that part is redone whole; two or three levels have
+            // settle spans two or three times as long and forget it by the last check
+            const std::string nm = s.name;
+            const bool one_level = nm != "dema" && nm != "tema" && nm != "macd" && nm != "adx";
+            CHECK(stats.recomputed >= (one_level ? part3 - part2 : settle));
+            CHECK(stats.recomputed <= n - part2);
+          }
+        }
+      }
+    }
+  }
+  CHECK_EQ(settling, 10);  // ema, dema, tema, rsi, macd, atr, natr, plus_di, minus_di, adx
 }
 
 /// split_span() is tight where declared: a new object fed the split_span() - 1 bars before a
@@ -738,6 +807,7 @@ int main() {
   NT_RUN(test_missing_inputs_are_skipped);
   NT_RUN(test_bad_parameters);
   NT_RUN(test_run_parts);
+  NT_RUN(test_run_parts_settle);
   NT_RUN(test_split_span_is_tight);
   return nt_check::finish("test_ta");
 }

@@ -6,9 +6,13 @@ Every indicator has one C++ definition serving both modes, so ``nt.ta.rsi(close)
 Batch functions take NumPy arrays (any float or integer dtype, any contiguity), polars Series or
 pandas Series (the index is kept) and return the same kind; a 2-D array (symbols x time)
 computes every row, in parallel threads (``nt.set_num_threads``) with the GIL released. A long
-1-D series (262,144 bars or more, 16 windows or more) of an indicator whose every output depends on a window of
-inputs only -- MOM, ROC, TRANGE, WILLR, CCI, AROON -- runs in parts on those threads, each part
-started from the window before it (over missing bars too): the same bits as one thread.
+1-D series (262,144 bars or more) runs in parts on those threads, with the same bits as one
+thread, where the indicator allows it: where every output depends on a window of inputs only --
+MOM, ROC, TRANGE, WILLR, CCI, AROON -- each part starts from the window before it (over missing
+bars too); for the recursions that forget their start -- EMA, DEMA, TEMA, MACD, RSI, ATR, NATR,
+PLUS_DI, MINUS_DI, ADX -- each part runs speculatively after a warm-up of 64 decay lengths per
+level and is then checked against the exact state (the previous part's end), the part being
+redone where the two differ; periods too long for a part of 8 warm-ups stay on one thread.
 Parameter names, defaults, look-backs (leading NaNs) and seeding follow TA-Lib.
 
 Missing inputs (NaN or +-inf in any input of a step): the output at that step is NaN and the

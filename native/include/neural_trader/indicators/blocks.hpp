@@ -460,6 +460,7 @@ class smoothing_state {
     sum_ += x;
     if (++n_ < period_) return nan;
     prev_ = sum_ / period_;
+    sum_ = 0.0;  // spent: cleared so that settled states compare equal (indicators.hpp, settle_span)
     return prev_;
   }
   bool ready() const noexcept { return n_ >= period_; }

@@ -14,6 +14,15 @@
 /// split_span() - 1 inputs before a step gives the same bits from that step on. Batch runs over
 /// long arrays use it to split the work across threads (stream.hpp, run_parts); test_ta checks
 /// the promise, and that one less breaks it, for each indicator that makes it.
+///
+/// `settle_span()`, where an indicator has it, is an expectation, not a promise: the state is a
+/// contracting recursion (exponential or Wilder smoothing: the weight of an input k steps back
+/// decays like decay^k, and once two runs' states are within an ulp their roundings coincide
+/// and they merge for good), so a new object fed the settle_span() inputs before a step is
+/// expected to reach the very bits of one fed the whole history. Its seeding leftovers are
+/// cleared and its counters saturate, so that equal states are equal bytes. run_parts uses it
+/// speculatively and checks every part against the exact state, recomputing where they differ.
+/// settle_for() gives the span from the recursion's decay length.
 #pragma once
 
 #include <cmath>
@@ -24,6 +33,14 @@
 #include "blocks.hpp"
 
 namespace neural_trader::ta {
+
+/// settle_span() of a state whose slowest recursion has 1 / (1 - decay) = `decay_length` and
+/// `depth` recursions chained (DEMA's EMA of an EMA: 2): 64 decay lengths per level bring an O(1)
+/// relative difference under an ulp (2^-53 needs 37) with room left for the runs to merge (each
+/// step merges one ulp apart with probability about 1 - decay); plus the look-back, for the seed.
+inline std::size_t settle_for(double decay_length, int depth, int lookback) noexcept {
+  return static_cast<std::size_t>(64.0 * decay_length * depth) + static_cast<std::size_t>(lookback) + 1;
+}
 
 /// Moving-average kinds accepted by TA-Lib's `matype` arguments that we implement.
 enum class ma_kind : int { sma = 0, ema = 1, wma = 2, dema = 3, tema = 4, kama = 6 };
@@ -52,6 +69,7 @@ struct ema {
   static constexpr int n_in = 1, n_out = 1;
   explicit ema(int period) : s_(period), period_(period) {}
   int lookback() const noexcept { return period_ - 1; }
+  std::size_t settle_span() const noexcept { return settle_for((period_ + 1) / 2.0, 1, lookback()); }  // run_parts
   void update(const double* in, double* out) noexcept { out[0] = s_.update(in[0]); }
   std::uint64_t run_block(const double* const* in, double* const* out, std::size_t n) noexcept {
     const double* NT_RESTRICT x = in[0];
@@ -229,6 +247,7 @@ struct dema {
   static constexpr int n_in = 1, n_out = 1;
   explicit dema(int period) : e1_(period), e2_(period), period_(period) {}
   int lookback() const noexcept { return 2 * (period_ - 1); }
+  std::size_t settle_span() const noexcept { return settle_for((period_ + 1) / 2.0, 2, lookback()); }  // run_parts
   void update(const double* in, double* out) noexcept {
     const double a = e1_.update(in[0]);
     if (!e1_.ready()) {
@@ -279,6 +298,7 @@ struct tema {
   static constexpr int n_in = 1, n_out = 1;
   explicit tema(int period) : e1_(period), e2_(period), e3_(period), period_(period) {}
   int lookback() const noexcept { return 3 * (period_ - 1); }
+  std::size_t settle_span() const noexcept { return settle_for((period_ + 1) / 2.0, 3, lookback()); }  // run_parts
   void update(const double* in, double* out) noexcept {
     out[0] = nan;
     const double a = e1_.update(in[0]);
@@ -981,6 +1001,7 @@ struct rsi {
   static constexpr int n_in = 1, n_out = 1;
   explicit rsi(int period) : gain_(period), loss_(period), period_(period) {}
   int lookback() const noexcept { return period_; }
+  std::size_t settle_span() const noexcept { return settle_for(period_, 1, lookback()); }  // run_parts
   void update(const double* in, double* out) noexcept {
     const double x = in[0];
     if (!have_prev_) {
@@ -1097,9 +1118,13 @@ struct macd {
         slow_(slow_p_),
         sig_(signal) {}
   int lookback() const noexcept { return (slow_p_ - 1) + (sig_p_ - 1); }
+  /// The signal line is an EMA of the difference of two EMAs: two levels, the slower of them.
+  std::size_t settle_span() const noexcept {  // run_parts
+    return settle_for((std::max(slow_p_, sig_p_) + 1) / 2.0, 2, lookback());
+  }
   void update(const double* in, double* out) noexcept {
     const double x = in[0];
-    ++n_;
+    if (n_ <= slow_p_ - fast_p_) ++n_;  // saturates: only compared with slow - fast (settle_span)
     const double s = slow_.update(x);
     double f = nan;
     if (n_ > slow_p_ - fast_p_) f = fast_.update(x);
@@ -1140,7 +1165,7 @@ struct macd {
       os[i] = sg;
       oh[i] = m - sg;
     }
-    n_ += static_cast<std::int64_t>(n);  // only compared with slow - fast, long passed
+    // n_ is saturated already: the signal line is ready, so the slow - fast first bars have passed
     fast_.set_value(f);
     slow_.set_value(s);
     sig_.set_value(sg);
@@ -1754,6 +1779,7 @@ struct atr_t {
   static constexpr int n_in = 3, n_out = 1;
   explicit atr_t(int period) : w_(period), period_(period) {}
   int lookback() const noexcept { return period_; }
+  std::size_t settle_span() const noexcept { return settle_for(period_, 1, lookback()); }  // run_parts
   void update(const double* in, double* out) noexcept {
     const double tr = tr_.update(in[0], in[1], in[2]);
     if (std::isnan(tr)) {
@@ -2012,6 +2038,7 @@ struct di_t {
   static constexpr int n_in = 3, n_out = 1;
   explicit di_t(int period) : dm_(period), period_(period) {}
   int lookback() const noexcept { return period_; }
+  std::size_t settle_span() const noexcept { return settle_for(period_, 1, lookback()); }  // run_parts
   void update(const double* in, double* out) noexcept {
     if (!dm_.update(in[0], in[1], in[2])) {
       out[0] = nan;
@@ -2046,6 +2073,8 @@ struct adx {
   explicit adx(int period)
       : dm_(period), period_(period), a_(static_cast<double>(period - 1) / period), b_(1.0 / period) {}
   int lookback() const noexcept { return 2 * period_ - 1; }
+  /// Wilder's smoothing of DX, which comes of Wilder-smoothed sums: two levels.
+  std::size_t settle_span() const noexcept { return settle_for(period_, 2, lookback()); }  // run_parts
   void update(const double* in, double* out) noexcept {
     out[0] = nan;
     if (!dm_.update(in[0], in[1], in[2])) return;
@@ -2055,6 +2084,7 @@ struct adx {
       if (have_dx) sum_dx_ += dx;
       if (++n_dx_ < period_) return;
       adx_ = sum_dx_ / period_;
+      sum_dx_ = 0.0;  // spent: cleared so that settled states compare equal (settle_span)
       out[0] = adx_;
       return;
     }

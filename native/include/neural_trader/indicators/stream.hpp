@@ -185,6 +185,22 @@ class stream {
       return 0;
     }
   }
+  /// The indicator's settle_span() (indicators.hpp), or 0 where it has none.
+  std::size_t settle_span() const noexcept {
+    if constexpr (requires(const Ind& i) { i.settle_span(); }) {
+      return cur_.settle_span();
+    } else {
+      return 0;
+    }
+  }
+  /// The indicator's state alone (not the count, the last outputs or the replace snapshot) as
+  /// bytes: two objects whose bytes are equal give the same outputs from here on.
+  std::vector<unsigned char> state_bytes() const {
+    frame_writer w(state_magic, state_version);
+    state_writer sw{w};
+    sw(const_cast<Ind&>(cur_));
+    return w.finish();
+  }
 
   /// One step. Returns through `out` (n_out values).
   void update(const double* in, double* out, bool replace) noexcept {
@@ -482,6 +498,11 @@ class indicator {
   /// See indicators.hpp: 0 (no promise), or how many of the last inputs, the current one
   /// included, each output depends on.
   virtual std::size_t split_span() const noexcept = 0;
+  /// See indicators.hpp: 0 (none), or how many inputs a new object is expected to need to reach
+  /// the exact state.
+  virtual std::size_t settle_span() const noexcept = 0;
+  /// stream::state_bytes(): equal bytes, equal outputs from here on.
+  virtual std::vector<unsigned char> state_bytes() const = 0;
   virtual void update(const double* in, double* out, bool replace) noexcept = 0;
   virtual void run(const double* const* in, const std::ptrdiff_t* stride, double* const* out,
                    std::size_t n) noexcept = 0;
@@ -528,6 +549,8 @@ class indicator_impl final : public indicator {
   int n_out() const noexcept override { return Ind::n_out; }
   int lookback() const noexcept override { return s_.lookback(); }
   std::size_t split_span() const noexcept override { return s_.split_span(); }
+  std::size_t settle_span() const noexcept override { return s_.settle_span(); }
+  std::vector<unsigned char> state_bytes() const override { return s_.state_bytes(); }
   void update(const double* in, double* out, bool replace) noexcept override { s_.update(in, out, replace); }
   void run(const double* const* in, const std::ptrdiff_t* stride, double* const* out,
            std::size_t n) noexcept override {
@@ -715,44 +738,107 @@ inline void warm_up(indicator& ind, const double* const* in, const std::ptrdiff_
 
 }  // namespace detail
 
+/// What run_parts() did: the parts, and the steps run a second time because a speculative part's
+/// state was not the exact one at any of its check points (settle_span indicators; 0 otherwise).
+struct run_parts_stats {
+  std::size_t parts = 1;
+  std::size_t recomputed = 0;
+};
+
+/// Where run_parts() compares a speculative part's state with the exact one: at these multiples
+/// of settle_span() from the part's start.
+inline constexpr std::size_t settle_checks[] = {0, 1, 2, 4};
+
 /// Runs `ind`, a new object (as make_indicator() returns it), over n steps as ind.run() would,
-/// split into up to `threads` contiguous parts run on their own threads (0: get_num_threads())
-/// when each output depends on the last split_span() inputs only (indicators.hpp). Each part
-/// after the first runs on a copy of the new object that first runs over the split_span() - 1
-/// steps before the part whose inputs are all finite (further back over missing ones, which the
-/// missing-input policy skips), outputs dropped; so every output equals the one-thread run's, bit
-/// for bit. A part has at least `min_part` steps and 8 × split_span() (the warm-up stays under an
-/// eighth of the work). `ind` is left in the state after the first part (after all n steps when
-/// there is one part). Returns the number of parts.
+/// split into up to `threads` contiguous parts run on their own threads (0: get_num_threads()),
+/// every output equal to the one-thread run's, bit for bit. Two kinds of indicator split:
+///
+/// - split_span() (each output depends on the last split_span() inputs only): each part after
+///   the first runs on a copy of the new object that first runs over the split_span() - 1 steps
+///   before the part whose inputs are all finite (further back over missing ones, which the
+///   missing-input policy skips), outputs dropped. A part has at least `min_part` steps and
+///   8 × split_span().
+/// - settle_span() (a contracting recursion, indicators.hpp): each part after the first runs
+///   speculatively on a copy warmed up on the settle_span() finite steps before it, and notes its
+///   state at the settle_checks points. Then, part by part, the exact state (the previous part's
+///   end, itself exact) is compared with the noted ones, stepping the exact object over the part
+///   (its outputs overwrite the speculative ones) up to the first point where they are equal:
+///   from there on the speculative outputs are the exact ones (same state, same inputs, same
+///   code), and the part's end state is exact. Where no point agrees (a period so long that the
+///   warm-up cannot forget its start), the exact object runs the whole part: right, only slower.
+///   A part has at least `min_part` steps and 8 × settle_span().
+///
+/// With one part `ind` ends after all n steps; with several it is left part-way (callers that
+/// split discard it). Returns the number of parts; `stats`, where given, says what was redone.
 inline std::size_t run_parts(indicator& ind, const double* const* in, const std::ptrdiff_t* stride,
                              double* const* out, std::size_t n, int threads,
-                             std::size_t min_part = min_part_steps) {
+                             std::size_t min_part = min_part_steps, run_parts_stats* stats = nullptr) {
   const std::size_t span = ind.split_span();
-  const std::size_t parts = span == 0 ? 1 : threads_for(n, std::max(min_part, 8 * span), threads);
+  const std::size_t settle = span == 0 ? ind.settle_span() : 0;
+  const std::size_t per = span != 0 ? 8 * span : 8 * settle;
+  const std::size_t parts = per == 0 ? 1 : threads_for(n, std::max(min_part, per), threads);
+  if (stats != nullptr) *stats = run_parts_stats{parts, 0};
   if (parts <= 1) {
     ind.run(in, stride, out, n);
     return 1;
   }
   const auto n_in = static_cast<std::size_t>(ind.n_in());
   const auto n_out = static_cast<std::size_t>(ind.n_out());
+  auto begin = [&](std::size_t k) { return n / parts * k + std::min(k, n % parts); };
+  // [b, e) of the arrays, as pointer lists
+  auto run_on = [&](indicator& x, std::size_t b, std::size_t e) {
+    if (e <= b) return;
+    std::vector<const double*> ip(n_in);
+    std::vector<double*> op(n_out);
+    for (std::size_t j = 0; j < n_in; ++j) ip[j] = in[j] + static_cast<std::ptrdiff_t>(b) * stride[j];
+    for (std::size_t j = 0; j < n_out; ++j) op[j] = out[j] + b;
+    x.run(ip.data(), stride, op.data(), e - b);
+  };
   std::vector<std::unique_ptr<indicator>> copies;  // made here: clone() allocates and may throw
   for (std::size_t k = 1; k < parts; ++k) copies.push_back(ind.clone());
+  // settle_span: the speculative parts' states at their check points
+  std::vector<std::vector<std::vector<unsigned char>>> noted(parts);
   parallel_for(
       parts,
       [&](std::size_t kb, std::size_t ke) {
-        std::vector<const double*> ip(n_in);
-        std::vector<double*> op(n_out);
         for (std::size_t k = kb; k < ke; ++k) {
-          const std::size_t b = n / parts * k + std::min(k, n % parts);
-          const std::size_t e = b + n / parts + (k < n % parts ? 1 : 0);
-          indicator& part = k == 0 ? ind : *copies[k - 1];
-          if (k > 0) detail::warm_up(part, in, stride, b, span);
-          for (std::size_t j = 0; j < n_in; ++j) ip[j] = in[j] + static_cast<std::ptrdiff_t>(b) * stride[j];
-          for (std::size_t j = 0; j < n_out; ++j) op[j] = out[j] + b;
-          part.run(ip.data(), stride, op.data(), e - b);
+          const std::size_t b = begin(k), e = begin(k + 1);
+          if (k == 0) {
+            run_on(ind, b, e);
+            continue;
+          }
+          indicator& part = *copies[k - 1];
+          detail::warm_up(part, in, stride, b, span != 0 ? span : settle + 1);
+          std::size_t at = b;
+          if (settle != 0) {
+            for (const std::size_t c : settle_checks) {
+              const std::size_t point = b + c * settle;
+              if (point >= e) break;
+              run_on(part, at, point);
+              at = point;
+              noted[k].push_back(part.state_bytes());
+            }
+          }
+          run_on(part, at, e);
         }
       },
       static_cast<int>(parts));
+  if (settle == 0) return parts;
+  indicator* exact = &ind;  // at the end of part k - 1, exactly
+  for (std::size_t k = 1; k < parts; ++k) {
+    const std::size_t b = begin(k), e = begin(k + 1);
+    std::size_t at = b;
+    bool same = false;
+    for (std::size_t i = 0; i < noted[k].size() && !same; ++i) {
+      const std::size_t point = b + settle_checks[i] * settle;
+      run_on(*exact, at, point);
+      at = point;
+      same = exact->state_bytes() == noted[k][i];
+    }
+    if (!same) run_on(*exact, at, e);
+    if (stats != nullptr) stats->recomputed += (same ? at : e) - b;
+    if (same) exact = copies[k - 1].get();
+  }
   return parts;
 }
 
