@@ -682,12 +682,29 @@ void test_run_parts() {
           std::vector<double*> op;
           for (auto& o : got) op.push_back(o.data());
           const std::vector<std::ptrdiff_t> st(in.ptr.size(), 1);
-          const std::size_t parts = ta::run_parts(*ind, in.ptr.data(), st.data(), op.data(), n, threads, 64);
-          // settle_span() indicators split where the parts hold 8 settle spans (short periods here)
+          // fixed: every helper splits before anyone starts, so the parts are certain
+          const std::size_t parts =
+              ta::run_parts(*ind, in.ptr.data(), st.data(), op.data(), n, threads, 64, nullptr, true);
+          // settle_span() indicators split where two parts hold 8 settle spans each (short periods)
           const std::size_t settle = ind->settle_span();
-          CHECK_EQ(parts, declared ? static_cast<std::size_t>(threads)
-                                   : settle == 0 ? std::size_t{1} : neural_trader::threads_for(n, 8 * settle, threads));
+          if (declared) {
+            CHECK_EQ(parts, static_cast<std::size_t>(threads));
+          } else if (settle == 0 || n < 16 * settle) {
+            CHECK_EQ(parts, std::size_t{1});
+          } else {
+            CHECK(parts >= 2 && parts <= static_cast<std::size_t>(threads));
+          }
           bool eq = true;
+          for (std::size_t j = 0; j < got.size(); ++j) {
+            for (std::size_t i = 0; i < n; ++i) eq &= same(got[j][i], want[j][i]);
+          }
+          CHECK(eq);
+          // as the batch functions run it: helpers take what is left when they start
+          for (auto& o : got) std::fill(o.begin(), o.end(), -1.0);
+          auto ind2 = ta::make_indicator(s.name, params);
+          const std::size_t parts2 = ta::run_parts(*ind2, in.ptr.data(), st.data(), op.data(), n, threads, 64);
+          CHECK(parts2 >= 1 && parts2 <= static_cast<std::size_t>(threads));
+          eq = true;
           for (std::size_t j = 0; j < got.size(); ++j) {
             for (std::size_t i = 0; i < n; ++i) eq &= same(got[j][i], want[j][i]);
           }
@@ -700,7 +717,8 @@ void test_run_parts() {
 }
 
 /// run_parts on the settle_span() indicators (contracting recursions, split speculatively and
-/// checked): the one-thread run's outputs bit for bit, on 2-4 threads, clean and with the gap
+/// checked): the one-thread run's outputs bit for bit, on 2-4 threads (a fixed split, and as the
+/// helpers come), clean and with the gap
 /// patterns of test_run_parts; the speculation settles (nothing recomputed) on these random
 /// walks, so the split is a real speed-up; and where a huge input just before a part's warm-up
 /// keeps the exact state from being reached, that part is recomputed (counted) and the outputs
@@ -725,9 +743,17 @@ void test_run_parts_settle() {
         const int spiked = g < gaps.size() ? 0 : static_cast<int>(g - gaps.size()) + 2;
         auto in = with_gaps(s, b, n, gaps[g < gaps.size() ? g : 0]);
         std::size_t part2 = 0, part3 = n;
-        if (spiked != 0) {
-          part2 = n / static_cast<std::size_t>(spiked + 1) * 2 + std::min<std::size_t>(2, n % (spiked + 1));
-          if (spiked == 3) part3 = n / 4 * 3 + std::min<std::size_t>(3, n % 4);
+        if (spiked != 0) {  // where the parts begin: a fixed split of the same length
+          ta::run_parts_stats where;
+          auto probe = ta::make_indicator(s.name, params);
+          std::vector<std::vector<double>> sink(static_cast<std::size_t>(s.n_out), std::vector<double>(n));
+          std::vector<double*> sp;
+          for (auto& o : sink) sp.push_back(o.data());
+          const std::vector<std::ptrdiff_t> st1(in.ptr.size(), 1);
+          ta::run_parts(*probe, in.ptr.data(), st1.data(), sp.data(), n, spiked + 1, 64, &where, true);
+          CHECK_EQ(where.parts, static_cast<std::size_t>(spiked + 1));
+          part2 = where.starts.at(2);
+          if (where.starts.size() > 3) part3 = where.starts[3];
           for (auto& v : in.v) v[part2 - settle - 3] = 1e250;
         }
         auto whole = ta::make_indicator(s.name, params);
@@ -740,7 +766,7 @@ void test_run_parts_settle() {
           for (auto& o : got) op.push_back(o.data());
           const std::vector<std::ptrdiff_t> st(in.ptr.size(), 1);
           ta::run_parts_stats stats;
-          ta::run_parts(*ind, in.ptr.data(), st.data(), op.data(), n, threads, 64, &stats);
+          ta::run_parts(*ind, in.ptr.data(), st.data(), op.data(), n, threads, 64, &stats, true);
           CHECK_EQ(stats.parts, static_cast<std::size_t>(threads));
           bool eq = true;
           for (std::size_t j = 0; j < got.size(); ++j) {
@@ -758,6 +784,15 @@ void test_run_parts_settle() {
             CHECK(stats.recomputed >= (one_level ? part3 - part2 : settle));
             CHECK(stats.recomputed <= n - part2);
           }
+          // as the batch functions run it: helpers take what is left when they start
+          for (auto& o : got) std::fill(o.begin(), o.end(), -1.0);
+          auto ind2 = ta::make_indicator(s.name, params);
+          ta::run_parts(*ind2, in.ptr.data(), st.data(), op.data(), n, threads, 64);
+          eq = true;
+          for (std::size_t j = 0; j < got.size(); ++j) {
+            for (std::size_t i = 0; i < n; ++i) eq &= same(got[j][i], want[j][i]);
+          }
+          CHECK(eq);
         }
       }
     }

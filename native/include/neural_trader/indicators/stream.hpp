@@ -18,6 +18,9 @@
 #include <cstring>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <thread>
+#include <atomic>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -738,10 +741,12 @@ inline void warm_up(indicator& ind, const double* const* in, const std::ptrdiff_
 
 }  // namespace detail
 
-/// What run_parts() did: the parts, and the steps run a second time because a speculative part's
-/// state was not the exact one at any of its check points (settle_span indicators; 0 otherwise).
+/// What run_parts() did: the parts (their first steps, in order), and the steps run a second
+/// time because a speculative part's state was not the exact one at any of its check points
+/// (settle_span indicators; 0 otherwise).
 struct run_parts_stats {
   std::size_t parts = 1;
+  std::vector<std::size_t> starts{0};
   std::size_t recomputed = 0;
 };
 
@@ -749,42 +754,50 @@ struct run_parts_stats {
 /// of settle_span() from the part's start.
 inline constexpr std::size_t settle_checks[] = {0, 1, 2, 4};
 
+/// The steps a part's owner takes at a time between looks at where its part now ends.
+inline constexpr std::size_t part_chunk_steps = std::size_t{1} << 15;
+
 /// Runs `ind`, a new object (as make_indicator() returns it), over n steps as ind.run() would,
-/// split into up to `threads` contiguous parts run on their own threads (0: get_num_threads()),
-/// every output equal to the one-thread run's, bit for bit. Two kinds of indicator split:
+/// on up to `threads` threads (0: get_num_threads()) where the indicator allows it, every output
+/// equal to the one-thread run's, bit for bit.
 ///
-/// - split_span() (each output depends on the last split_span() inputs only): each part after
-///   the first runs on a copy of the new object that first runs over the split_span() - 1 steps
-///   before the part whose inputs are all finite (further back over missing ones, which the
-///   missing-input policy skips), outputs dropped. A part has at least `min_part` steps and
-///   8 × split_span().
-/// - settle_span() (a contracting recursion, indicators.hpp): each part after the first runs
-///   speculatively on a copy warmed up on the settle_span() finite steps before it, and notes its
+/// The calling thread starts on the steps at once, a chunk at a time; each helper thread, once
+/// it runs, takes the back half of what is left of the largest part (when both halves keep at
+/// least `min_part` steps and 8 spans; else it does nothing), so a helper that starts late (a
+/// sleeping core can take a tenth of a millisecond to wake) costs the caller nothing. Two kinds
+/// of indicator split:
+///
+/// - split_span() (each output depends on the last split_span() inputs only): a helper's part
+///   starts from a new object fed the split_span() - 1 steps before it whose inputs are all
+///   finite (further back over missing ones, which the missing-input policy skips).
+/// - settle_span() (a contracting recursion, indicators.hpp): a helper's part runs
+///   speculatively from a new object fed the settle_span() finite steps before it, noting its
 ///   state at the settle_checks points. Then, part by part, the exact state (the previous part's
 ///   end, itself exact) is compared with the noted ones, stepping the exact object over the part
 ///   (its outputs overwrite the speculative ones) up to the first point where they are equal:
 ///   from there on the speculative outputs are the exact ones (same state, same inputs, same
 ///   code), and the part's end state is exact. Where no point agrees (a period so long that the
 ///   warm-up cannot forget its start), the exact object runs the whole part: right, only slower.
-///   A part has at least `min_part` steps and 8 × settle_span().
 ///
-/// With one part `ind` ends after all n steps; with several it is left part-way (callers that
-/// split discard it). Returns the number of parts; `stats`, where given, says what was redone.
+/// `fixed`: the helpers split before anyone starts (each in turn halving the largest part), so
+/// the parts are the same on every run (tests). With one part `ind` ends after all n steps; with
+/// several it is left part-way (callers that split discard it). Returns the number of parts;
+/// `stats`, where given, says where they began and what was redone.
 inline std::size_t run_parts(indicator& ind, const double* const* in, const std::ptrdiff_t* stride,
                              double* const* out, std::size_t n, int threads,
-                             std::size_t min_part = min_part_steps, run_parts_stats* stats = nullptr) {
+                             std::size_t min_part = min_part_steps, run_parts_stats* stats = nullptr,
+                             bool fixed = false) {
   const std::size_t span = ind.split_span();
   const std::size_t settle = span == 0 ? ind.settle_span() : 0;
-  const std::size_t per = span != 0 ? 8 * span : 8 * settle;
-  const std::size_t parts = per == 0 ? 1 : threads_for(n, std::max(min_part, per), threads);
-  if (stats != nullptr) *stats = run_parts_stats{parts, 0};
-  if (parts <= 1) {
+  const std::size_t least = std::max(min_part, 8 * (span != 0 ? span : settle));  // steps a part keeps
+  const std::size_t want = span == 0 && settle == 0 ? 1 : threads_for(n, least, threads);
+  if (stats != nullptr) *stats = run_parts_stats{};
+  if (want <= 1) {
     ind.run(in, stride, out, n);
     return 1;
   }
   const auto n_in = static_cast<std::size_t>(ind.n_in());
   const auto n_out = static_cast<std::size_t>(ind.n_out());
-  auto begin = [&](std::size_t k) { return n / parts * k + std::min(k, n % parts); };
   // [b, e) of the arrays, as pointer lists
   auto run_on = [&](indicator& x, std::size_t b, std::size_t e) {
     if (e <= b) return;
@@ -794,52 +807,112 @@ inline std::size_t run_parts(indicator& ind, const double* const* in, const std:
     for (std::size_t j = 0; j < n_out; ++j) op[j] = out[j] + b;
     x.run(ip.data(), stride, op.data(), e - b);
   };
+  struct part {
+    std::size_t begin, next, limit;  // its steps [begin, limit); the owner has taken [begin, next)
+    indicator* obj;
+    std::vector<std::vector<unsigned char>> noted;  // settle_span: the states at the check points
+  };
   std::vector<std::unique_ptr<indicator>> copies;  // made here: clone() allocates and may throw
-  for (std::size_t k = 1; k < parts; ++k) copies.push_back(ind.clone());
-  // settle_span: the speculative parts' states at their check points
-  std::vector<std::vector<std::vector<unsigned char>>> noted(parts);
-  parallel_for(
-      parts,
-      [&](std::size_t kb, std::size_t ke) {
-        for (std::size_t k = kb; k < ke; ++k) {
-          const std::size_t b = begin(k), e = begin(k + 1);
-          if (k == 0) {
-            run_on(ind, b, e);
+  for (std::size_t k = 1; k < want; ++k) copies.push_back(ind.clone());
+  std::vector<part> parts;
+  parts.reserve(want);  // never reallocated while the threads run: they index it under the lock
+  parts.push_back(part{0, 0, n, &ind, {}});
+  std::mutex mu;
+  std::atomic<std::size_t> tried{0};  // helpers that have tried to take a part
+  auto gate = [&] {  // fixed: everyone waits for every helper's try
+    while (fixed && tried.load(std::memory_order_acquire) + 1 < want) std::this_thread::yield();
+  };
+  // The owner of part p: chunk by chunk up to its limit (which a helper may lower meanwhile),
+  // noting the state at the check points of a speculative part.
+  auto own = [&](std::size_t p) {
+    std::size_t ci = 0;
+    for (;;) {
+      std::size_t a = 0, z = 0, begin = 0;
+      indicator* obj = nullptr;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        part& q = parts[p];
+        if (q.next >= q.limit) return;
+        a = q.next;
+        z = std::min(q.limit, a + part_chunk_steps);
+        q.next = z;
+        begin = q.begin;
+        obj = q.obj;
+      }
+      while (a < z) {
+        std::size_t stop = z;
+        if (p > 0 && settle != 0 && ci < std::size(settle_checks)) {
+          const std::size_t point = begin + settle_checks[ci] * settle;
+          if (point == a) {
+            auto bytes = obj->state_bytes();
+            std::lock_guard<std::mutex> lock(mu);
+            parts[p].noted.push_back(std::move(bytes));
+            ++ci;
             continue;
           }
-          indicator& part = *copies[k - 1];
-          detail::warm_up(part, in, stride, b, span != 0 ? span : settle + 1);
-          std::size_t at = b;
-          if (settle != 0) {
-            for (const std::size_t c : settle_checks) {
-              const std::size_t point = b + c * settle;
-              if (point >= e) break;
-              run_on(part, at, point);
-              at = point;
-              noted[k].push_back(part.state_bytes());
+          stop = std::min(stop, point);
+        }
+        run_on(*obj, a, stop);
+        a = stop;
+      }
+    }
+  };
+  parallel_for(
+      want,
+      [&](std::size_t kb, std::size_t ke) {
+        for (std::size_t k = kb; k < ke; ++k) {
+          if (k == 0) {
+            gate();
+            own(0);
+            continue;
+          }
+          std::size_t p = 0, m = 0;
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            std::size_t best = 0;
+            for (std::size_t i = 1; i < parts.size(); ++i) {
+              if (parts[i].limit - parts[i].next > parts[best].limit - parts[best].next) best = i;
+            }
+            part& v = parts[best];
+            const std::size_t left = v.limit - v.next;
+            if (left >= 2 * least) {
+              m = v.next + left / 2;
+              parts.push_back(part{m, m, v.limit, copies[k - 1].get(), {}});
+              v.limit = m;
+              p = parts.size() - 1;
             }
           }
-          run_on(part, at, e);
+          tried.fetch_add(1, std::memory_order_release);
+          gate();
+          if (p == 0) continue;
+          detail::warm_up(*parts[p].obj, in, stride, m, span != 0 ? span : settle + 1);
+          own(p);
         }
       },
-      static_cast<int>(parts));
-  if (settle == 0) return parts;
-  indicator* exact = &ind;  // at the end of part k - 1, exactly
-  for (std::size_t k = 1; k < parts; ++k) {
-    const std::size_t b = begin(k), e = begin(k + 1);
+      static_cast<int>(want));
+  std::sort(parts.begin(), parts.end(), [](const part& x, const part& y) { return x.begin < y.begin; });
+  if (stats != nullptr) {
+    stats->parts = parts.size();
+    stats->starts.clear();
+    for (const part& q : parts) stats->starts.push_back(q.begin);
+  }
+  if (settle == 0) return parts.size();
+  indicator* exact = parts[0].obj;  // at the end of part k - 1, exactly
+  for (std::size_t k = 1; k < parts.size(); ++k) {
+    const std::size_t b = parts[k].begin, e = parts[k].limit;
     std::size_t at = b;
     bool same = false;
-    for (std::size_t i = 0; i < noted[k].size() && !same; ++i) {
+    for (std::size_t i = 0; i < parts[k].noted.size() && !same; ++i) {
       const std::size_t point = b + settle_checks[i] * settle;
       run_on(*exact, at, point);
       at = point;
-      same = exact->state_bytes() == noted[k][i];
+      same = exact->state_bytes() == parts[k].noted[i];
     }
     if (!same) run_on(*exact, at, e);
     if (stats != nullptr) stats->recomputed += (same ? at : e) - b;
-    if (same) exact = copies[k - 1].get();
+    if (same) exact = parts[k].obj;
   }
-  return parts;
+  return parts.size();
 }
 
 }  // namespace neural_trader::ta
