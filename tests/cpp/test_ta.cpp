@@ -703,7 +703,7 @@ void test_run_parts() {
           for (auto& o : got) std::fill(o.begin(), o.end(), -1.0);
           auto ind2 = ta::make_indicator(s.name, params);
           const std::size_t parts2 = ta::run_parts(*ind2, in.ptr.data(), st.data(), op.data(), n, threads, 64);
-          CHECK(parts2 >= 1 && parts2 <= static_cast<std::size_t>(threads));
+          CHECK(parts2 >= 1 && parts2 <= n / 64);  // each part keeps min_part steps; idle threads take more
           eq = true;
           for (std::size_t j = 0; j < got.size(); ++j) {
             for (std::size_t i = 0; i < n; ++i) eq &= same(got[j][i], want[j][i]);

@@ -763,14 +763,15 @@ inline constexpr std::size_t part_chunk_steps = std::size_t{1} << 15;
 ///
 /// The calling thread starts on the steps at once, a chunk at a time; each helper thread, once
 /// it runs, takes the back half of what is left of the largest part (when both halves keep at
-/// least `min_part` steps and 8 spans; else it does nothing), so a helper that starts late (a
-/// sleeping core can take a tenth of a millisecond to wake) costs the caller nothing. Two kinds
-/// of indicator split:
+/// least `min_part` steps and 8 spans; else it does nothing), and so does every thread whose part
+/// is done, until no part is worth halving. So a helper that starts late (a sleeping core can
+/// take a tenth of a millisecond to wake) costs the caller nothing, and one that is held up
+/// has the back of its part taken over. Two kinds of indicator split:
 ///
-/// - split_span() (each output depends on the last split_span() inputs only): a helper's part
+/// - split_span() (each output depends on the last split_span() inputs only): a taken part
 ///   starts from a new object fed the split_span() - 1 steps before it whose inputs are all
 ///   finite (further back over missing ones, which the missing-input policy skips).
-/// - settle_span() (a contracting recursion, indicators.hpp): a helper's part runs
+/// - settle_span() (a contracting recursion, indicators.hpp): a taken part runs
 ///   speculatively from a new object fed the settle_span() finite steps before it, noting its
 ///   state at the settle_checks points. Then, part by part, the exact state (the previous part's
 ///   end, itself exact) is compared with the noted ones, stepping the exact object over the part
@@ -779,8 +780,9 @@ inline constexpr std::size_t part_chunk_steps = std::size_t{1} << 15;
 ///   code), and the part's end state is exact. Where no point agrees (a period so long that the
 ///   warm-up cannot forget its start), the exact object runs the whole part: right, only slower.
 ///
-/// `fixed`: the helpers split before anyone starts (each in turn halving the largest part), so
-/// the parts are the same on every run (tests). With one part `ind` ends after all n steps; with
+/// `fixed`: the helpers split before anyone starts (each in turn halving the largest part) and
+/// nothing is taken later, so the parts are the same on every run (tests; a helper thread that
+/// cannot be started would leave the others waiting). With one part `ind` ends after all n steps; with
 /// several it is left part-way (callers that split discard it). Returns the number of parts;
 /// `stats`, where given, says where they began and what was redone.
 inline std::size_t run_parts(indicator& ind, const double* const* in, const std::ptrdiff_t* stride,
@@ -812,20 +814,39 @@ inline std::size_t run_parts(indicator& ind, const double* const* in, const std:
     indicator* obj;
     std::vector<std::vector<unsigned char>> noted;  // settle_span: the states at the check points
   };
-  std::vector<std::unique_ptr<indicator>> copies;  // made here: clone() allocates and may throw
-  for (std::size_t k = 1; k < want; ++k) copies.push_back(ind.clone());
+  const std::unique_ptr<indicator> fresh = ind.clone();  // before ind runs: what every part's object starts from
+  std::vector<std::unique_ptr<indicator>> owned;         // the helpers' objects
   std::vector<part> parts;
-  parts.reserve(want);  // never reallocated while the threads run: they index it under the lock
+  parts.reserve(n / least + 1);  // every part keeps `least` steps: never reallocated while threads index it
   parts.push_back(part{0, 0, n, &ind, {}});
   std::mutex mu;
   std::atomic<std::size_t> tried{0};  // helpers that have tried to take a part
   auto gate = [&] {  // fixed: everyone waits for every helper's try
     while (fixed && tried.load(std::memory_order_acquire) + 1 < want) std::this_thread::yield();
   };
-  // The owner of part p: chunk by chunk up to its limit (which a helper may lower meanwhile),
-  // noting the state at the check points of a speculative part.
+  // Takes the back half of what is left of the largest part, where both halves keep `least`
+  // steps; returns the new part's index, or 0 where there is none to take.
+  auto take = [&]() -> std::size_t {
+    std::unique_ptr<indicator> obj = fresh->clone();  // clone() of an object no one writes: outside the lock
+    std::lock_guard<std::mutex> lock(mu);
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+      if (parts[i].limit - parts[i].next > parts[best].limit - parts[best].next) best = i;
+    }
+    part& v = parts[best];
+    const std::size_t left = v.limit - v.next;
+    if (left < 2 * least) return 0;
+    const std::size_t m = v.next + left / 2;
+    parts.push_back(part{m, m, v.limit, obj.get(), {}});
+    v.limit = m;
+    owned.push_back(std::move(obj));
+    return parts.size() - 1;
+  };
+  // The owner of part p: chunk by chunk up to its limit (which another thread may lower
+  // meanwhile), noting the state at the check points of a speculative part.
   auto own = [&](std::size_t p) {
     std::size_t ci = 0;
+    bool warm = p == 0;
     for (;;) {
       std::size_t a = 0, z = 0, begin = 0;
       indicator* obj = nullptr;
@@ -838,6 +859,10 @@ inline std::size_t run_parts(indicator& ind, const double* const* in, const std:
         q.next = z;
         begin = q.begin;
         obj = q.obj;
+      }
+      if (!warm) {  // a taken part: its object first runs over the steps before it
+        detail::warm_up(*obj, in, stride, begin, span != 0 ? span : settle + 1);
+        warm = true;
       }
       while (a < z) {
         std::size_t stop = z;
@@ -857,6 +882,11 @@ inline std::size_t run_parts(indicator& ind, const double* const* in, const std:
       }
     }
   };
+  // after its own part, a thread takes over the back half of what others have left
+  auto help = [&] {
+    if (fixed) return;
+    for (std::size_t p = take(); p != 0; p = take()) own(p);
+  };
   parallel_for(
       want,
       [&](std::size_t kb, std::size_t ke) {
@@ -864,29 +894,13 @@ inline std::size_t run_parts(indicator& ind, const double* const* in, const std:
           if (k == 0) {
             gate();
             own(0);
-            continue;
+          } else {
+            const std::size_t p = take();
+            tried.fetch_add(1, std::memory_order_release);
+            gate();
+            if (p != 0) own(p);
           }
-          std::size_t p = 0, m = 0;
-          {
-            std::lock_guard<std::mutex> lock(mu);
-            std::size_t best = 0;
-            for (std::size_t i = 1; i < parts.size(); ++i) {
-              if (parts[i].limit - parts[i].next > parts[best].limit - parts[best].next) best = i;
-            }
-            part& v = parts[best];
-            const std::size_t left = v.limit - v.next;
-            if (left >= 2 * least) {
-              m = v.next + left / 2;
-              parts.push_back(part{m, m, v.limit, copies[k - 1].get(), {}});
-              v.limit = m;
-              p = parts.size() - 1;
-            }
-          }
-          tried.fetch_add(1, std::memory_order_release);
-          gate();
-          if (p == 0) continue;
-          detail::warm_up(*parts[p].obj, in, stride, m, span != 0 ? span : settle + 1);
-          own(p);
+          help();
         }
       },
       static_cast<int>(want));
