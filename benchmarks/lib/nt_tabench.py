@@ -347,10 +347,12 @@ def talib_reference(name: str, n: int) -> tuple[np.ndarray, ...]:
 
 
 #: The indicators whose 1-D batch nt splits across threads on long series (each output depends
-#: on a window of inputs only, or a recursion that forgets its start, split speculatively and
-#: checked; see nt.ta's module docstring): their table has an "nt-1" row.
+#: on a window of inputs only; a recursion that forgets its start, split speculatively and
+#: checked; running sums refreshed from the window on a schedule; see nt.ta's module
+#: docstring): their table has an "nt-1" row.
 SPLIT_CASES = ("trange", "willr", "cci", "aroon", "roc", "mom",
-               "ema", "dema", "tema", "macd", "rsi", "atr", "natr", "plus_di", "minus_di", "adx")
+               "ema", "dema", "tema", "macd", "rsi", "atr", "natr", "plus_di", "minus_di", "adx",
+               "wma", "var", "stddev")
 
 
 def batch_engines(name: str) -> tuple[str, ...]:

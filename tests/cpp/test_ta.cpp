@@ -685,11 +685,13 @@ void test_run_parts() {
           // fixed: every helper splits before anyone starts, so the parts are certain
           const std::size_t parts =
               ta::run_parts(*ind, in.ptr.data(), st.data(), op.data(), n, threads, 64, nullptr, true);
-          // settle_span() indicators split where two parts hold 8 settle spans each (short periods)
-          const std::size_t settle = ind->settle_span();
+          // settle_span() and split_cycle() indicators split where two parts hold 8 warm-ups each
+          // (short periods)
+          const auto cyc = ind->split_cycle();
+          const std::size_t reach = ind->settle_span() != 0 ? ind->settle_span() : cyc.first + cyc.second;
           if (declared) {
             CHECK_EQ(parts, static_cast<std::size_t>(threads));
-          } else if (settle == 0 || n < 16 * settle) {
+          } else if (reach == 0 || n < 16 * reach) {
             CHECK_EQ(parts, std::size_t{1});
           } else {
             CHECK(parts >= 2 && parts <= static_cast<std::size_t>(threads));
@@ -828,6 +830,36 @@ void test_split_span_is_tight() {
       CHECK(!same_tail(tail_after(span - 2)));
     }
   }
+  // split_cycle(): fed from the whole run's last refresh the same bits, fed one input more or
+  // less (a refresh schedule one step off) not
+  int cycling = 0;
+  for (const auto& s : ta::registry()) {
+    for (const auto& params : param_sets(s)) {
+      auto whole = ta::make_indicator(s.name, params);
+      const auto [lead, cycle] = whole->split_cycle();
+      if (cycle == 0) continue;
+      ++cycling;
+      const auto in = inputs_for(s, b);
+      const auto want = run_batch(*whole, in, n);
+      const std::size_t steps = lead + (at - lead) % cycle;
+      const auto tail_after = [&](std::size_t warm) {
+        auto ind = ta::make_indicator(s.name, params);
+        run_batch(*ind, in, warm, at - warm);
+        return run_batch(*ind, in, n - at, at);
+      };
+      const auto same_tail = [&](const std::vector<std::vector<double>>& got) {
+        bool eq = true;
+        for (std::size_t j = 0; j < got.size(); ++j) {
+          for (std::size_t i = at; i < n; ++i) eq &= same(got[j][i - at], want[j][i]);
+        }
+        return eq;
+      };
+      CHECK(same_tail(tail_after(steps)));
+      CHECK(!same_tail(tail_after(steps - 1)));
+      CHECK(!same_tail(tail_after(steps + 1)));
+    }
+  }
+  CHECK_EQ(cycling, 6);  // wma and zscore (two parameter sets), var and stddev
 }
 
 int main() {

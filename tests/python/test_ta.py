@@ -422,7 +422,8 @@ def test_long_series_split_across_threads_equal_one_thread() -> None:
     # 300,000 bars: with 2 threads the window-only indicators (MOM, ROC, TRANGE, WILLR, CCI,
     # AROON) run in two parts, the second warmed up on the bars before it; the recursions that
     # forget their start (EMA, DEMA, TEMA, MACD, RSI, ATR, NATR, PLUS_DI, MINUS_DI, ADX) too, the
-    # second part speculative and checked; the others run whole. Bit-identical to one thread,
+    # second part speculative and checked; WMA, VAR, STDDEV, ZSCORE too, the second part started
+    # from the last refresh of the running sums; the others run whole. Bit-identical to one thread,
     # with gaps (one run longer than any window, across the middle) and strided inputs.
     n = 300_000
     m = market(2 * n, seed=5)

@@ -12,7 +12,9 @@ MOM, ROC, TRANGE, WILLR, CCI, AROON -- each part starts from the window before i
 bars too); for the recursions that forget their start -- EMA, DEMA, TEMA, MACD, RSI, ATR, NATR,
 PLUS_DI, MINUS_DI, ADX -- each part runs speculatively after a warm-up of 64 decay lengths per
 level and is then checked against the exact state (the previous part's end), the part being
-redone where the two differ; periods too long for a part of 8 warm-ups stay on one thread.
+redone where the two differ; for WMA, VAR, STDDEV and ZSCORE, whose running sums are refreshed
+from the window every max(2 x timeperiod, 128) bars, each part starts from the whole run's last
+refresh before it. Periods too long for a part of 8 warm-ups stay on one thread.
 Parameter names, defaults, look-backs (leading NaNs) and seeding follow TA-Lib.
 
 Missing inputs (NaN or +-inf in any input of a step): the output at that step is NaN and the

@@ -23,7 +23,15 @@
 /// cleared and its counters saturate, so that equal states are equal bytes. run_parts uses it
 /// speculatively and checks every part against the exact state, recomputing where they differ.
 /// settle_for() gives the span from the recursion's decay length.
+///
+/// `split_cycle()`, where an indicator has it, is a promise about running sums refreshed from
+/// the window on a fixed schedule (WMA, VAR and what is built on VAR): counting its finite
+/// inputs from 1, the state after input number lead + j × cycle (j >= 0) is a function of the
+/// window then (the last `period` inputs), and the outputs from there on depend on that state
+/// and the inputs after. So a new object fed the finite inputs after number
+/// lead + j × cycle - lead reaches that same state at that same input and gives the same bits.
 #pragma once
+#include <utility>
 
 #include <cmath>
 #include <cstdint>
@@ -111,6 +119,11 @@ struct wma {
         refresh_(period * 2 > 128 ? period * 2 : 128),
         divider_(static_cast<double>(period) * (period + 1) / 2.0) {}
   int lookback() const noexcept { return period_ - 1; }
+  /// The window is first full at input `period`, refreshed `refresh_` inputs later and every
+  /// `refresh_` after (the first full window's sums come of the warm-up, not of exact()).
+  std::pair<std::size_t, std::size_t> split_cycle() const noexcept {  // run_parts
+    return {static_cast<std::size_t>(period_ + refresh_), static_cast<std::size_t>(refresh_)};
+  }
   void update(const double* in, double* out) noexcept {
     const double x = in[0];
     if (!win_.full()) {
@@ -614,6 +627,10 @@ struct var {
   explicit var(int period)
       : win_(period), period_(period), refresh_(period * 2 > 128 ? period * 2 : 128), inv_(1.0 / period) {}
   int lookback() const noexcept { return period_ - 1; }
+  /// exact() when the window is first full (input `period`) and every `refresh_` inputs after.
+  std::pair<std::size_t, std::size_t> split_cycle() const noexcept {  // run_parts
+    return {static_cast<std::size_t>(period_), static_cast<std::size_t>(refresh_)};
+  }
   /// One step; the variance of the window, NaN until it is full.
   double variance(double x) noexcept {
     if (!win_.full()) {
@@ -920,6 +937,7 @@ struct stddev {
   static constexpr int n_in = 1, n_out = 1;
   stddev(int period, double nbdev) : v_(period), period_(period), nbdev_(nbdev) {}
   int lookback() const noexcept { return period_ - 1; }
+  std::pair<std::size_t, std::size_t> split_cycle() const noexcept { return v_.split_cycle(); }  // run_parts
   void update(const double* in, double* out) noexcept {
     out[0] = deviation(v_.variance(in[0]), nbdev_);
   }
@@ -949,6 +967,7 @@ struct zscore {
   static constexpr int n_in = 1, n_out = 1;
   explicit zscore(int period) : v_(period), period_(period) {}
   int lookback() const noexcept { return period_ - 1; }
+  std::pair<std::size_t, std::size_t> split_cycle() const noexcept { return v_.split_cycle(); }  // run_parts
   /// NaN while the variance is (warm-up), 0 on a flat window, else the score; selects only, so
   /// the batch kernel's second loop vectorises.
   static double z(double x, double var, double mean) noexcept {

@@ -188,6 +188,14 @@ class stream {
       return 0;
     }
   }
+  /// The indicator's split_cycle() (indicators.hpp): {lead, cycle}, or {0, 0} where it has none.
+  std::pair<std::size_t, std::size_t> split_cycle() const noexcept {
+    if constexpr (requires(const Ind& i) { i.split_cycle(); }) {
+      return cur_.split_cycle();
+    } else {
+      return {0, 0};
+    }
+  }
   /// The indicator's settle_span() (indicators.hpp), or 0 where it has none.
   std::size_t settle_span() const noexcept {
     if constexpr (requires(const Ind& i) { i.settle_span(); }) {
@@ -504,6 +512,8 @@ class indicator {
   /// See indicators.hpp: 0 (none), or how many inputs a new object is expected to need to reach
   /// the exact state.
   virtual std::size_t settle_span() const noexcept = 0;
+  /// See indicators.hpp: {lead, cycle} of the window refreshes, or {0, 0} where there are none.
+  virtual std::pair<std::size_t, std::size_t> split_cycle() const noexcept = 0;
   /// stream::state_bytes(): equal bytes, equal outputs from here on.
   virtual std::vector<unsigned char> state_bytes() const = 0;
   virtual void update(const double* in, double* out, bool replace) noexcept = 0;
@@ -553,6 +563,7 @@ class indicator_impl final : public indicator {
   int lookback() const noexcept override { return s_.lookback(); }
   std::size_t split_span() const noexcept override { return s_.split_span(); }
   std::size_t settle_span() const noexcept override { return s_.settle_span(); }
+  std::pair<std::size_t, std::size_t> split_cycle() const noexcept override { return s_.split_cycle(); }
   std::vector<unsigned char> state_bytes() const override { return s_.state_bytes(); }
   void update(const double* in, double* out, bool replace) noexcept override { s_.update(in, out, replace); }
   void run(const double* const* in, const std::ptrdiff_t* stride, double* const* out,
@@ -715,6 +726,26 @@ inline constexpr std::size_t min_part_steps = std::size_t{1} << 17;
 
 namespace detail {
 
+/// How many of the steps before `s` have all their inputs finite (`s` where none is missing,
+/// which one vectorised pass per input finds first).
+inline std::size_t count_finite(const double* const* in, const std::ptrdiff_t* stride, std::size_t n_in,
+                                std::size_t s) {
+  bool contiguous = true;
+  for (std::size_t j = 0; j < n_in; ++j) contiguous &= stride[j] == 1;
+  if (contiguous) {
+    std::uint64_t bad = 0;
+    for (std::size_t j = 0; j < n_in; ++j) bad |= missing_bits(in[j], s);
+    if ((bad >> 63) == 0) return s;
+  }
+  std::size_t f = 0;
+  for (std::size_t i = 0; i < s; ++i) {
+    bool ok = true;
+    for (std::size_t j = 0; j < n_in; ++j) ok &= std::isfinite(in[j][static_cast<std::ptrdiff_t>(i) * stride[j]]);
+    f += ok ? 1 : 0;
+  }
+  return f;
+}
+
 /// Runs `ind` over the steps before `s` from the one where the last split_span() - 1 steps with
 /// all inputs finite begin (from 0 where there are fewer), dropping the outputs.
 inline void warm_up(indicator& ind, const double* const* in, const std::ptrdiff_t* stride, std::size_t s,
@@ -779,6 +810,10 @@ inline constexpr std::size_t part_chunk_steps = std::size_t{1} << 15;
 ///   from there on the speculative outputs are the exact ones (same state, same inputs, same
 ///   code), and the part's end state is exact. Where no point agrees (a period so long that the
 ///   warm-up cannot forget its start), the exact object runs the whole part: right, only slower.
+/// - split_cycle() (running sums refreshed from the window on a schedule of finite inputs): a
+///   taken part starts from a new object fed the finite steps from the whole run's last refresh
+///   before it (counting the finite steps before the part: one vectorised pass where none is
+///   missing), so its refreshes fall on the same steps and its outputs are the same bits.
 ///
 /// `fixed`: the helpers split before anyone starts (each in turn halving the largest part) and
 /// nothing is taken later, so the parts are the same on every run (tests; a helper thread that
@@ -791,8 +826,10 @@ inline std::size_t run_parts(indicator& ind, const double* const* in, const std:
                              bool fixed = false) {
   const std::size_t span = ind.split_span();
   const std::size_t settle = span == 0 ? ind.settle_span() : 0;
-  const std::size_t least = std::max(min_part, 8 * (span != 0 ? span : settle));  // steps a part keeps
-  const std::size_t want = span == 0 && settle == 0 ? 1 : threads_for(n, least, threads);
+  const auto [lead, cycle] = span == 0 && settle == 0 ? ind.split_cycle() : std::pair<std::size_t, std::size_t>{0, 0};
+  const std::size_t reach = span != 0 ? span : settle != 0 ? settle : cycle != 0 ? lead + cycle : 0;  // warm-up at most
+  const std::size_t least = std::max(min_part, 8 * reach);  // steps a part keeps
+  const std::size_t want = reach == 0 ? 1 : threads_for(n, least, threads);
   if (stats != nullptr) *stats = run_parts_stats{};
   if (want <= 1) {
     ind.run(in, stride, out, n);
@@ -861,7 +898,12 @@ inline std::size_t run_parts(indicator& ind, const double* const* in, const std:
         obj = q.obj;
       }
       if (!warm) {  // a taken part: its object first runs over the steps before it
-        detail::warm_up(*obj, in, stride, begin, span != 0 ? span : settle + 1);
+        std::size_t steps = span != 0 ? span - 1 : settle;  // finite steps to run over
+        if (cycle != 0) {  // from a refresh of the whole run's (indicators.hpp, split_cycle)
+          const std::size_t f = detail::count_finite(in, stride, n_in, begin);
+          steps = f < lead ? f : lead + (f - lead) % cycle;
+        }
+        detail::warm_up(*obj, in, stride, begin, steps + 1);
         warm = true;
       }
       while (a < z) {
