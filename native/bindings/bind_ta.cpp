@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -110,29 +111,43 @@ py::tuple run_batch(ta::indicator& proto, const std::vector<py::array>& inputs, 
   }
   {
     py::gil_scoped_release nogil;
-    auto work = [&](std::size_t b, std::size_t e) {
-      // one row: the fresh prototype itself; several: a copy per thread, reset between rows
-      std::unique_ptr<ta::indicator> own = rows > 1 ? proto.clone() : nullptr;
-      ta::indicator* ind = own ? own.get() : &proto;
-      std::vector<const double*> ip(static_cast<std::size_t>(n_in));
-      std::vector<std::ptrdiff_t> st(static_cast<std::size_t>(n_in));
-      std::vector<double*> op(static_cast<std::size_t>(n_out));
-      for (std::size_t r = b; r < e; ++r) {
-        if (r != b) ind->reset();
-        for (int k = 0; k < n_in; ++k) {
-          ip[k] = in[k].data + static_cast<std::ptrdiff_t>(r) * in[k].row_stride;
-          st[k] = in[k].col_stride;
-        }
-        for (int j = 0; j < n_out; ++j) op[j] = out_ptr[j] + static_cast<std::ptrdiff_t>(r) * cols;
-        if (rows == 1) {  // one long series: split across the threads where the indicator allows
-          ta::run_parts(*ind, ip.data(), st.data(), op.data(), static_cast<std::size_t>(cols), num_threads);
-        } else {
-          ind->run(ip.data(), st.data(), op.data(), static_cast<std::size_t>(cols));
-        }
+    auto row_ptrs = [&](std::size_t r, std::vector<const double*>& ip, std::vector<std::ptrdiff_t>& st,
+                        std::vector<double*>& op) {
+      for (int k = 0; k < n_in; ++k) {
+        ip[k] = in[k].data + static_cast<std::ptrdiff_t>(r) * in[k].row_stride;
+        st[k] = in[k].col_stride;
       }
+      for (int j = 0; j < n_out; ++j) op[j] = out_ptr[j] + static_cast<std::ptrdiff_t>(r) * cols;
     };
-    const int threads = rows > 1 ? num_threads : 1;
-    neural_trader::parallel_for(static_cast<std::size_t>(rows), work, threads);
+    std::vector<const double*> ip(static_cast<std::size_t>(n_in));
+    std::vector<std::ptrdiff_t> st(static_cast<std::size_t>(n_in));
+    std::vector<double*> op(static_cast<std::size_t>(n_out));
+    if (rows == 1) {  // one long series: split across the threads where the indicator allows
+      row_ptrs(0, ip, st, op);
+      ta::run_parts(proto, ip.data(), st.data(), op.data(), static_cast<std::size_t>(cols), num_threads);
+    } else {
+      // Rows handed out one at a time to whichever thread is free (a copy of the fresh
+      // prototype per thread, reset between rows): a thread that starts late or is held up
+      // does fewer rows instead of holding the others at the join.
+      std::atomic<std::size_t> next{0};
+      const auto n_rows = static_cast<std::size_t>(rows);
+      auto work = [&](std::size_t, std::size_t) {
+        std::unique_ptr<ta::indicator> ind = proto.clone();
+        std::vector<const double*> rip(static_cast<std::size_t>(n_in));
+        std::vector<std::ptrdiff_t> rst(static_cast<std::size_t>(n_in));
+        std::vector<double*> rop(static_cast<std::size_t>(n_out));
+        bool fresh = true;
+        for (std::size_t r = next.fetch_add(1, std::memory_order_relaxed); r < n_rows;
+             r = next.fetch_add(1, std::memory_order_relaxed)) {
+          if (!fresh) ind->reset();
+          fresh = false;
+          row_ptrs(r, rip, rst, rop);
+          ind->run(rip.data(), rst.data(), rop.data(), static_cast<std::size_t>(cols));
+        }
+      };
+      const auto threads = neural_trader::threads_for(n_rows, 1, num_threads);
+      neural_trader::parallel_for(threads, work, static_cast<int>(threads));
+    }
   }
   py::tuple t(n_out);
   for (int j = 0; j < n_out; ++j) t[j] = outs[j];
