@@ -653,6 +653,23 @@ void test_rolling_range() {
   }
 }
 
+/// run_parts of a new `name` object over the n bars of `in` (contiguous) on `threads` threads
+/// into outputs filled with -1 first; whether they equal `want` bit for bit. `stats` as run_parts.
+bool parts_equal(const char* name, const std::vector<double>& params, const gapped_inputs& in, std::size_t n,
+                 const std::vector<std::vector<double>>& want, int threads, bool fixed, ta::run_parts_stats& stats) {
+  auto ind = ta::make_indicator(name, params);
+  std::vector<std::vector<double>> got(want.size(), std::vector<double>(n, -1.0));
+  std::vector<double*> op;
+  for (auto& o : got) op.push_back(o.data());
+  const std::vector<std::ptrdiff_t> st(in.ptr.size(), 1);
+  ta::run_parts(*ind, in.ptr.data(), st.data(), op.data(), n, threads, 64, &stats, fixed);
+  bool eq = true;
+  for (std::size_t j = 0; j < got.size(); ++j) {
+    for (std::size_t i = 0; i < n; ++i) eq &= same(got[j][i], want[j][i]);
+  }
+  return eq;
+}
+
 /// run_parts (a long series split across threads) gives the one-thread run's outputs bit for bit,
 /// for every indicator that declares split_span() (parts really made: the count is checked), the
 /// settle_span() ones where their parts are long enough, and runs the others whole; inputs clean, with scattered gaps, with a gap run longer than the span
@@ -677,16 +694,13 @@ void test_run_parts() {
         auto whole = ta::make_indicator(s.name, params);
         const auto want = run_batch(*whole, in.ptr, n);
         for (int threads : {2, 3, 4}) {
-          auto ind = ta::make_indicator(s.name, params);
-          std::vector<std::vector<double>> got(static_cast<std::size_t>(s.n_out), std::vector<double>(n, -1.0));
-          std::vector<double*> op;
-          for (auto& o : got) op.push_back(o.data());
-          const std::vector<std::ptrdiff_t> st(in.ptr.size(), 1);
           // fixed: every helper splits before anyone starts, so the parts are certain
-          const std::size_t parts =
-              ta::run_parts(*ind, in.ptr.data(), st.data(), op.data(), n, threads, 64, nullptr, true);
+          ta::run_parts_stats stats;
+          CHECK(parts_equal(s.name, params, in, n, want, threads, true, stats));
+          const std::size_t parts = stats.parts;
           // settle_span() and split_cycle() indicators split where two parts hold 8 warm-ups each
           // (short periods)
+          auto ind = ta::make_indicator(s.name, params);
           const auto cyc = ind->split_cycle();
           const std::size_t reach = ind->settle_span() != 0 ? ind->settle_span() : cyc.first + cyc.second;
           if (declared) {
@@ -696,21 +710,9 @@ void test_run_parts() {
           } else {
             CHECK(parts >= 2 && parts <= static_cast<std::size_t>(threads));
           }
-          bool eq = true;
-          for (std::size_t j = 0; j < got.size(); ++j) {
-            for (std::size_t i = 0; i < n; ++i) eq &= same(got[j][i], want[j][i]);
-          }
-          CHECK(eq);
           // as the batch functions run it: helpers take what is left when they start
-          for (auto& o : got) std::fill(o.begin(), o.end(), -1.0);
-          auto ind2 = ta::make_indicator(s.name, params);
-          const std::size_t parts2 = ta::run_parts(*ind2, in.ptr.data(), st.data(), op.data(), n, threads, 64);
-          CHECK(parts2 >= 1 && parts2 <= n / 64);  // each part keeps min_part steps; idle threads take more
-          eq = true;
-          for (std::size_t j = 0; j < got.size(); ++j) {
-            for (std::size_t i = 0; i < n; ++i) eq &= same(got[j][i], want[j][i]);
-          }
-          CHECK(eq);
+          CHECK(parts_equal(s.name, params, in, n, want, threads, false, stats));
+          CHECK(stats.parts >= 1 && stats.parts <= n / 64);  // each part keeps min_part steps; idle threads take more
         }
       }
     }
@@ -747,12 +749,8 @@ void test_run_parts_settle() {
         std::size_t part2 = 0, part3 = n;
         if (spiked != 0) {  // where the parts begin: a fixed split of the same length
           ta::run_parts_stats where;
-          auto probe = ta::make_indicator(s.name, params);
-          std::vector<std::vector<double>> sink(static_cast<std::size_t>(s.n_out), std::vector<double>(n));
-          std::vector<double*> sp;
-          for (auto& o : sink) sp.push_back(o.data());
-          const std::vector<std::ptrdiff_t> st1(in.ptr.size(), 1);
-          ta::run_parts(*probe, in.ptr.data(), st1.data(), sp.data(), n, spiked + 1, 64, &where, true);
+          const std::vector<std::vector<double>> any(static_cast<std::size_t>(s.n_out), std::vector<double>(n));
+          parts_equal(s.name, params, in, n, any, spiked + 1, true, where);
           CHECK_EQ(where.parts, static_cast<std::size_t>(spiked + 1));
           part2 = where.starts.at(2);
           if (where.starts.size() > 3) part3 = where.starts[3];
@@ -762,19 +760,9 @@ void test_run_parts_settle() {
         const auto want = run_batch(*whole, in.ptr, n);
         for (int threads : {2, 3, 4}) {
           if (spiked != 0 && threads != spiked + 1) continue;
-          auto ind = ta::make_indicator(s.name, params);
-          std::vector<std::vector<double>> got(static_cast<std::size_t>(s.n_out), std::vector<double>(n, -1.0));
-          std::vector<double*> op;
-          for (auto& o : got) op.push_back(o.data());
-          const std::vector<std::ptrdiff_t> st(in.ptr.size(), 1);
           ta::run_parts_stats stats;
-          ta::run_parts(*ind, in.ptr.data(), st.data(), op.data(), n, threads, 64, &stats, true);
+          CHECK(parts_equal(s.name, params, in, n, want, threads, true, stats));
           CHECK_EQ(stats.parts, static_cast<std::size_t>(threads));
-          bool eq = true;
-          for (std::size_t j = 0; j < got.size(); ++j) {
-            for (std::size_t i = 0; i < n; ++i) eq &= same(got[j][i], want[j][i]);
-          }
-          CHECK(eq);
           if (spiked == 0) {
             CHECK_EQ(stats.recomputed, std::size_t{0});
           } else {  // part 2 (and on) redone, part 1 not
@@ -787,14 +775,7 @@ void test_run_parts_settle() {
             CHECK(stats.recomputed <= n - part2);
           }
           // as the batch functions run it: helpers take what is left when they start
-          for (auto& o : got) std::fill(o.begin(), o.end(), -1.0);
-          auto ind2 = ta::make_indicator(s.name, params);
-          ta::run_parts(*ind2, in.ptr.data(), st.data(), op.data(), n, threads, 64);
-          eq = true;
-          for (std::size_t j = 0; j < got.size(); ++j) {
-            for (std::size_t i = 0; i < n; ++i) eq &= same(got[j][i], want[j][i]);
-          }
-          CHECK(eq);
+          CHECK(parts_equal(s.name, params, in, n, want, threads, false, stats));
         }
       }
     }
@@ -802,61 +783,43 @@ void test_run_parts_settle() {
   CHECK_EQ(settling, 10);  // ema, dema, tema, rsi, macd, atr, natr, plus_di, minus_di, adx
 }
 
-/// split_span() is tight where declared: a new object fed the split_span() - 1 bars before a
-/// step gives the whole run's outputs from that step on, and fed one bar fewer it does not.
+/// The warm-ups indicators declare are tight. split_span(): a new object fed the split_span() - 1
+/// bars before a step gives the whole run's outputs from that step on, fed one bar fewer it does
+/// not. split_cycle(): fed from the whole run's last refresh it gives them, fed one bar more or
+/// fewer (a refresh schedule one step off) it does not.
 void test_split_span_is_tight() {
   const std::size_t n = 900, at = 500;
   const bars b = make_bars(n, 33);
-  for (const auto& s : ta::registry()) {
-    for (const auto& params : param_sets(s)) {
-      auto whole = ta::make_indicator(s.name, params);
-      const std::size_t span = whole->split_span();
-      if (span == 0) continue;
-      const auto in = inputs_for(s, b);
-      const auto want = run_batch(*whole, in, n);
-      const auto tail_after = [&](std::size_t warm) {
-        auto ind = ta::make_indicator(s.name, params);
-        run_batch(*ind, in, warm, at - warm);
-        return run_batch(*ind, in, n - at, at);
-      };
-      const auto same_tail = [&](const std::vector<std::vector<double>>& got) {
-        bool eq = true;
-        for (std::size_t j = 0; j < got.size(); ++j) {
-          for (std::size_t i = at; i < n; ++i) eq &= same(got[j][i - at], want[j][i]);
-        }
-        return eq;
-      };
-      CHECK(same_tail(tail_after(span - 1)));
-      CHECK(!same_tail(tail_after(span - 2)));
-    }
-  }
-  // split_cycle(): fed from the whole run's last refresh the same bits, fed one input more or
-  // less (a refresh schedule one step off) not
   int cycling = 0;
   for (const auto& s : ta::registry()) {
     for (const auto& params : param_sets(s)) {
       auto whole = ta::make_indicator(s.name, params);
+      const std::size_t span = whole->split_span();
       const auto [lead, cycle] = whole->split_cycle();
-      if (cycle == 0) continue;
-      ++cycling;
+      if (span == 0 && cycle == 0) continue;
       const auto in = inputs_for(s, b);
       const auto want = run_batch(*whole, in, n);
-      const std::size_t steps = lead + (at - lead) % cycle;
-      const auto tail_after = [&](std::size_t warm) {
+      // whether a new object fed the `warm` bars before `at` gives want's outputs from `at` on
+      const auto same_after = [&](std::size_t warm) {
         auto ind = ta::make_indicator(s.name, params);
         run_batch(*ind, in, warm, at - warm);
-        return run_batch(*ind, in, n - at, at);
-      };
-      const auto same_tail = [&](const std::vector<std::vector<double>>& got) {
+        const auto got = run_batch(*ind, in, n - at, at);
         bool eq = true;
         for (std::size_t j = 0; j < got.size(); ++j) {
           for (std::size_t i = at; i < n; ++i) eq &= same(got[j][i - at], want[j][i]);
         }
         return eq;
       };
-      CHECK(same_tail(tail_after(steps)));
-      CHECK(!same_tail(tail_after(steps - 1)));
-      CHECK(!same_tail(tail_after(steps + 1)));
+      if (span != 0) {
+        CHECK(same_after(span - 1));
+        CHECK(!same_after(span - 2));
+      } else {
+        ++cycling;
+        const std::size_t steps = lead + (at - lead) % cycle;
+        CHECK(same_after(steps));
+        CHECK(!same_after(steps - 1));
+        CHECK(!same_after(steps + 1));
+      }
     }
   }
   CHECK_EQ(cycling, 6);  // wma and zscore (two parameter sets), var and stddev
