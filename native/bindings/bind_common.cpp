@@ -84,7 +84,11 @@ void bind_common(py::module_& m) {
   }, "Compile-time and run-time facts of the compiled core (see neural_trader.build_info).");
 
   m.def("set_num_threads", &neural_trader::set_num_threads, py::arg("n"),
-        "Cap the threads any parallel call may use (n >= 1); 0 restores the default (the cores available).");
+        "Cap the threads any parallel call may use (n >= 1); 0 restores the default (the cores available).\n\n"
+        "Parallel calls run on worker threads kept between calls (started on first use, as many as\n"
+        "the largest call has needed, less the calling thread). An idle worker spins for 200\n"
+        "microseconds after its last piece of work, then sleeps. A process forked after a\n"
+        "parallel call starts its own workers.");
   m.def("get_num_threads", &neural_trader::get_num_threads, "The current thread cap.");
 
   m.def("_frame_pack", [](std::uint32_t magic, std::uint16_t version, const py::bytes& payload) {

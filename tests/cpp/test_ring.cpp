@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +25,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "neural_trader/core.hpp"
@@ -326,6 +328,128 @@ void test_parallel_for_exceptions() {
   CHECK_THROWS(nt::parallel_for(
                    5, [](std::size_t, std::size_t) { throw std::logic_error("inline"); }, 1),
                std::logic_error);
+}
+
+// The sum 0 + 1 + ... + (n - 1) through parallel_for on `threads` threads.
+std::uint64_t parallel_sum(std::size_t n, int threads) {
+  std::atomic<std::uint64_t> sum{0};
+  nt::parallel_for(
+      n,
+      [&](std::size_t b, std::size_t e) {
+        std::uint64_t s = 0;
+        for (std::size_t i = b; i < e; ++i) s += i;
+        sum.fetch_add(s, std::memory_order_relaxed);
+      },
+      threads);
+  return sum.load();
+}
+
+// Threads that have ever run a chunk: a thread's first chunk counts it (thread_local, so a new
+// thread per call would count once per call even where the system reuses thread ids).
+std::atomic<int> chunk_threads_seen{0};
+void note_chunk_thread() {
+  thread_local bool seen = false;
+  if (!seen) {
+    seen = true;
+    chunk_threads_seen.fetch_add(1);
+  }
+}
+
+// True when both chunks of a two-chunk parallel_for run at the same time (each waits, up to
+// ten seconds, for the other to arrive): so a worker, not the caller, ran the second one.
+bool two_chunks_meet() {
+  std::atomic<int> arrived{0};
+  std::atomic<bool> met{true};
+  nt::parallel_for(
+      2,
+      [&](std::size_t, std::size_t) {
+        arrived.fetch_add(1);
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (arrived.load() < 2) {
+          if (std::chrono::steady_clock::now() > until) {
+            met = false;
+            arrived.fetch_add(1);  // releases the other chunk if it comes late
+            return;
+          }
+          std::this_thread::yield();
+        }
+      },
+      2);
+  return met.load();
+}
+
+void test_parallel_for_pool() {
+  const auto want = [](std::size_t n) { return static_cast<std::uint64_t>(n) * (n - 1) / 2; };
+  // The workers are kept: 300 calls on 3 threads run on a bounded set of threads.
+  {
+    const int before = chunk_threads_seen.load();
+    for (int r = 0; r < 300; ++r) {
+      std::atomic<int> chunks{0};
+      nt::parallel_for(
+          3000,
+          [&](std::size_t, std::size_t) {
+            note_chunk_thread();
+            chunks.fetch_add(1);
+          },
+          3);
+      CHECK_EQ(chunks.load(), 3);  // the chunks do not depend on which threads run them
+    }
+    // the caller and the pool's workers (as many as the most helpers one call has asked for)
+    const auto pool = nt::detail::worker_pool::get().workers();
+    CHECK(pool >= 2 && pool <= 15);
+    CHECK(static_cast<std::size_t>(chunk_threads_seen.load() - before) <= 1 + pool);
+  }
+  // Several callers at once, each with its own results.
+  {
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> callers;
+    for (int c = 0; c < 4; ++c) {
+      callers.emplace_back([&, c] {
+        for (int r = 0; r < 100; ++r) {
+          const std::size_t n = 1000 + static_cast<std::size_t>(c * 100 + r);
+          if (parallel_sum(n, 2 + (r % 3)) != want(n)) wrong.fetch_add(1);
+        }
+      });
+    }
+    for (auto& t : callers) t.join();
+    CHECK_EQ(wrong.load(), 0);
+  }
+  // A chunk that makes a parallel call of its own: no deadlock, every sum right, and the chunk
+  // index seen inside each chunk restored after the inner call.
+  {
+    std::atomic<int> wrong{0};
+    nt::parallel_for(
+        8,
+        [&](std::size_t b, std::size_t e) {
+          const std::size_t mine = nt::detail::running_chunk();
+          for (std::size_t i = b; i < e; ++i) {
+            if (parallel_sum(5000 + i, 3) != want(5000 + i)) wrong.fetch_add(1);
+          }
+          if (nt::detail::running_chunk() != mine || mine != b / 2) wrong.fetch_add(1);
+        },
+        4);
+    CHECK_EQ(wrong.load(), 0);
+    CHECK_EQ(nt::detail::running_chunk(), static_cast<std::size_t>(-1));
+  }
+  CHECK(two_chunks_meet());  // the second chunk ran on a worker while the caller ran the first
+#if !defined(__SANITIZE_THREAD__)
+  // fork() while the pool has workers: the child (where they do not exist) gets a new pool.
+  // (ThreadSanitizer does not support threads started after a multi-threaded fork.)
+  {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::alarm(20);  // a hang fails the test instead of stalling it
+      bool ok = two_chunks_meet();  // a worker exists here (not just the parent's, gone)
+      for (int r = 0; r < 50; ++r) ok &= parallel_sum(100000 + static_cast<std::size_t>(r), 3) == want(100000 + static_cast<std::size_t>(r));
+      ::_exit(ok ? 0 : 1);
+    }
+    CHECK(pid > 0);
+    int status = 0;
+    CHECK_EQ(::waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ(parallel_sum(100000, 3), want(100000));  // the parent's pool still works
+  }
+#endif
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1382,6 +1506,7 @@ int main(int argc, char** argv) {
   NT_RUN(test_num_threads);
   NT_RUN(test_parallel_for_sums);
   NT_RUN(test_parallel_for_exceptions);
+  NT_RUN(test_parallel_for_pool);
   NT_RUN(test_cpu_and_simd_choice);
   NT_RUN(test_spsc_queue_capacity);
   NT_RUN(test_spsc_queue_lifetime);

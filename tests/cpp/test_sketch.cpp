@@ -430,12 +430,14 @@ void test_golden_files() {
 
 /// Thread ids that called a batch's hash_at: the split runs must really run on several threads
 /// (equal results alone would also come from a call that ignored `threads`).
-struct thread_log {
+/// The parallel_for chunks that ran a logged call (which threads ran them depends on timing:
+/// the caller runs any chunk no pool worker has claimed yet).
+struct chunk_log {
   std::mutex m;
-  std::set<std::thread::id> ids;
+  std::set<std::size_t> ids;
   void note() {
     std::lock_guard<std::mutex> lock(m);
-    ids.insert(std::this_thread::get_id());
+    ids.insert(neural_trader::detail::running_chunk());
   }
   std::size_t count() {
     std::lock_guard<std::mutex> lock(m);
@@ -462,16 +464,16 @@ void test_threaded_batches() {
       const item_hasher h = one.hasher();
       auto at = [&](std::size_t i) noexcept { return h.hash_int(v[i]); };
       std::vector<char> f1(n), f2(n);
-      thread_log adders, queriers;
+      chunk_log adders, queriers;
       auto logged_at = [&](std::size_t i) {
-        if (i == 0) adders.note();  // every thread of a split add reads item 0
+        if (i == 0) adders.note();  // every chunk of a split add reads item 0
         return at(i);
       };
       one.add_items(n, at, reinterpret_cast<bool*>(f1.data()), 1);
       split.add_items(n, logged_at, reinterpret_cast<bool*>(f2.data()), threads);
       CHECK(one == split);
       CHECK(f1 == f2);
-      CHECK_EQ(adders.count(), std::size_t{threads < 3 ? 2u : 3u});  // n holds 3 threads' worth
+      CHECK_EQ(adders.count(), std::size_t{threads < 3 ? 2u : 3u});  // n holds 3 chunks' worth
       auto probe = [&](std::size_t i) noexcept { return h.hash_int(static_cast<std::int64_t>(i)); };
       auto logged_probe = [&](std::size_t i) {
         queriers.note();
@@ -494,14 +496,14 @@ void test_threaded_batches() {
       auto at = [&](std::size_t i) noexcept { return h.hash_int(v[i]); };
       std::vector<std::uint64_t> cnt(n);
       for (auto& c : cnt) c = rng.below(10);
-      thread_log rows;
+      chunk_log rows;
       auto logged_at = [&](std::size_t i) {
-        if (i == 0) rows.note();  // every thread of a split update reads item 0
+        if (i == 0) rows.note();  // every chunk of a split update reads item 0
         return at(i);
       };
       one.update_items(n, at, cnt.data(), 1);
       split.update_items(n, logged_at, cnt.data(), threads);
-      // one thread per item_per_thread items (3 here), at most one per row
+      // one chunk per item_per_thread items (3 here), at most one per row
       const std::size_t want_rows = std::min({std::size_t{static_cast<unsigned>(threads)}, std::size_t{3}, std::size_t{depth}});
       CHECK_EQ(rows.count(), want_rows);
       one.update_items(n, at, nullptr, 1);

@@ -76,6 +76,39 @@ def test_set_num_threads_round_trip() -> None:
         nt.set_num_threads(0)
 
 
+_FORK_CHILD_SCRIPT = r"""
+import os, signal, sys, warnings
+import numpy as np
+import neural_trader as nt
+
+nt.set_num_threads(2)  # the pool's workers exist once a long series has been split
+x = np.cumsum(np.random.default_rng(3).standard_normal(600_000)) + 1000.0
+rows = x[:400_000].reshape(40, 10_000)
+want = nt.ta.ema(x, 30), nt.ta.rsi(rows, 14)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork of a threaded process
+    pid = os.fork()
+if pid == 0:
+    signal.alarm(60)  # a hang fails instead of stalling the suite
+    ok = all(np.array_equal(nt.ta.ema(x, 30), want[0], equal_nan=True)
+             and np.array_equal(nt.ta.rsi(rows, 14), want[1], equal_nan=True) for _ in range(5))
+    os._exit(0 if ok else 1)
+_, status = os.waitpid(pid, 0)
+again = np.array_equal(nt.ta.ema(x, 30), want[0], equal_nan=True)
+print("child", os.waitstatus_to_exitcode(status), "parent", again)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() on this platform")
+def test_parallel_calls_work_in_a_forked_child() -> None:
+    # The worker pool is kept between calls; a child forked after it was started (where its
+    # threads do not exist) must get a new one, not wait on the parent's.
+    out = subprocess.run([sys.executable, "-c", _FORK_CHILD_SCRIPT], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["child", "0", "parent", "True"], out.stdout + out.stderr
+
+
 def test_record_dtypes() -> None:
     assert nt.TICK_DTYPE.names == ("ts", "symbol", "price", "size", "side")
     assert [nt.TICK_DTYPE[n] for n in nt.TICK_DTYPE.names] == [
