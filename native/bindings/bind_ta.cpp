@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,9 @@ py::array_t<double> output_array(const std::vector<py::ssize_t>& shape) {
   return py::array_t<double>(shape, reinterpret_cast<double*>(static_cast<char*>(b->p) + offset), owner);
 }
 
+/// Batches of fewer steps (rows x columns) run without releasing the GIL.
+constexpr std::size_t gil_release_steps = 4096;
+
 struct view2d {
   const double* data;
   std::ptrdiff_t row_stride;  // in elements
@@ -110,7 +114,10 @@ py::tuple run_batch(ta::indicator& proto, const std::vector<py::array>& inputs, 
     out_ptr.push_back(outs.back().mutable_data());
   }
   {
-    py::gil_scoped_release nogil;
+    // Short work keeps the GIL: releasing and taking it back costs more than a few thousand
+    // steps of the cheapest indicator.
+    std::optional<py::gil_scoped_release> nogil;
+    if (static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols) >= gil_release_steps) nogil.emplace();
     auto row_ptrs = [&](std::size_t r, std::vector<const double*>& ip, std::vector<std::ptrdiff_t>& st,
                         std::vector<double*>& op) {
       for (int k = 0; k < n_in; ++k) {

@@ -493,6 +493,29 @@ def test_any_float_dtype_and_any_layout() -> None:
     np.testing.assert_array_equal(nt.ta.obv(x, m["volume"].astype(np.int64)), nt.ta.obv(x, m["volume"]))
 
 
+def test_plain_call_path_equals_checked_path() -> None:
+    # float64 arrays with int parameters go straight to the core; keywords, floats and other
+    # inputs take the checked path: the same bits either way, and a bool is still refused.
+    m = market(300, seed=12)
+    for name, spec in SPECS.items():
+        f = getattr(nt.ta, name)
+        arrays = [m[i] for i in spec.inputs]
+        ints = tuple(int(p.default) if p.integer else 2 for p in spec.params)
+        plain = f(*arrays, *ints)
+        checked = [f(*arrays, **{p.name: float(v) for p, v in zip(spec.params, ints)}),
+                   f(*[list(a) for a in arrays], *ints),
+                   f(*arrays, *[float(v) for v in ints])]
+        two_d = f(*[np.stack([a, a[::-1].copy()]) for a in arrays], *ints)
+        for other in checked:
+            for a, b in zip(plain if isinstance(plain, tuple) else (plain,), other if isinstance(other, tuple) else (other,)):
+                np.testing.assert_array_equal(a, b, err_msg=name)
+        for a, b in zip(plain if isinstance(plain, tuple) else (plain,), two_d if isinstance(two_d, tuple) else (two_d,)):
+            np.testing.assert_array_equal(b[0], a, err_msg=name)
+        if spec.params:
+            with pytest.raises(nt.errors.InvalidArgumentError, match="must be a number, got bool"):
+                f(*arrays, True, *ints[1:])
+
+
 def test_polars_and_pandas_in_and_out() -> None:
     m = market(200, seed=6)
     s = pl.Series("close", m["close"])

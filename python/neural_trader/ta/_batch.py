@@ -67,9 +67,30 @@ def _fast_params(spec: Spec, values: tuple[Any, ...]) -> list[float]:
     return out
 
 
+_ND = np.ndarray
+
+
 def run(spec_name: str, inputs: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Runs one indicator over whole arrays."""
     spec = SPECS.get(spec_name) or get_spec(spec_name)
+    # The common call, straight to the core: float64 NumPy arrays of one shape (1-D or 2-D) and
+    # every parameter given positionally as an int (valid for integer and float parameters alike;
+    # bool is not int here). Anything else takes the checked path below, which converts or
+    # explains. (On a 20-bar array this path is about half the Python time of the other.)
+    first = inputs[0]
+    if not kwargs and type(first) is _ND and first.dtype is _F64 and 1 <= first.ndim <= 2 \
+            and len(args) == len(spec.params) and len(inputs) == len(spec.inputs):
+        for v in args:
+            if type(v) is not int:
+                break
+        else:
+            shape = first.shape
+            for x in inputs:
+                if type(x) is not _ND or x.dtype is not _F64 or x.shape != shape:
+                    break
+            else:
+                outs = _core._ta_batch(spec.name, args, inputs, 0)
+                return outs[0] if len(outs) == 1 else outs
     params = _fast_params(spec, args) if not kwargs and len(args) == len(spec.params) else \
         spec.param_values(args, kwargs, spec.name)
     return run_spec(spec, inputs, params)

@@ -73,8 +73,10 @@ inline int get_num_threads() noexcept {
 /// every thread gets at least `per_thread` items (starting a thread costs tens of microseconds);
 /// at least 1.
 inline std::size_t threads_for(std::size_t n, std::size_t per_thread, int threads) noexcept {
+  const std::size_t most = n / std::max<std::size_t>(1, per_thread);
+  if (most < 2) return 1;  // without asking for the cores (a system call where no cap is set)
   const std::size_t want = static_cast<std::size_t>(threads > 0 ? threads : get_num_threads());
-  return std::max<std::size_t>(1, std::min(want, n / std::max<std::size_t>(1, per_thread)));
+  return std::max<std::size_t>(1, std::min(want, most));
 }
 
 namespace detail {
