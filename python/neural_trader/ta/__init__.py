@@ -5,7 +5,8 @@ Every indicator has one C++ definition serving both modes, so ``nt.ta.rsi(close)
 
 Batch functions take NumPy arrays (any float or integer dtype, any contiguity), polars Series or
 pandas Series (the index is kept) and return the same kind; a 2-D array (symbols x time)
-computes every row, in parallel threads (``nt.set_num_threads``) with the GIL released. A long
+computes every row, in parallel threads (``nt.set_num_threads``) with the GIL released (batches
+of fewer than 4,096 values keep it: that is cheaper than releasing it). A long
 1-D series (262,144 bars or more) runs in parts on those threads, with the same bits as one
 thread, where the indicator allows it: where every output depends on a window of inputs only --
 MOM, ROC, TRANGE, WILLR, CCI, AROON -- each part starts from the window before it (over missing
