@@ -20,7 +20,6 @@
 #include <exception>
 #include <mutex>
 #include <stdexcept>
-#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -204,8 +203,8 @@ class worker_pool {
     while (started_.load(std::memory_order_relaxed) < want) {
       try {
         std::thread([this] { work(); }).detach();
-      } catch (const std::system_error&) {
-        return;  // none to be had now: the callers run the unclaimed chunks themselves
+      } catch (...) {  // none to be had now (system_error, bad_alloc): the callers run the
+        return;        // unclaimed chunks themselves, and the job never leaks out half-posted
       }
       started_.fetch_add(1, std::memory_order_relaxed);
     }
