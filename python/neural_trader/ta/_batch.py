@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import polars as pl
@@ -53,6 +53,7 @@ def _wrap(like: Any, values: np.ndarray, name: str) -> Any:
 
 
 _F64 = np.dtype(np.float64)
+_ND = np.ndarray
 
 
 def _fast_params(spec: Spec, values: tuple[Any, ...]) -> list[float]:
@@ -67,38 +68,37 @@ def _fast_params(spec: Spec, values: tuple[Any, ...]) -> list[float]:
     return out
 
 
-_ND = np.ndarray
-
-
 def run(spec_name: str, inputs: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Runs one indicator over whole arrays."""
     spec = SPECS.get(spec_name) or get_spec(spec_name)
-    # The common call, straight to the core: float64 NumPy arrays of one shape (1-D or 2-D) and
-    # every parameter given positionally as an int (valid for integer and float parameters alike;
-    # bool is not int here). Anything else takes the checked path below, which converts or
-    # explains. (On a 20-bar array this path is about half the Python time of the other.)
-    first = inputs[0]
-    if not kwargs and type(first) is _ND and first.dtype is _F64 and 1 <= first.ndim <= 2 \
-            and len(args) == len(spec.params) and len(inputs) == len(spec.inputs):
+    params: Sequence[float]
+    if kwargs or len(args) != len(spec.params):
+        params = spec.param_values(args, kwargs, spec.name)
+    else:
+        # All ints (the common call; valid for integer and float parameters alike, and bool is
+        # not int here) pass as they are: the core converts them.
+        params = args
         for v in args:
             if type(v) is not int:
+                params = _fast_params(spec, args)
                 break
-        else:
-            shape = first.shape
-            for x in inputs:
-                if type(x) is not _ND or x.dtype is not _F64 or x.shape != shape:
-                    break
-            else:
-                outs = _core._ta_batch(spec.name, args, inputs, 0)
-                return outs[0] if len(outs) == 1 else outs
-    params = _fast_params(spec, args) if not kwargs and len(args) == len(spec.params) else \
-        spec.param_values(args, kwargs, spec.name)
     return run_spec(spec, inputs, params)
 
 
-def run_spec(spec: Spec, inputs: tuple[Any, ...], params: list[float]) -> Any:
+def run_spec(spec: Spec, inputs: tuple[Any, ...], params: Sequence[float]) -> Any:
     if len(inputs) != len(spec.inputs):
         raise InvalidArgumentError(f"{spec.name} takes {len(spec.inputs)} input(s) ({', '.join(spec.inputs)})")
+    # The common call, straight to the core: float64 NumPy arrays of one shape, 1-D or 2-D (the
+    # core checks strides; anything else is converted or explained below).
+    first = inputs[0]
+    if type(first) is _ND and first.dtype is _F64 and 1 <= first.ndim <= 2:
+        shape = first.shape
+        for x in inputs:
+            if type(x) is not _ND or x.dtype is not _F64 or x.shape != shape:
+                break
+        else:
+            outs = _core._ta_batch(spec.name, params, inputs, 0)
+            return outs[0] if len(outs) == 1 else outs
     plain = True
     arrays = []
     for x, n in zip(inputs, spec.inputs):
