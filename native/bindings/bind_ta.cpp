@@ -118,20 +118,28 @@ py::tuple run_batch(ta::indicator& proto, const std::vector<py::array>& inputs, 
     // steps of the cheapest indicator.
     std::optional<py::gil_scoped_release> nogil;
     if (static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols) >= gil_release_steps) nogil.emplace();
-    auto row_ptrs = [&](std::size_t r, std::vector<const double*>& ip, std::vector<std::ptrdiff_t>& st,
-                        std::vector<double*>& op) {
-      for (int k = 0; k < n_in; ++k) {
-        ip[k] = in[k].data + static_cast<std::ptrdiff_t>(r) * in[k].row_stride;
-        st[k] = in[k].col_stride;
-      }
-      for (int j = 0; j < n_out; ++j) op[j] = out_ptr[j] + static_cast<std::ptrdiff_t>(r) * cols;
+    // Row r of every input and output, as the pointer lists indicator::run takes.
+    struct row_pointers {
+      std::vector<const double*> in;
+      std::vector<std::ptrdiff_t> stride;
+      std::vector<double*> out;
     };
-    std::vector<const double*> ip(static_cast<std::size_t>(n_in));
-    std::vector<std::ptrdiff_t> st(static_cast<std::size_t>(n_in));
-    std::vector<double*> op(static_cast<std::size_t>(n_out));
+    auto pointers = [&] {
+      return row_pointers{std::vector<const double*>(static_cast<std::size_t>(n_in)),
+                          std::vector<std::ptrdiff_t>(static_cast<std::size_t>(n_in)),
+                          std::vector<double*>(static_cast<std::size_t>(n_out))};
+    };
+    auto point_at = [&](std::size_t r, row_pointers& p) {
+      for (int k = 0; k < n_in; ++k) {
+        p.in[k] = in[k].data + static_cast<std::ptrdiff_t>(r) * in[k].row_stride;
+        p.stride[k] = in[k].col_stride;
+      }
+      for (int j = 0; j < n_out; ++j) p.out[j] = out_ptr[j] + static_cast<std::ptrdiff_t>(r) * cols;
+    };
     if (rows == 1) {  // one long series: split across the threads where the indicator allows
-      row_ptrs(0, ip, st, op);
-      ta::run_parts(proto, ip.data(), st.data(), op.data(), static_cast<std::size_t>(cols), num_threads);
+      row_pointers p = pointers();
+      point_at(0, p);
+      ta::run_parts(proto, p.in.data(), p.stride.data(), p.out.data(), static_cast<std::size_t>(cols), num_threads);
     } else {
       // Rows handed out one at a time to whichever thread is free (a copy of the fresh
       // prototype per thread, reset between rows): a thread that starts late or is held up
@@ -140,16 +148,14 @@ py::tuple run_batch(ta::indicator& proto, const std::vector<py::array>& inputs, 
       const auto n_rows = static_cast<std::size_t>(rows);
       auto work = [&](std::size_t, std::size_t) {
         std::unique_ptr<ta::indicator> ind = proto.clone();
-        std::vector<const double*> rip(static_cast<std::size_t>(n_in));
-        std::vector<std::ptrdiff_t> rst(static_cast<std::size_t>(n_in));
-        std::vector<double*> rop(static_cast<std::size_t>(n_out));
+        row_pointers p = pointers();
         bool fresh = true;
         for (std::size_t r = next.fetch_add(1, std::memory_order_relaxed); r < n_rows;
              r = next.fetch_add(1, std::memory_order_relaxed)) {
           if (!fresh) ind->reset();
           fresh = false;
-          row_ptrs(r, rip, rst, rop);
-          ind->run(rip.data(), rst.data(), rop.data(), static_cast<std::size_t>(cols));
+          point_at(r, p);
+          ind->run(p.in.data(), p.stride.data(), p.out.data(), static_cast<std::size_t>(cols));
         }
       };
       const auto threads = neural_trader::threads_for(n_rows, 1, num_threads);

@@ -428,10 +428,9 @@ void test_golden_files() {
   CHECK(n > 1 && items[0] == 'R');
 }
 
-/// Thread ids that called a batch's hash_at: the split runs must really run on several threads
-/// (equal results alone would also come from a call that ignored `threads`).
-/// The parallel_for chunks that ran a logged call (which threads ran them depends on timing:
-/// the caller runs any chunk no pool worker has claimed yet).
+/// The parallel_for chunks that ran a logged call: the split runs must really be split (equal
+/// results alone would also come from a call that ignored `threads`). Chunks, not threads: which
+/// thread runs a chunk depends on timing (the caller runs any chunk no pool worker has claimed).
 struct chunk_log {
   std::mutex m;
   std::set<std::size_t> ids;

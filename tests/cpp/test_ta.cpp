@@ -653,16 +653,24 @@ void test_rolling_range() {
   }
 }
 
-/// run_parts of a new `name` object over the n bars of `in` (contiguous) on `threads` threads
-/// into outputs filled with -1 first; whether they equal `want` bit for bit. `stats` as run_parts.
-bool parts_equal(const char* name, const std::vector<double>& params, const gapped_inputs& in, std::size_t n,
-                 const std::vector<std::vector<double>>& want, int threads, bool fixed, ta::run_parts_stats& stats) {
+/// The outputs of run_parts of a new `name` object over the n bars of `in` (contiguous) on
+/// `threads` threads, filled with -1 first. `stats` as run_parts.
+std::vector<std::vector<double>> parts_run(const char* name, const std::vector<double>& params, const gapped_inputs& in,
+                                           std::size_t n, std::size_t n_out, int threads, bool fixed,
+                                           ta::run_parts_stats& stats) {
   auto ind = ta::make_indicator(name, params);
-  std::vector<std::vector<double>> got(want.size(), std::vector<double>(n, -1.0));
+  std::vector<std::vector<double>> got(n_out, std::vector<double>(n, -1.0));
   std::vector<double*> op;
   for (auto& o : got) op.push_back(o.data());
   const std::vector<std::ptrdiff_t> st(in.ptr.size(), 1);
   ta::run_parts(*ind, in.ptr.data(), st.data(), op.data(), n, threads, 64, &stats, fixed);
+  return got;
+}
+
+/// Whether parts_run()'s outputs equal `want` bit for bit.
+bool parts_equal(const char* name, const std::vector<double>& params, const gapped_inputs& in, std::size_t n,
+                 const std::vector<std::vector<double>>& want, int threads, bool fixed, ta::run_parts_stats& stats) {
+  const auto got = parts_run(name, params, in, n, want.size(), threads, fixed, stats);
   bool eq = true;
   for (std::size_t j = 0; j < got.size(); ++j) {
     for (std::size_t i = 0; i < n; ++i) eq &= same(got[j][i], want[j][i]);
@@ -749,8 +757,7 @@ void test_run_parts_settle() {
         std::size_t part2 = 0, part3 = n;
         if (spiked != 0) {  // where the parts begin: a fixed split of the same length
           ta::run_parts_stats where;
-          const std::vector<std::vector<double>> any(static_cast<std::size_t>(s.n_out), std::vector<double>(n));
-          parts_equal(s.name, params, in, n, any, spiked + 1, true, where);
+          parts_run(s.name, params, in, n, static_cast<std::size_t>(s.n_out), spiked + 1, true, where);
           CHECK_EQ(where.parts, static_cast<std::size_t>(spiked + 1));
           part2 = where.starts.at(2);
           if (where.starts.size() > 3) part3 = where.starts[3];

@@ -101,8 +101,10 @@ print("child", os.waitstatus_to_exitcode(status), "parent", again)
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() on this platform")
 def test_parallel_calls_work_in_a_forked_child() -> None:
-    # The worker pool is kept between calls; a child forked after it was started (where its
-    # threads do not exist) must get a new one, not wait on the parent's.
+    # The worker pool is kept between calls; in a child forked after it was started (where its
+    # threads do not exist) split and 2-D calls must finish with the parent's results. That the
+    # child really gets new workers (not only the caller running every chunk) is checked in C++
+    # (test_ring, test_parallel_for_pool).
     out = subprocess.run([sys.executable, "-c", _FORK_CHILD_SCRIPT], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr

@@ -154,20 +154,19 @@ class worker_pool {
     grow(helpers);
     for (std::size_t i = 1; i < job.count; ++i) work_cv_.notify_one();
     job.call(job.ctx, 0);
+    std::size_t claimed = 0;  // by workers: final once every chunk is handed out
     for (;;) {  // the chunks no worker has claimed yet
       std::size_t c = 0;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        if (job.next >= job.count) break;
+        if (job.next >= job.count) {
+          claimed = job.claimed;
+          break;
+        }
         c = job.next++;
         if (job.next >= job.count) close(job);
       }
       job.call(job.ctx, c);
-    }
-    std::size_t claimed = 0;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      claimed = job.claimed;
     }
     const auto until = std::chrono::steady_clock::now() + caller_spin;
     for (int i = 0; job.finished.load(std::memory_order_acquire) != claimed; ++i) {
@@ -199,6 +198,7 @@ class worker_pool {
 
   // at least `want` workers, as far as threads can be had
   void grow(std::size_t want) {
+    if (started_.load(std::memory_order_relaxed) >= want) return;  // the usual case: no lock
     std::lock_guard<std::mutex> lock(grow_mu_);
     while (started_.load(std::memory_order_relaxed) < want) {
       try {
@@ -273,11 +273,7 @@ void parallel_for(std::size_t n, Fn&& fn, int threads = 0) {
   };
   context ctx{fn, n, (n + t - 1) / t};
   detail::pool_job job;
-  job.count = (n + ctx.chunk - 1) / ctx.chunk;  // chunks that are not empty
-  if (job.count == 1) {
-    fn(std::size_t{0}, n);
-    return;
-  }
+  job.count = (n + ctx.chunk - 1) / ctx.chunk;  // chunks that are not empty: 2 or more, as 2 <= t <= n
   job.ctx = &ctx;
   job.call = [](void* p, std::size_t i) {
     auto& c = *static_cast<context*>(p);
